@@ -1,0 +1,172 @@
+//! The contract between the tcprax XDP program and userspace.
+//!
+//! Everything here is shared verbatim by both sides: the `#[repr(C)]` structs that cross the
+//! kernel/user boundary (explicit padding, sizes pinned by `const` assertions), the indices of
+//! the per-CPU counters, and the validation cookie, so the kernel and the sender can never
+//! disagree on how a probe is keyed.
+#![no_std]
+
+/// Name of the XDP program inside the object file.
+pub const PROGRAM_NAME: &str = "tcprax";
+/// Map names inside the object file.
+pub const MAP_CONFIG: &str = "CONFIG";
+pub const MAP_EVENTS: &str = "EVENTS";
+pub const MAP_COUNTERS: &str = "COUNTERS";
+
+/// Size of the ring buffer the XDP program writes reply events into (bytes, power of two).
+pub const EVENTS_BYTES: u32 = 1 << 22;
+
+/// Scan parameters written by userspace into the single-entry `CONFIG` array before any
+/// probe is sent. While `enabled == 0` the program passes everything (counting only).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct XdpConfig {
+    /// SipHash key, random per scan.
+    pub key0: u64,
+    pub key1: u64,
+    /// Inclusive range of the scanner's source ports (host byte order).
+    pub port_lo: u16,
+    pub port_hi: u16,
+    /// 1 = match and drop validated replies; 0 = observe only.
+    pub enabled: u8,
+    pub _pad: [u8; 3],
+}
+const _: () = assert!(core::mem::size_of::<XdpConfig>() == 24);
+
+/// What a validated reply was.
+pub mod kind {
+    /// SYN+ACK: the port is open.
+    pub const SYN_ACK: u8 = 1;
+    /// RST: the port is closed.
+    pub const RST: u8 = 2;
+    /// ICMP / ICMPv6 destination unreachable quoting one of our SYNs: filtered.
+    pub const ICMP_UNREACH: u8 = 3;
+}
+
+/// One validated reply, pushed by the XDP program into the `EVENTS` ring buffer.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReplyEvent {
+    /// `bpf_ktime_get_ns()` when the reply reached XDP (CLOCK_MONOTONIC).
+    pub ktime_ns: u64,
+    /// The target's address; IPv4 is stored IPv4-mapped (`::ffff:a.b.c.d`).
+    pub addr: [u8; 16],
+    /// The target's port (host byte order).
+    pub target_port: u16,
+    /// Our source port the probe was sent from (host byte order).
+    pub scan_port: u16,
+    /// One of [`kind`].
+    pub kind: u8,
+    /// 4 or 6.
+    pub family: u8,
+    /// IP TTL / hop limit of the reply (of the ICMP packet for `ICMP_UNREACH`).
+    pub ttl: u8,
+    /// ICMP code for `ICMP_UNREACH`, else 0.
+    pub icmp_code: u8,
+    /// The target's sequence number (host byte order): our RST for an open port uses ack = seq+1.
+    pub seq: u32,
+    /// TCP window of the reply.
+    pub window: u16,
+    pub _pad: [u8; 2],
+}
+const _: () = assert!(core::mem::size_of::<ReplyEvent>() == 40);
+
+/// Indices into the per-CPU `COUNTERS` array.
+pub mod counter {
+    /// Every frame the program looked at.
+    pub const SEEN: u32 = 0;
+    /// Validated replies, pushed to the ring buffer and dropped.
+    pub const MATCHED: u32 = 1;
+    /// Frames passed to the kernel (not ours).
+    pub const PASSED: u32 = 2;
+    /// Validated replies dropped although the ring buffer was full (the probe will be retried).
+    pub const RINGBUF_FULL: u32 = 3;
+    /// TCP to a port in our range whose cookie did not check out (passed).
+    pub const BAD_COOKIE: u32 = 4;
+    pub const COUNT: u32 = 5;
+}
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: both types are #[repr(C)], contain only integers and explicit padding, so every
+    // bit pattern is valid and there are no hidden padding bytes.
+    unsafe impl aya::Pod for super::XdpConfig {}
+    unsafe impl aya::Pod for super::ReplyEvent {}
+}
+
+#[inline(always)]
+fn sip_round(v: &mut [u64; 4]) {
+    v[0] = v[0].wrapping_add(v[1]);
+    v[1] = v[1].rotate_left(13);
+    v[1] ^= v[0];
+    v[0] = v[0].rotate_left(32);
+    v[2] = v[2].wrapping_add(v[3]);
+    v[3] = v[3].rotate_left(16);
+    v[3] ^= v[2];
+    v[0] = v[0].wrapping_add(v[3]);
+    v[3] = v[3].rotate_left(21);
+    v[3] ^= v[0];
+    v[2] = v[2].wrapping_add(v[1]);
+    v[1] = v[1].rotate_left(17);
+    v[1] ^= v[2];
+    v[2] = v[2].rotate_left(32);
+}
+
+#[inline(always)]
+fn sip_compress(v: &mut [u64; 4], m: u64) {
+    v[3] ^= m;
+    sip_round(v);
+    sip_round(v);
+    v[0] ^= m;
+}
+
+/// SipHash-2-4 of exactly 24 bytes given as three little-endian words.
+///
+/// Written out for a fixed length (no loops over a buffer) so the eBPF verifier accepts it;
+/// the userspace tests check it against a reference SipHash implementation.
+#[inline(always)]
+pub fn siphash24_3w(key0: u64, key1: u64, m: [u64; 3]) -> u64 {
+    let mut v = [
+        key0 ^ 0x736f_6d65_7073_6575,
+        key1 ^ 0x646f_7261_6e64_6f6d,
+        key0 ^ 0x6c79_6765_6e65_7261,
+        key1 ^ 0x7465_6462_7974_6573,
+    ];
+    sip_compress(&mut v, m[0]);
+    sip_compress(&mut v, m[1]);
+    sip_compress(&mut v, m[2]);
+    // Final block: message length (24) in the top byte, no tail bytes.
+    sip_compress(&mut v, 24u64 << 56);
+    v[2] ^= 0xff;
+    sip_round(&mut v);
+    sip_round(&mut v);
+    sip_round(&mut v);
+    sip_round(&mut v);
+    v[0] ^ v[1] ^ v[2] ^ v[3]
+}
+
+/// The validation cookie of a probe: the initial sequence number of our SYN.
+///
+/// Keyed over the 4-tuple as seen from the scanner: the target's address (IPv4-mapped for
+/// IPv4; our own address is fixed for a scan and covered by the per-scan key), the target's
+/// port and our source port. A reply is ours iff its ack number is `cookie + 1` (SYN-ACK, RST)
+/// or the SYN quoted in an ICMP error carries `cookie` as its sequence number.
+#[inline(always)]
+pub fn cookie(key0: u64, key1: u64, addr: &[u8; 16], target_port: u16, scan_port: u16) -> u32 {
+    let m0 = u64::from_le_bytes([
+        addr[0], addr[1], addr[2], addr[3], addr[4], addr[5], addr[6], addr[7],
+    ]);
+    let m1 = u64::from_le_bytes([
+        addr[8], addr[9], addr[10], addr[11], addr[12], addr[13], addr[14], addr[15],
+    ]);
+    let m2 = (target_port as u64) | ((scan_port as u64) << 16);
+    siphash24_3w(key0, key1, [m0, m1, m2]) as u32
+}
+
+/// `addr` of an IPv4 address as stored in [`ReplyEvent::addr`] and hashed by [`cookie`].
+#[inline(always)]
+pub fn v4_mapped(octets: [u8; 4]) -> [u8; 16] {
+    [
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, octets[0], octets[1], octets[2], octets[3],
+    ]
+}

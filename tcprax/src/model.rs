@@ -1,0 +1,256 @@
+//! The values that flow between stages: what a scan found, per port and in total.
+//!
+//! Engines (connect, SYN) produce [`ScanEvent`]s; service detection turns open ports into
+//! [`ServiceInfo`]; printers consume [`PortReport`]s and a final [`ScanSummary`]. Nothing here
+//! knows which engine produced a value, and nothing here prints.
+use serde::Serialize;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// nmap's three verdicts for a TCP port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PortState {
+    Open,
+    Closed,
+    Filtered,
+}
+
+impl PortState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PortState::Open => "open",
+            PortState::Closed => "closed",
+            PortState::Filtered => "filtered",
+        }
+    }
+}
+
+impl std::fmt::Display for PortState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a port got its state (nmap's "reason" column).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    /// -sS: the target answered our SYN with SYN-ACK.
+    SynAck,
+    /// -sS: the target answered our SYN with RST.
+    Reset,
+    /// -sS: an ICMP/ICMPv6 destination unreachable quoting our SYN.
+    IcmpUnreachable,
+    /// No answer after all retries.
+    NoResponse,
+    /// -sT: the connection was established.
+    Connected,
+    /// -sT: connection refused (RST).
+    Refused,
+    /// -sT: host or network unreachable.
+    Unreachable,
+}
+
+/// One verdict for one (address, port), as produced by any engine.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ScanEvent {
+    pub addr: IpAddr,
+    pub port: u16,
+    pub state: PortState,
+    pub reason: Reason,
+    /// Round-trip time of the answer that decided the state, if there was one.
+    #[serde(serialize_with = "ser_rtt_us", rename = "rtt_us")]
+    pub rtt: Option<Duration>,
+}
+
+fn ser_rtt_us<S: serde::Serializer>(rtt: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match rtt {
+        Some(d) => s.serialize_some(&(d.as_micros() as u64)),
+        None => s.serialize_none(),
+    }
+}
+
+/// Which engine ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScanType {
+    /// -sT: full TCP connect through the kernel, no privileges.
+    Connect,
+    /// -sS: raw SYNs, replies caught by XDP.
+    Syn,
+}
+
+impl ScanType {
+    pub fn describe(self) -> &'static str {
+        match self {
+            ScanType::Connect => "TCP connect (-sT)",
+            ScanType::Syn => "SYN, XDP reply capture (-sS)",
+        }
+    }
+}
+
+/// The six service classes of -sV, numbered as the seeds print them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServiceClass {
+    /// 1: the server speaks first over plain TCP (SSH, FTP, SMTP, ...).
+    TcpServerInitiated = 1,
+    /// 2: the server speaks first over TLS (SMTPS, IMAPS, ...).
+    TlsServerInitiated = 2,
+    /// 3: answers an HTTP request over plain TCP.
+    Http = 3,
+    /// 4: answers an HTTP request over TLS.
+    Https = 4,
+    /// 5: plain TCP, not HTTP; may or may not answer generic probes.
+    GenericTcp = 5,
+    /// 6: TLS, not HTTP; may or may not answer generic probes.
+    GenericTls = 6,
+}
+
+impl ServiceClass {
+    pub fn number(self) -> u8 {
+        self as u8
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            ServiceClass::TcpServerInitiated => "TCP server-initiated",
+            ServiceClass::TlsServerInitiated => "TLS server-initiated",
+            ServiceClass::Http => "HTTP",
+            ServiceClass::Https => "HTTPS",
+            ServiceClass::GenericTcp => "generic TCP",
+            ServiceClass::GenericTls => "generic TLS",
+        }
+    }
+}
+
+/// What the TLS handshake showed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TlsInfo {
+    /// e.g. "TLSv1.3", "TLSv1.0", "SSLv3".
+    pub version: String,
+    /// IANA name, e.g. "TLS13_AES_256_GCM_SHA384"; None when only the ServerHello was read.
+    pub cipher: Option<String>,
+    pub alpn: Option<String>,
+    pub certificate: Option<CertInfo>,
+}
+
+/// The leaf certificate the server presented.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CertInfo {
+    pub subject_cn: Option<String>,
+    pub sans: Vec<String>,
+    pub issuer: Option<String>,
+    /// RFC 3339.
+    pub not_before: Option<String>,
+    pub not_after: Option<String>,
+    pub self_signed: bool,
+    /// Lowercase hex SHA-256 of the DER.
+    pub sha256: String,
+}
+
+/// The result of -sV on one open port.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ServiceInfo {
+    pub class: ServiceClass,
+    /// e.g. "ssh", "http"; None when no pattern matched.
+    pub service: Option<String>,
+    /// e.g. "OpenSSH".
+    pub product: Option<String>,
+    /// e.g. "9.2p1".
+    pub version: Option<String>,
+    /// What the server sent, non-printable bytes as '.', at most 1024 bytes; empty if silent.
+    pub response: String,
+    pub tls: Option<TlsInfo>,
+}
+
+/// A port's final line in the report: the scan verdict plus service detection, if it ran.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PortReport {
+    #[serde(flatten)]
+    pub event: ScanEvent,
+    pub service: Option<ServiceInfo>,
+}
+
+/// A target as given by the user, with what it resolved to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TargetInfo {
+    /// What the user typed: "example.test", "198.18.0.0/24", "-iL hosts.txt".
+    pub spec: String,
+    /// First resolved address (for a single host or name); None for ranges.
+    pub resolved: Option<IpAddr>,
+    /// How many addresses the spec covers (after exclusions are not subtracted).
+    pub addresses: u128,
+}
+
+/// Everything a printer needs to show before the scan starts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ScanPlan {
+    pub scan_type: ScanType,
+    pub targets: Vec<TargetInfo>,
+    /// Number of ports per target.
+    pub port_count: usize,
+    /// Compact port spec, e.g. "22,80-90,443".
+    pub ports: String,
+    pub concurrency: usize,
+    /// Packets per second for -sS, None if unlimited / not applicable.
+    pub rate: Option<u64>,
+    pub service_detection: bool,
+}
+
+/// Counters kept by the XDP program (summed over CPUs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct XdpStats {
+    pub seen: u64,
+    pub matched: u64,
+    pub passed: u64,
+    pub ringbuf_full: u64,
+    pub bad_cookie: u64,
+}
+
+/// Totals after the scan.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ScanSummary {
+    #[serde(serialize_with = "ser_secs", rename = "elapsed_s")]
+    pub elapsed: Duration,
+    /// (address, port) pairs that got a verdict.
+    pub ports_scanned: u64,
+    pub open: u64,
+    pub closed: u64,
+    pub filtered: u64,
+    /// Probes (SYNs or connect attempts) sent, retries included.
+    pub probes_sent: u64,
+    /// True if the scan was interrupted (Ctrl-C) and the results are partial.
+    pub interrupted: bool,
+    #[serde(serialize_with = "ser_secs_opt", rename = "service_detection_s")]
+    pub service_elapsed: Option<Duration>,
+    pub xdp: Option<XdpStats>,
+}
+
+impl ScanSummary {
+    /// Ports scanned per second of wall time.
+    pub fn ports_per_second(&self) -> f64 {
+        let secs = self.elapsed.as_secs_f64();
+        if secs > 0.0 { self.ports_scanned as f64 / secs } else { 0.0 }
+    }
+
+    pub fn count(&mut self, state: PortState) {
+        self.ports_scanned += 1;
+        match state {
+            PortState::Open => self.open += 1,
+            PortState::Closed => self.closed += 1,
+            PortState::Filtered => self.filtered += 1,
+        }
+    }
+}
+
+fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+fn ser_secs_opt<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_some(&d.as_secs_f64()),
+        None => s.serialize_none(),
+    }
+}
