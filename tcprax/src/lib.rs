@@ -1,1 +1,11 @@
+//! tcprax: TCP reconnaissance. An XDP-assisted SYN scan (-sS), a connect scan (-sT) and async
+//! service fingerprinting over TCP and TLS (-sV).
+//!
+//! Layers, each in its own module: `wire` (packet bytes), `engine` (send, receive, schedule,
+//! retry), `probe` (service detection), `output` (printers). Engines emit
+//! [`model::ScanEvent`]s; only `output` writes reports.
+pub mod config;
+pub mod model;
+pub mod ports;
+pub mod targets;
 pub mod xdp;
