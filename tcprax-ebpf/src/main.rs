@@ -34,6 +34,7 @@ const IPPROTO_TCP: u8 = 6;
 const IPPROTO_ICMP: u8 = 1;
 const IPPROTO_ICMPV6: u8 = 58;
 const IPV6_HLEN: usize = 40;
+const IPV4_HLEN: usize = 20;
 const TCP_FIN_SYN_RST_ACK: u8 = 0x17;
 const TCP_SYN_ACK: u8 = 0x12;
 const TCP_RST_ACK: u8 = 0x14;
@@ -96,31 +97,31 @@ struct L3 {
     l4: usize,
 }
 
-/// IPv4 or IPv6 header starting at `off`. Fragments and IPv6 extension headers are not ours.
+/// IPv4 or IPv6 header starting at `off` (a constant on every path: `V6` is a const generic,
+/// so the verifier sees fixed offsets). IPv4 headers with options, fragments and IPv6
+/// extension headers are not ours: replies to a SYN carry none of them.
 #[inline(always)]
-fn l3(ctx: &XdpContext, off: usize, v6: bool, want_dst: bool) -> Result<L3, ()> {
-    if v6 {
+fn l3<const V6: bool>(ctx: &XdpContext, off: usize, want_dst: bool) -> Result<L3, ()> {
+    if V6 {
         let proto = bytes::<1>(ctx, off + 6)?[0];
         let ttl = bytes::<1>(ctx, off + 7)?[0];
-        let addr_src = bytes::<16>(ctx, off + if want_dst { 24 } else { 8 })?;
+        let addr_src =
+            if want_dst { bytes::<16>(ctx, off + 24)? } else { bytes::<16>(ctx, off + 8)? };
         Ok(L3 { family: 6, addr_src, proto, ttl, l4: off + IPV6_HLEN })
     } else {
-        let vihl = bytes::<1>(ctx, off)?[0];
-        if vihl >> 4 != 4 {
-            return Err(());
-        }
-        let ihl = ((vihl & 0x0f) as usize) * 4;
-        if ihl < 20 {
+        if bytes::<1>(ctx, off)?[0] != 0x45 {
             return Err(());
         }
         let frag = be16(ctx, off + 6)?;
-        if frag & 0x1fff != 0 {
+        if frag & 0x3fff != 0 && frag & 0x3fff != 0x4000 {
+            // More-fragments set or a fragment offset: not a whole reply.
             return Err(());
         }
         let ttl = bytes::<1>(ctx, off + 8)?[0];
         let proto = bytes::<1>(ctx, off + 9)?[0];
-        let addr = bytes::<4>(ctx, off + if want_dst { 16 } else { 12 })?;
-        Ok(L3 { family: 4, addr_src: v4_mapped(addr), proto, ttl, l4: off + ihl })
+        let addr =
+            if want_dst { bytes::<4>(ctx, off + 16)? } else { bytes::<4>(ctx, off + 12)? };
+        Ok(L3 { family: 4, addr_src: v4_mapped(addr), proto, ttl, l4: off + IPV4_HLEN })
     }
 }
 
@@ -129,16 +130,20 @@ fn try_tcprax(ctx: &XdpContext) -> Result<Verdict, ()> {
         Some(cfg) if cfg.enabled != 0 => *cfg,
         _ => return Ok(Verdict::Pass),
     };
-    let v6 = match be16(ctx, 12)? {
-        ETH_P_IPV4 => false,
-        ETH_P_IPV6 => true,
-        _ => return Ok(Verdict::Pass),
-    };
-    let ip = l3(ctx, ETH_HLEN, v6, false)?;
+    match be16(ctx, 12)? {
+        ETH_P_IPV4 => per_family::<false>(ctx, &cfg),
+        ETH_P_IPV6 => per_family::<true>(ctx, &cfg),
+        _ => Ok(Verdict::Pass),
+    }
+}
+
+#[inline(always)]
+fn per_family<const V6: bool>(ctx: &XdpContext, cfg: &XdpConfig) -> Result<Verdict, ()> {
+    let ip = l3::<V6>(ctx, ETH_HLEN, false)?;
     match ip.proto {
-        IPPROTO_TCP => tcp_reply(ctx, &cfg, &ip),
-        IPPROTO_ICMP if !v6 => icmp_error(ctx, &cfg, &ip, false),
-        IPPROTO_ICMPV6 if v6 => icmp_error(ctx, &cfg, &ip, true),
+        IPPROTO_TCP => tcp_reply(ctx, cfg, &ip),
+        IPPROTO_ICMP if !V6 => icmp_error::<V6>(ctx, cfg, &ip),
+        IPPROTO_ICMPV6 if V6 => icmp_error::<V6>(ctx, cfg, &ip),
         _ => Ok(Verdict::Pass),
     }
 }
@@ -185,14 +190,14 @@ fn tcp_reply(ctx: &XdpContext, cfg: &XdpConfig, ip: &L3) -> Result<Verdict, ()> 
 
 /// ICMP (type 3) / ICMPv6 (type 1) destination unreachable quoting one of our SYNs.
 #[inline(always)]
-fn icmp_error(ctx: &XdpContext, cfg: &XdpConfig, ip: &L3, v6: bool) -> Result<Verdict, ()> {
+fn icmp_error<const V6: bool>(ctx: &XdpContext, cfg: &XdpConfig, ip: &L3) -> Result<Verdict, ()> {
     let typ = bytes::<1>(ctx, ip.l4)?[0];
     let code = bytes::<1>(ctx, ip.l4 + 1)?[0];
-    if typ != if v6 { 1 } else { 3 } {
+    if typ != if V6 { 1 } else { 3 } {
         return Ok(Verdict::Pass);
     }
     // The quoted packet: our SYN, with the target as its destination.
-    let quoted = l3(ctx, ip.l4 + 8, v6, true)?;
+    let quoted = l3::<V6>(ctx, ip.l4 + 8, true)?;
     if quoted.proto != IPPROTO_TCP {
         return Ok(Verdict::Pass);
     }

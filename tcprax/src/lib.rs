@@ -9,3 +9,5 @@ pub mod model;
 pub mod ports;
 pub mod targets;
 pub mod xdp;
+pub mod testbed;
+pub mod wire;

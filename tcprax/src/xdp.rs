@@ -1,1 +1,178 @@
+//! Loading, configuring and attaching the XDP program, and reading what it reports.
+//!
+//! The object built from `tcprax-ebpf` is embedded at compile time. [`XdpCapture::attach`]
+//! loads it, writes the scan's [`XdpConfig`], and attaches it to one interface through a
+//! bpf_link: the link belongs to this process, so the program goes away when the
+//! [`XdpCapture`] is dropped or the process dies, even by SIGKILL. Reply events are read from
+//! the ring buffer through tokio's `AsyncFd`.
+use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
+use aya::programs::{Xdp, XdpMode};
+use aya::{Ebpf, EbpfLoader};
+use std::os::fd::AsRawFd as _;
+use tcprax_common::{ReplyEvent, XdpConfig, counter};
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
+use crate::model::XdpStats;
+
+/// The XDP object built by build.rs (empty when built with AYA_BUILD_SKIP=1).
 pub static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tcprax"));
+
+#[derive(Debug, thiserror::Error)]
+pub enum XdpError {
+    #[error(
+        "this tcprax was built without its XDP program (AYA_BUILD_SKIP=1); rebuild with \
+         `cargo xtask build`, or use -sT"
+    )]
+    Placeholder,
+    #[error("cannot load the XDP program (are you root, with CAP_BPF and CAP_NET_ADMIN?): {source}")]
+    Load { source: Box<aya::EbpfError> },
+    #[error("XDP object has no {what}")]
+    Missing { what: &'static str },
+    #[error("cannot prepare the XDP {what}: {source}")]
+    Program { what: &'static str, source: Box<aya::programs::ProgramError> },
+    #[error(
+        "cannot attach XDP to interface '{interface}': {source}. The SYN scan needs XDP to \
+         catch replies (so the kernel does not RST them); use -sT for a connect scan instead"
+    )]
+    Attach { interface: String, source: Box<aya::programs::ProgramError> },
+    #[error("XDP map {map}: {source}")]
+    Map { map: &'static str, source: Box<aya::maps::MapError> },
+    #[error("cannot poll the ring buffer: {source}")]
+    Poll { source: std::io::Error },
+}
+
+fn map_err(map: &'static str) -> impl Fn(aya::maps::MapError) -> XdpError {
+    move |source| XdpError::Map { map, source: Box::new(source) }
+}
+
+/// The loaded and attached program. Detaches on drop.
+pub struct XdpCapture {
+    // Field order matters for drop: the ring buffer and maps first, the Ebpf (which owns the
+    // program and its link) last.
+    events: AsyncFd<RingBuf<MapData>>,
+    counters: PerCpuArray<MapData, u64>,
+    config: Array<MapData, XdpConfig>,
+    ebpf: Ebpf,
+    interface: String,
+}
+
+impl XdpCapture {
+    /// Load the program, write `config`, and attach it to `interface`.
+    ///
+    /// Must be called inside a tokio runtime (the ring buffer is registered with it).
+    pub fn attach(interface: &str, config: XdpConfig) -> Result<XdpCapture, XdpError> {
+        if OBJECT.is_empty() {
+            return Err(XdpError::Placeholder);
+        }
+        let mut ebpf = EbpfLoader::new()
+            .load(OBJECT)
+            .map_err(|source| XdpError::Load { source: Box::new(source) })?;
+        let mut cfg_map: Array<MapData, XdpConfig> = Array::try_from(
+            ebpf.take_map(tcprax_common::MAP_CONFIG)
+                .ok_or(XdpError::Missing { what: "CONFIG map" })?,
+        )
+        .map_err(map_err("CONFIG"))?;
+        cfg_map.set(0, config, 0).map_err(map_err("CONFIG"))?;
+        let counters: PerCpuArray<MapData, u64> = PerCpuArray::try_from(
+            ebpf.take_map(tcprax_common::MAP_COUNTERS)
+                .ok_or(XdpError::Missing { what: "COUNTERS map" })?,
+        )
+        .map_err(map_err("COUNTERS"))?;
+        let ring = RingBuf::try_from(
+            ebpf.take_map(tcprax_common::MAP_EVENTS)
+                .ok_or(XdpError::Missing { what: "EVENTS map" })?,
+        )
+        .map_err(map_err("EVENTS"))?;
+        let program: &mut Xdp = ebpf
+            .program_mut(tcprax_common::PROGRAM_NAME)
+            .ok_or(XdpError::Missing { what: "tcprax program" })?
+            .try_into()
+            .map_err(|source| XdpError::Program { what: "program type", source: Box::new(source) })?;
+        program
+            .load()
+            .map_err(|source| XdpError::Program { what: "program (verifier)", source: Box::new(source) })?;
+        if interface.len() > 15 || interface.contains('\0') {
+            return Err(XdpError::Attach {
+                interface: interface.to_string(),
+                source: Box::new(aya::programs::ProgramError::UnknownInterface {
+                    name: interface.to_string(),
+                }),
+            });
+        }
+        program.attach(interface, XdpMode::default()).map_err(|source| XdpError::Attach {
+            interface: interface.to_string(),
+            source: Box::new(source),
+        })?;
+        // SAFETY: the fd is the ring buffer map's, owned by `ring`, which the AsyncFd owns (and
+        // so keeps open) for as long as it is registered.
+        let events = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
+            .map_err(|err| XdpError::Poll { source: err.into_parts().1 })?;
+        Ok(XdpCapture { events, counters, config: cfg_map, ebpf, interface: interface.to_string() })
+    }
+
+    pub fn interface(&self) -> &str {
+        &self.interface
+    }
+
+    /// Change the configuration of the running program (e.g. disable matching).
+    pub fn set_config(&mut self, config: XdpConfig) -> Result<(), XdpError> {
+        self.config.set(0, config, 0).map_err(map_err("CONFIG"))
+    }
+
+    /// Wait until at least one event is available, then append every available one to `out`.
+    pub async fn read_events(&mut self, out: &mut Vec<ReplyEvent>) -> Result<(), XdpError> {
+        loop {
+            let mut guard =
+                self.events.readable_mut().await.map_err(|source| XdpError::Poll { source })?;
+            let ring = guard.get_inner_mut();
+            let before = out.len();
+            while let Some(item) = ring.next() {
+                if item.len() >= size_of::<ReplyEvent>() {
+                    // SAFETY: the kernel side writes exactly one ReplyEvent per record; the
+                    // length was checked and read_unaligned makes no alignment assumption.
+                    out.push(unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<ReplyEvent>()) });
+                }
+            }
+            guard.clear_ready();
+            if out.len() > before {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Append every event available right now, without waiting.
+    pub fn drain_events(&mut self, out: &mut Vec<ReplyEvent>) {
+        let ring = self.events.get_mut();
+        while let Some(item) = ring.next() {
+            if item.len() >= size_of::<ReplyEvent>() {
+                // SAFETY: as in read_events.
+                out.push(unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<ReplyEvent>()) });
+            }
+        }
+    }
+
+    /// The program's counters, summed over CPUs.
+    pub fn stats(&self) -> Result<XdpStats, XdpError> {
+        let sum = |i: u32| -> Result<u64, XdpError> {
+            Ok(self.counters.get(&i, 0).map_err(map_err("COUNTERS"))?.iter().sum())
+        };
+        Ok(XdpStats {
+            seen: sum(counter::SEEN)?,
+            matched: sum(counter::MATCHED)?,
+            passed: sum(counter::PASSED)?,
+            ringbuf_full: sum(counter::RINGBUF_FULL)?,
+            bad_cookie: sum(counter::BAD_COOKIE)?,
+        })
+    }
+
+    /// The raw fd of the ring buffer (for diagnostics).
+    pub fn ring_fd(&self) -> i32 {
+        self.events.get_ref().as_raw_fd()
+    }
+
+    #[doc(hidden)]
+    pub fn ebpf(&self) -> &Ebpf {
+        &self.ebpf
+    }
+}

@@ -1,0 +1,283 @@
+//! Throw-away test networks in Linux network namespaces, for tests, the demo and benchmarks.
+//!
+//! A [`Testbed`] is two namespaces joined by one veth pair: the *scanner* side (198.18.0.1,
+//! 2001:2::1) and the *target* side (198.18.0.2, 2001:2::2), both in the benchmarking ranges
+//! and with no route anywhere else. Names carry a prefix, the pid and a counter, so tests
+//! running in parallel never collide. Dropping the testbed deletes both namespaces (which
+//! deletes the veth pair and anything attached to it, XDP programs included).
+//!
+//! Code can run *inside* a namespace without forking: [`Testbed::in_scanner`] and
+//! [`Testbed::in_target`] run a closure on a fresh thread that has `setns`-ed into it; sockets
+//! created there stay in that namespace after the thread ends.
+use std::io::{self, Read as _};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
+use std::os::fd::{AsRawFd as _, OwnedFd};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub const SCANNER_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+pub const TARGET_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+pub const SCANNER_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1);
+pub const TARGET_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2);
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+#[derive(Debug, thiserror::Error)]
+pub enum TestbedError {
+    #[error("`{command}` failed: {stderr}")]
+    Command { command: String, stderr: String },
+    #[error("cannot run `{command}`: {source}")]
+    Spawn { command: String, source: io::Error },
+    #[error("cannot enter namespace {name}: {source}")]
+    Setns { name: String, source: io::Error },
+    #[error("network namespaces need root (CAP_SYS_ADMIN and CAP_NET_ADMIN)")]
+    NotPermitted,
+}
+
+/// Whether this process can create namespaces (root). Tests skip with a message when not.
+pub fn have_privileges() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Run a command, returning its output if it succeeded.
+pub fn run(program: &str, args: &[&str]) -> Result<Output, TestbedError> {
+    let command = format!("{program} {}", args.join(" "));
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|source| TestbedError::Spawn { command: command.clone(), source })?;
+    if !out.status.success() {
+        return Err(TestbedError::Command {
+            command,
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(out)
+}
+
+/// Two namespaces joined by a veth pair. Deleted on drop.
+#[derive(Debug)]
+pub struct Testbed {
+    pub scanner_ns: String,
+    pub target_ns: String,
+    /// The veth end inside the scanner namespace.
+    pub scanner_if: String,
+    /// The veth end inside the target namespace.
+    pub target_if: String,
+}
+
+impl Testbed {
+    /// Create both namespaces, the veth pair and the addresses; bring everything up.
+    pub fn new(prefix: &str) -> Result<Testbed, TestbedError> {
+        if !have_privileges() {
+            return Err(TestbedError::NotPermitted);
+        }
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let id = format!("{}{}", std::process::id(), n);
+        // Interface names are limited to 15 bytes; namespace names are not.
+        let short: String = prefix.chars().take(3).collect();
+        let tb = Testbed {
+            scanner_ns: format!("{prefix}-{id}-s"),
+            target_ns: format!("{prefix}-{id}-t"),
+            scanner_if: trunc15(format!("{short}{id}s")),
+            target_if: trunc15(format!("{short}{id}t")),
+        };
+        // From here on, Drop cleans up whatever part was created.
+        run("ip", &["netns", "add", &tb.scanner_ns])?;
+        run("ip", &["netns", "add", &tb.target_ns])?;
+        run(
+            "ip",
+            &[
+                "link", "add", &tb.scanner_if, "netns", &tb.scanner_ns, "type", "veth", "peer",
+                "name", &tb.target_if, "netns", &tb.target_ns,
+            ],
+        )?;
+        for (ns, ifname, v4, v6) in [
+            (&tb.scanner_ns, &tb.scanner_if, SCANNER_V4, SCANNER_V6),
+            (&tb.target_ns, &tb.target_if, TARGET_V4, TARGET_V6),
+        ] {
+            tb.ip(ns, &["link", "set", "lo", "up"])?;
+            tb.ip(ns, &["addr", "add", &format!("{v4}/24"), "dev", ifname])?;
+            tb.ip(ns, &["-6", "addr", "add", &format!("{v6}/64"), "dev", ifname, "nodad"])?;
+            tb.ip(ns, &["link", "set", ifname, "up"])?;
+        }
+        Ok(tb)
+    }
+
+    fn ip(&self, ns: &str, args: &[&str]) -> Result<Output, TestbedError> {
+        let mut full = vec!["-n", ns];
+        full.extend_from_slice(args);
+        run("ip", &full)
+    }
+
+    /// Run a shell command inside the target namespace.
+    pub fn target_sh(&self, script: &str) -> Result<Output, TestbedError> {
+        run("ip", &["netns", "exec", &self.target_ns, "sh", "-c", script])
+    }
+
+    /// Run a shell command inside the scanner namespace.
+    pub fn scanner_sh(&self, script: &str) -> Result<Output, TestbedError> {
+        run("ip", &["netns", "exec", &self.scanner_ns, "sh", "-c", script])
+    }
+
+    /// A `Command` that runs `program` inside the scanner namespace.
+    pub fn scanner_command(&self, program: &str) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.scanner_ns, program]);
+        cmd
+    }
+
+    /// Make the target answer for a whole prefix (AnyIP) and route it from the scanner.
+    pub fn target_anyip(&self, cidr: &str) -> Result<(), TestbedError> {
+        let v6 = cidr.contains(':');
+        let fam = if v6 { "-6" } else { "-4" };
+        self.ip(&self.target_ns, &[fam, "route", "add", "local", cidr, "dev", "lo"])?;
+        let via = if v6 { TARGET_V6.to_string() } else { TARGET_V4.to_string() };
+        self.ip(&self.scanner_ns, &[fam, "route", "add", cidr, "via", &via])?;
+        Ok(())
+    }
+
+    /// Drop incoming TCP to `ports` in the target namespace (nftables): they scan as filtered.
+    pub fn target_filter_ports(&self, ports: &[u16]) -> Result<(), TestbedError> {
+        let list = ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", ");
+        self.target_sh(&format!(
+            "nft add table inet tcprax_test && \
+             nft add chain inet tcprax_test input '{{ type filter hook input priority 0; }}' && \
+             nft add rule inet tcprax_test input tcp dport '{{ {list} }}' drop"
+        ))?;
+        Ok(())
+    }
+
+    /// Run `f` on a thread that has entered the scanner namespace.
+    pub fn in_scanner<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, TestbedError> {
+        in_netns(&self.scanner_ns, f)
+    }
+
+    /// Run `f` on a thread that has entered the target namespace.
+    pub fn in_target<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, TestbedError> {
+        in_netns(&self.target_ns, f)
+    }
+
+    /// Listen on `ports` (all addresses, v4 and v6) inside the target namespace, accepting and
+    /// closing connections on a background thread until the returned value is dropped.
+    pub fn target_listen(&self, ports: &[u16]) -> Result<Listeners, TestbedError> {
+        let ports = ports.to_vec();
+        let listeners = self.in_target(move || -> io::Result<Vec<TcpListener>> {
+            ports
+                .iter()
+                .map(|&p| {
+                    let l = TcpListener::bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), p))?;
+                    l.set_nonblocking(true)?;
+                    Ok(l)
+                })
+                .collect()
+        })?;
+        let listeners = listeners.map_err(|source| TestbedError::Spawn {
+            command: "bind listeners in target namespace".into(),
+            source,
+        })?;
+        Ok(Listeners::spawn(listeners))
+    }
+}
+
+fn trunc15(mut s: String) -> String {
+    s.truncate(15);
+    s
+}
+
+impl Drop for Testbed {
+    fn drop(&mut self) {
+        // Deleting a namespace deletes the veth end inside it, and with it the peer and any
+        // XDP program attached to either end.
+        for ns in [&self.scanner_ns, &self.target_ns] {
+            let _ = Command::new("ip")
+                .args(["netns", "del", ns])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+fn in_netns<T: Send + 'static>(
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, TestbedError> {
+    let path = format!("/var/run/netns/{name}");
+    let fd: OwnedFd = std::fs::File::open(&path)
+        .map_err(|source| TestbedError::Setns { name: name.to_string(), source })?
+        .into();
+    let name_owned = name.to_string();
+    let handle = std::thread::spawn(move || -> Result<T, TestbedError> {
+        // SAFETY: setns on a valid namespace fd affects only this thread.
+        if unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            return Err(TestbedError::Setns {
+                name: name_owned,
+                source: io::Error::last_os_error(),
+            });
+        }
+        Ok(f())
+    });
+    match handle.join() {
+        Ok(result) => result,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+/// Listening sockets with an accept-and-close loop; stopped and closed on drop.
+pub struct Listeners {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Listeners {
+    fn spawn(listeners: Vec<TcpListener>) -> Listeners {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !stop2.load(Ordering::Relaxed) {
+                let mut idle = true;
+                for l in &listeners {
+                    while let Ok((mut s, _)) = l.accept() {
+                        idle = false;
+                        // Read nothing, just close: a scanner only needs the handshake.
+                        let _ = s.set_nonblocking(true);
+                        let mut buf = [0u8; 64];
+                        let _ = s.read(&mut buf);
+                    }
+                }
+                if idle {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+        });
+        Listeners { stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for Listeners {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Whether `ip link show` in `ns` reports an XDP program on `ifname`.
+pub fn xdp_attached(ns: &str, ifname: &str) -> Result<bool, TestbedError> {
+    let out = run("ip", &["-n", ns, "-d", "link", "show", "dev", ifname])?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(text.contains("prog/xdp"))
+}
+
