@@ -6,8 +6,10 @@
 //! [`model::ScanEvent`]s; only `output` writes reports.
 pub mod config;
 pub mod model;
+pub mod output;
 pub mod ports;
 pub mod targets;
 pub mod xdp;
 pub mod testbed;
 pub mod wire;
+pub mod engine;

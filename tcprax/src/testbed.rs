@@ -90,6 +90,17 @@ impl Testbed {
         // From here on, Drop cleans up whatever part was created.
         run("ip", &["netns", "add", &tb.scanner_ns])?;
         run("ip", &["netns", "add", &tb.target_ns])?;
+        for ns in [&tb.scanner_ns, &tb.target_ns] {
+            // No duplicate address detection: addresses (link-local ones included) are usable
+            // at once, so the first IPv6 probes do not race neighbour discovery.
+            run(
+                "ip",
+                &[
+                    "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0",
+                    "net.ipv6.conf.default.accept_dad=0",
+                ],
+            )?;
+        }
         run(
             "ip",
             &[
@@ -106,7 +117,36 @@ impl Testbed {
             tb.ip(ns, &["-6", "addr", "add", &format!("{v6}/64"), "dev", ifname, "nodad"])?;
             tb.ip(ns, &["link", "set", ifname, "up"])?;
         }
+        tb.wait_ready()?;
         Ok(tb)
+    }
+
+    /// Wait until both families carry traffic end to end (carrier up, neighbours resolved):
+    /// a connection to a closed port on the target must be refused. Without this, the first
+    /// probes of a test can vanish while the veth comes up and look like filtered ports.
+    fn wait_ready(&self) -> Result<(), TestbedError> {
+        let ready = self.in_scanner(|| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            for target in [IpAddr::V4(TARGET_V4), IpAddr::V6(TARGET_V6)] {
+                loop {
+                    let to = SocketAddr::new(target, 9);
+                    match std::net::TcpStream::connect_timeout(&to, Duration::from_millis(100)) {
+                        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => break,
+                        _ if std::time::Instant::now() > deadline => return false,
+                        _ => std::thread::sleep(Duration::from_millis(20)),
+                    }
+                }
+            }
+            true
+        })?;
+        if ready {
+            Ok(())
+        } else {
+            Err(TestbedError::Command {
+                command: "wait for the veth link".into(),
+                stderr: "target did not answer within 10 s".into(),
+            })
+        }
     }
 
     fn ip(&self, ns: &str, args: &[&str]) -> Result<Output, TestbedError> {

@@ -1,0 +1,235 @@
+//! -sT: the TCP connect scan. Full handshakes through the kernel with tokio, so it needs no
+//! privileges. Bounded concurrency; per-connection timeout from the measured RTT of completed
+//! connects; refused -> closed, timeout/unreachable -> filtered; running out of file
+//! descriptors or local ports slows the scan down instead of losing ports.
+use super::rtt::{RttBounds, RttEstimator};
+use super::{EngineStats, StopSignal};
+use crate::model::{PortState, Reason, ScanEvent};
+use crate::ports::PortList;
+use crate::targets::TargetSet;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::TcpSocket;
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+
+/// Knobs of the connect scan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// Simultaneous connection attempts.
+    pub concurrency: usize,
+    /// Ceiling of one attempt's timeout (the adaptive timeout never exceeds it).
+    pub max_timeout: Duration,
+    /// Extra attempts after a timeout.
+    pub retries: u32,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions { concurrency: 512, max_timeout: Duration::from_secs(3), retries: 1 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("the result channel was closed before the scan finished")]
+    ChannelClosed,
+}
+
+/// Concurrency never drops below this when backing off from EMFILE.
+const MIN_CONCURRENCY: usize = 8;
+
+/// Outcome of one connect attempt.
+enum Attempt {
+    Done(PortState, Reason, Option<Duration>),
+    TimedOut,
+    /// Out of a local resource (fds, ports, buffers): try the same port again later.
+    Exhausted,
+}
+
+struct Shared {
+    rtt: Mutex<RttEstimator>,
+    sent: AtomicU64,
+    sem: Arc<Semaphore>,
+    /// Permits taken out of circulation after EMFILE, so concurrency shrinks to what fits.
+    shrink: AtomicU64,
+    /// Current concurrency: starts at the requested value, shrinks on exhaustion.
+    capacity: AtomicUsize,
+}
+
+/// Scan every (target, port), sending one event per pair to `tx`.
+pub async fn connect_scan(
+    targets: &TargetSet,
+    ports: &PortList,
+    opts: ConnectOptions,
+    tx: mpsc::Sender<ScanEvent>,
+    stop: StopSignal,
+) -> Result<EngineStats, ConnectError> {
+    let concurrency = opts.concurrency.max(1);
+    let shared = Arc::new(Shared {
+        rtt: Mutex::new(RttEstimator::new(RttBounds::with_max(opts.max_timeout))),
+        sent: AtomicU64::new(0),
+        sem: Arc::new(Semaphore::new(concurrency)),
+        shrink: AtomicU64::new(0),
+        capacity: AtomicUsize::new(concurrency),
+    });
+    let mut tasks = JoinSet::new();
+    let mut interrupted = false;
+    'outer: for addr in targets.iter() {
+        for &port in ports.as_slice() {
+            if stop.is_stopped() {
+                interrupted = true;
+                break 'outer;
+            }
+            let Ok(permit) = shared.sem.clone().acquire_owned().await else {
+                return Err(ConnectError::ChannelClosed);
+            };
+            let shared = shared.clone();
+            let tx = tx.clone();
+            let stop = stop.clone();
+            tasks.spawn(async move {
+                let event = probe_port(&shared, addr, port, opts.retries, &stop).await;
+                // Give back the permit unless EMFILE asked us to shrink.
+                if shared.shrink.load(Ordering::Relaxed) > 0
+                    && shared
+                        .shrink
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                        .is_ok()
+                {
+                    permit.forget();
+                } else {
+                    drop(permit);
+                }
+                match event {
+                    Some(event) => tx.send(event).await.map_err(|_| ConnectError::ChannelClosed),
+                    None => Ok(()),
+                }
+            });
+            while let Some(done) = tasks.try_join_next() {
+                flatten(done)?;
+            }
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        flatten(done)?;
+    }
+    Ok(EngineStats {
+        probes_sent: shared.sent.load(Ordering::Relaxed),
+        interrupted: interrupted || stop.is_stopped(),
+        xdp: None,
+        duplicates: 0,
+    })
+}
+
+fn flatten(
+    done: Result<Result<(), ConnectError>, tokio::task::JoinError>,
+) -> Result<(), ConnectError> {
+    match done {
+        Ok(r) => r,
+        // A probe task cannot panic on network input; if one did, surface it rather than
+        // silently losing its port.
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Decide one port: retries after timeouts, backs off on resource exhaustion.
+/// Returns None only when stopped before a verdict.
+async fn probe_port(
+    shared: &Shared,
+    addr: IpAddr,
+    port: u16,
+    retries: u32,
+    stop: &StopSignal,
+) -> Option<ScanEvent> {
+    let mut timeouts = 0u32;
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        if stop.is_stopped() {
+            return None;
+        }
+        let timeout = shared.rtt.lock().map(|r| r.timeout()).unwrap_or(Duration::from_secs(1));
+        shared.sent.fetch_add(1, Ordering::Relaxed);
+        match attempt(SocketAddr::new(addr, port), timeout).await {
+            Attempt::Done(state, reason, rtt) => {
+                if let (Some(rtt), Ok(mut est)) = (rtt, shared.rtt.lock()) {
+                    est.sample(rtt);
+                }
+                return Some(ScanEvent { addr, port, state, reason, rtt });
+            }
+            Attempt::TimedOut => {
+                timeouts += 1;
+                if timeouts > retries {
+                    return Some(ScanEvent {
+                        addr,
+                        port,
+                        state: PortState::Filtered,
+                        reason: Reason::NoResponse,
+                        rtt: None,
+                    });
+                }
+            }
+            Attempt::Exhausted => {
+                // Not a probe: it never left. Shrink concurrency (down to a floor) and wait.
+                shared.sent.fetch_sub(1, Ordering::Relaxed);
+                if shared
+                    .capacity
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+                        (c > MIN_CONCURRENCY).then(|| c - 1)
+                    })
+                    .is_ok()
+                {
+                    shared.shrink.fetch_add(1, Ordering::Relaxed);
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_millis(500));
+            }
+        }
+    }
+}
+
+async fn attempt(to: SocketAddr, timeout: Duration) -> Attempt {
+    let socket = match if to.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() } {
+        Ok(s) => s,
+        // EMFILE/ENFILE/ENOBUFS: out of descriptors or memory: wait and try again.
+        Err(e) if is_exhaustion(&e) => return Attempt::Exhausted,
+        // Anything else (e.g. no IPv6 on this host): the port cannot be reached from here.
+        Err(_) => return Attempt::Done(PortState::Filtered, Reason::Unreachable, None),
+    };
+    // Close with RST, not FIN: no TIME_WAIT left behind for every open port.
+    let _ = socket.set_zero_linger();
+    let start = Instant::now();
+    match tokio::time::timeout(timeout, socket.connect(to)).await {
+        Ok(Ok(stream)) => {
+            let rtt = start.elapsed();
+            drop(stream);
+            Attempt::Done(PortState::Open, Reason::Connected, Some(rtt))
+        }
+        Ok(Err(e)) => match e.kind() {
+            io::ErrorKind::ConnectionRefused => {
+                Attempt::Done(PortState::Closed, Reason::Refused, Some(start.elapsed()))
+            }
+            io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => {
+                Attempt::Done(PortState::Filtered, Reason::Unreachable, None)
+            }
+            io::ErrorKind::TimedOut => Attempt::TimedOut,
+            _ if is_exhaustion(&e) => Attempt::Exhausted,
+            // Anything else (e.g. EPERM from a local firewall): the port could not be
+            // reached; nmap calls that filtered too.
+            _ => Attempt::Done(PortState::Filtered, Reason::Unreachable, None),
+        },
+        Err(_elapsed) => Attempt::TimedOut,
+    }
+}
+
+/// Local resource exhaustion: EMFILE/ENFILE (fds), EADDRNOTAVAIL (ephemeral ports),
+/// ENOBUFS/ENOMEM.
+fn is_exhaustion(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::EADDRNOTAVAIL | libc::ENOBUFS | libc::ENOMEM)
+    )
+}

@@ -1,0 +1,1 @@
+//! -sS: the XDP SYN scan engine (being written).
