@@ -56,13 +56,19 @@ impl PortList {
     /// Spaces around items are tolerated because quoted lists (`"22, 80"`) are common.
     pub fn parse(spec: &str) -> Result<PortList, PortError> {
         if spec.trim().is_empty() {
-            return Err(PortError { token: spec.to_string(), kind: PortErrorKind::EmptyList });
+            return Err(PortError {
+                token: spec.to_string(),
+                kind: PortErrorKind::EmptyList,
+            });
         }
         let mut ports = Vec::new();
         for raw in spec.split(',') {
             let item = raw.trim();
             if item.is_empty() {
-                return Err(PortError { token: spec.to_string(), kind: PortErrorKind::EmptyItem });
+                return Err(PortError {
+                    token: spec.to_string(),
+                    kind: PortErrorKind::EmptyItem,
+                });
             }
             let (lo, hi) = parse_item(item)?;
             ports.extend(lo..=hi);
@@ -74,12 +80,16 @@ impl PortList {
 
     /// Every port, 1-65535 (`-p-`).
     pub fn all() -> PortList {
-        PortList { ports: (1..=u16::MAX).collect() }
+        PortList {
+            ports: (1..=u16::MAX).collect(),
+        }
     }
 
     /// The default when `-p` is absent: [`TOP_100_TCP`], as nmap does.
     pub fn default_top() -> PortList {
-        PortList { ports: TOP_100_TCP.to_vec() }
+        PortList {
+            ports: TOP_100_TCP.to_vec(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -137,10 +147,21 @@ fn parse_item(item: &str) -> Result<(u16, u16), PortError> {
         let p = parse_port(item)?;
         return Ok((p, p));
     };
-    let lo = if a.trim().is_empty() { 1 } else { parse_port(a.trim())? };
-    let hi = if b.trim().is_empty() { u16::MAX } else { parse_port(b.trim())? };
+    let lo = if a.trim().is_empty() {
+        1
+    } else {
+        parse_port(a.trim())?
+    };
+    let hi = if b.trim().is_empty() {
+        u16::MAX
+    } else {
+        parse_port(b.trim())?
+    };
     if lo > hi {
-        return Err(PortError { token: item.to_string(), kind: PortErrorKind::Reversed { lo, hi } });
+        return Err(PortError {
+            token: item.to_string(),
+            kind: PortErrorKind::Reversed { lo, hi },
+        });
     }
     Ok((lo, hi))
 }
@@ -148,7 +169,10 @@ fn parse_item(item: &str) -> Result<(u16, u16), PortError> {
 /// One number. A bad number is reported as itself, not as the range around it, so the user
 /// sees exactly what to fix.
 fn parse_port(text: &str) -> Result<u16, PortError> {
-    let bad = |kind| PortError { token: text.to_string(), kind };
+    let bad = |kind| PortError {
+        token: text.to_string(),
+        kind,
+    };
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad(PortErrorKind::NotNumeric));
     }
@@ -179,7 +203,10 @@ mod tests {
 
     #[test]
     fn range_is_inclusive() {
-        assert_eq!(PortList::parse("80-83").unwrap().as_slice(), &[80, 81, 82, 83]);
+        assert_eq!(
+            PortList::parse("80-83").unwrap().as_slice(),
+            &[80, 81, 82, 83]
+        );
         assert_eq!(PortList::parse("80-80").unwrap().as_slice(), &[80]);
     }
 
@@ -192,7 +219,10 @@ mod tests {
 
     #[test]
     fn spaces_around_items_are_tolerated() {
-        assert_eq!(PortList::parse(" 22 , 80 - 81 ").unwrap().as_slice(), &[22, 80, 81]);
+        assert_eq!(
+            PortList::parse(" 22 , 80 - 81 ").unwrap().as_slice(),
+            &[22, 80, 81]
+        );
     }
 
     #[test]
@@ -213,7 +243,13 @@ mod tests {
 
     #[test]
     fn spec_string_round_trips() {
-        for spec in ["22", "22,80-90,443", "1-65535", "1,3,5-6,65535", "7,9,13,21-23"] {
+        for spec in [
+            "22",
+            "22,80-90,443",
+            "1-65535",
+            "1,3,5-6,65535",
+            "7,9,13,21-23",
+        ] {
             let p = PortList::parse(spec).unwrap();
             assert_eq!(p.spec_string(), spec);
             assert_eq!(PortList::parse(&p.spec_string()).unwrap(), p);
@@ -234,14 +270,26 @@ mod tests {
 
     #[test]
     fn port_zero_is_rejected() {
-        assert_eq!(err("0"), PortError { token: "0".into(), kind: PortErrorKind::Zero });
+        assert_eq!(
+            err("0"),
+            PortError {
+                token: "0".into(),
+                kind: PortErrorKind::Zero
+            }
+        );
         assert_eq!(err("0-10").kind, PortErrorKind::Zero);
     }
 
     #[test]
     fn above_65535_is_rejected_and_named() {
         let e = err("22,70000");
-        assert_eq!(e, PortError { token: "70000".into(), kind: PortErrorKind::TooLarge });
+        assert_eq!(
+            e,
+            PortError {
+                token: "70000".into(),
+                kind: PortErrorKind::TooLarge
+            }
+        );
         assert_eq!(e.to_string(), "bad port '70000': above 65535");
         assert_eq!(err("65536").kind, PortErrorKind::TooLarge);
         // Far beyond u32 as well: still "too large", not a parse-internal message.
@@ -252,8 +300,17 @@ mod tests {
     #[test]
     fn reversed_range_is_rejected() {
         let e = err("90-80");
-        assert_eq!(e, PortError { token: "90-80".into(), kind: PortErrorKind::Reversed { lo: 90, hi: 80 } });
-        assert_eq!(e.to_string(), "bad port '90-80': range start 90 is above its end 80");
+        assert_eq!(
+            e,
+            PortError {
+                token: "90-80".into(),
+                kind: PortErrorKind::Reversed { lo: 90, hi: 80 }
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "bad port '90-80': range start 90 is above its end 80"
+        );
     }
 
     #[test]
@@ -261,14 +318,26 @@ mod tests {
         assert_eq!(err("").kind, PortErrorKind::EmptyList);
         assert_eq!(err("  ").kind, PortErrorKind::EmptyList);
         let e = err("22,,80");
-        assert_eq!(e, PortError { token: "22,,80".into(), kind: PortErrorKind::EmptyItem });
+        assert_eq!(
+            e,
+            PortError {
+                token: "22,,80".into(),
+                kind: PortErrorKind::EmptyItem
+            }
+        );
         assert_eq!(err("22,").kind, PortErrorKind::EmptyItem);
         assert_eq!(err(",22").kind, PortErrorKind::EmptyItem);
     }
 
     #[test]
     fn non_numeric_is_rejected() {
-        assert_eq!(err("ssh"), PortError { token: "ssh".into(), kind: PortErrorKind::NotNumeric });
+        assert_eq!(
+            err("ssh"),
+            PortError {
+                token: "ssh".into(),
+                kind: PortErrorKind::NotNumeric
+            }
+        );
         assert_eq!(err("80-http").token, "http");
         assert_eq!(err("+80").kind, PortErrorKind::NotNumeric);
         assert_eq!(err("1-2-3").kind, PortErrorKind::NotNumeric);

@@ -193,6 +193,31 @@ impl Testbed {
         Ok(())
     }
 
+    /// Start counting, in the target namespace, TCP segments with RST set that come from
+    /// the scanner (both address families). Read with [`Testbed::target_rst_count`].
+    pub fn target_count_rst(&self) -> Result<(), TestbedError> {
+        self.target_sh(&format!(
+            "nft add table inet tcprax_count && \
+             nft add chain inet tcprax_count input '{{ type filter hook input priority -10; }}' && \
+             nft add rule inet tcprax_count input ip saddr {SCANNER_V4} 'tcp flags & rst == rst' counter && \
+             nft add rule inet tcprax_count input ip6 saddr {SCANNER_V6} 'tcp flags & rst == rst' counter"
+        ))?;
+        Ok(())
+    }
+
+    /// RST segments from the scanner seen by the target since [`Testbed::target_count_rst`].
+    pub fn target_rst_count(&self) -> Result<u64, TestbedError> {
+        let out = self.target_sh("nft list table inet tcprax_count")?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        Ok(text
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .windows(2)
+            .filter(|w| w[0] == "packets")
+            .filter_map(|w| w[1].parse::<u64>().ok())
+            .sum())
+    }
+
     /// Run `f` on a thread that has entered the scanner namespace.
     pub fn in_scanner<T: Send + 'static>(
         &self,

@@ -1,1 +1,427 @@
-//! -sS: the XDP SYN scan engine (being written).
+//! -sS: the XDP SYN scan.
+//!
+//! A blocking *scheduler* thread walks targets × ports in a seeded pseudo-random order
+//! ([`permutation`]), paces ([`pacer`]) and batches ([`sender`]) SYNs whose sequence number is
+//! a keyed cookie of the 4-tuple, and keeps state only for probes in flight (so memory grows
+//! with rate × timeout, not with the size of the scan). The XDP program validates replies
+//! against the same cookie in the kernel, drops them (so the kernel never RSTs them) and
+//! hands them over a ring buffer; an async *collector* reads that buffer and passes events to
+//! the scheduler, which decides each port: SYN-ACK -> open (and we RST it ourselves, unless
+//! `--no-rst`), RST -> closed, ICMP unreachable -> filtered, nothing after the retries ->
+//! filtered. Timeouts follow the measured RTT per target (srtt + 4·rttvar, bounded).
+pub mod pacer;
+pub mod permutation;
+pub mod route;
+pub mod sender;
+
+use super::rtt::{RttBounds, RttEstimator};
+use super::{EngineStats, StopSignal};
+use crate::config::Shard;
+use crate::model::{PortState, Reason, ScanEvent};
+use crate::ports::PortList;
+use crate::targets::TargetSet;
+use crate::wire::TcpSegment;
+use crate::xdp::{XdpCapture, XdpError};
+use pacer::Pacer;
+use permutation::Permutation;
+use sender::{BATCH, RawSender, SendError};
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::mpsc as std_mpsc;
+use std::time::Duration;
+use tcprax_common::{ReplyEvent, XdpConfig, cookie, kind, v4_mapped};
+use tokio::sync::mpsc;
+
+/// Knobs of the SYN scan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SynOptions {
+    pub rate: Option<u64>,
+    pub retries: u32,
+    /// Ceiling of the per-probe timeout.
+    pub max_timeout: Duration,
+    pub source_ports: (u16, u16),
+    pub source_addr: Option<IpAddr>,
+    pub interface: Option<String>,
+    pub seed: Option<u64>,
+    pub shard: Shard,
+    pub send_rst: bool,
+}
+
+impl Default for SynOptions {
+    fn default() -> Self {
+        SynOptions {
+            rate: None,
+            retries: 2,
+            max_timeout: Duration::from_secs(2),
+            source_ports: crate::config::DEFAULT_SOURCE_PORTS,
+            source_addr: None,
+            interface: None,
+            seed: None,
+            shard: Shard { index: 1, count: 1 },
+            send_rst: true,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SynError {
+    #[error(transparent)]
+    Route(#[from] route::RouteError),
+    #[error(transparent)]
+    Xdp(#[from] XdpError),
+    #[error(transparent)]
+    Send(#[from] SendError),
+    #[error("-sS scans one address family at a time: {first} is {first_family}, {other} is not")]
+    MixedFamilies { first: IpAddr, first_family: &'static str, other: IpAddr },
+    #[error("the scan space ({targets} addresses × {ports} ports) is too large")]
+    TooLarge { targets: u128, ports: usize },
+    #[error("no targets to scan")]
+    NoTargets,
+    #[error("the result channel was closed before the scan finished")]
+    ChannelClosed,
+    #[error("the scheduler thread failed: {why}")]
+    Scheduler { why: &'static str },
+}
+
+/// Where probes come from, as resolved before the scan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub source: IpAddr,
+    pub interface: String,
+}
+
+/// Pick the source address and interface for `targets` (the route to the first one, unless
+/// overridden), checking that every target is of the same family.
+pub fn resolve_origin(targets: &TargetSet, opts: &SynOptions) -> Result<Origin, SynError> {
+    let first = targets.iter().next().ok_or(SynError::NoTargets)?;
+    let source = match (opts.source_addr, &opts.interface) {
+        (Some(s), _) => s,
+        (None, Some(ifname)) => route::address_of(ifname, first.is_ipv6())?,
+        (None, None) => route::source_for(first)?,
+    };
+    let interface = match &opts.interface {
+        Some(i) => i.clone(),
+        None => route::interface_of(source)?,
+    };
+    Ok(Origin { source, interface })
+}
+
+fn family(a: &IpAddr) -> &'static str {
+    if a.is_ipv4() { "IPv4" } else { "IPv6" }
+}
+
+/// Monotonic clock in ns: the same clock as the kernel's `bpf_ktime_get_ns`, so reply
+/// timestamps from XDP and send times here can be subtracted.
+fn mono_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into a valid timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Run the SYN scan, sending one event per decided (address, port) to `tx`.
+pub async fn syn_scan(
+    targets: &TargetSet,
+    ports: &PortList,
+    opts: SynOptions,
+    tx: mpsc::Sender<ScanEvent>,
+    stop: StopSignal,
+) -> Result<EngineStats, SynError> {
+    let origin = resolve_origin(targets, &opts)?;
+    let n_targets = targets.len();
+    let space = n_targets
+        .checked_mul(ports.len() as u128)
+        .filter(|s| *s < (1u128 << 62))
+        .ok_or(SynError::TooLarge { targets: n_targets, ports: ports.len() })? as u64;
+    let key0: u64 = rand::random();
+    let key1: u64 = rand::random();
+    let (lo, hi) = opts.source_ports;
+    let mut capture = XdpCapture::attach(
+        &origin.interface,
+        XdpConfig { key0, key1, port_lo: lo, port_hi: hi, enabled: 1, _pad: [0; 3] },
+    )?;
+    let sender = RawSender::new(origin.source.is_ipv4(), origin.source.is_ipv6())?;
+
+    let (reply_tx, reply_rx) = std_mpsc::channel::<ReplyEvent>();
+    let scheduler = Scheduler {
+        targets: targets.clone(),
+        ports: ports.as_slice().to_vec(),
+        perm: Permutation::new(space, opts.seed.unwrap_or_else(rand::random)),
+        next: u64::from(opts.shard.index.saturating_sub(1)),
+        step: u64::from(opts.shard.count.max(1)),
+        origin: origin.clone(),
+        key: (key0, key1),
+        pacer: Pacer::new(opts.rate),
+        sender,
+        opts,
+        in_flight: HashMap::new(),
+        timeline: VecDeque::new(),
+        retry_queue: VecDeque::new(),
+        rtt_global: RttEstimator::new(RttBounds::default()),
+        rtt_per_target: HashMap::new(),
+        replies: reply_rx,
+        events: tx,
+        stop: stop.clone(),
+        duplicates: 0,
+        probes_sent: 0,
+    };
+    let mut handle = tokio::task::spawn_blocking(move || scheduler.run());
+    let mut batch = Vec::with_capacity(1024);
+    let result = loop {
+        tokio::select! {
+            done = &mut handle => break done,
+            read = capture.read_events(&mut batch) => {
+                read?;
+                for ev in batch.drain(..) {
+                    // The scheduler only goes away after the select sees it finish.
+                    let _ = reply_tx.send(ev);
+                }
+            }
+        }
+    };
+    let xdp = capture.stats().ok();
+    drop(capture);
+    let (probes_sent, duplicates, interrupted) = match result {
+        Ok(r) => r?,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => return Err(SynError::Scheduler { why: "cancelled" }),
+    };
+    Ok(EngineStats { probes_sent, interrupted, xdp, duplicates })
+}
+
+/// A probe waiting for its answer.
+#[derive(Clone, Copy, Debug)]
+struct InFlight {
+    /// 0 for the first attempt.
+    attempt: u8,
+    sent_ns: u64,
+}
+
+struct Scheduler {
+    targets: TargetSet,
+    ports: Vec<u16>,
+    perm: Permutation,
+    /// Next position in the permutation, and the stride (shards).
+    next: u64,
+    step: u64,
+    origin: Origin,
+    key: (u64, u64),
+    pacer: Pacer,
+    sender: RawSender,
+    opts: SynOptions,
+    in_flight: HashMap<(IpAddr, u16), InFlight>,
+    /// (key, attempt, deadline) in send order.
+    timeline: VecDeque<((IpAddr, u16), u8, u64)>,
+    retry_queue: VecDeque<((IpAddr, u16), u8)>,
+    rtt_global: RttEstimator,
+    rtt_per_target: HashMap<IpAddr, RttEstimator>,
+    replies: std_mpsc::Receiver<ReplyEvent>,
+    events: mpsc::Sender<ScanEvent>,
+    stop: StopSignal,
+    duplicates: u64,
+    probes_sent: u64,
+}
+
+fn addr_bytes(a: IpAddr) -> [u8; 16] {
+    match a {
+        IpAddr::V4(v4) => v4_mapped(v4.octets()),
+        IpAddr::V6(v6) => v6.octets(),
+    }
+}
+
+fn event_addr(ev: &ReplyEvent) -> IpAddr {
+    let b = ev.addr;
+    if ev.family == 4 {
+        IpAddr::from([b[12], b[13], b[14], b[15]])
+    } else {
+        IpAddr::from(b)
+    }
+}
+
+impl Scheduler {
+    /// Returns (probes sent, duplicate replies, interrupted).
+    fn run(mut self) -> Result<(u64, u64, bool), SynError> {
+        loop {
+            while let Ok(ev) = self.replies.try_recv() {
+                self.on_reply(&ev)?;
+            }
+            let now = mono_ns();
+            self.expire(now)?;
+            if self.stop.is_stopped() {
+                self.sender.flush()?;
+                return Ok((self.probes_sent, self.duplicates, true));
+            }
+            let more = !self.retry_queue.is_empty() || self.next < self.perm.len();
+            if more {
+                let budget = self.pacer.take(now, BATCH);
+                if budget == 0 {
+                    self.sender.flush()?;
+                    let wait = Duration::from_nanos(self.pacer.wait_ns().clamp(1_000, 1_000_000));
+                    self.wait_reply(wait)?;
+                    continue;
+                }
+                for _ in 0..budget {
+                    if !self.send_next(now)? {
+                        break;
+                    }
+                }
+                self.sender.flush()?;
+            } else if self.in_flight.is_empty() {
+                self.sender.flush()?;
+                return Ok((self.probes_sent, self.duplicates, false));
+            } else {
+                self.sender.flush()?;
+                let next_deadline = self.timeline.front().map(|t| t.2).unwrap_or(now);
+                let wait = Duration::from_nanos(next_deadline.saturating_sub(now).clamp(100_000, 5_000_000));
+                self.wait_reply(wait)?;
+            }
+        }
+    }
+
+    fn wait_reply(&mut self, wait: Duration) -> Result<(), SynError> {
+        match self.replies.recv_timeout(wait) {
+            Ok(ev) => self.on_reply(&ev),
+            Err(std_mpsc::RecvTimeoutError::Timeout) => Ok(()),
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => {
+                Err(SynError::Scheduler { why: "collector stopped" })
+            }
+        }
+    }
+
+    fn timeout_for(&self, addr: &IpAddr) -> Duration {
+        let bounds_max = self.opts.max_timeout;
+        let t = match self.rtt_per_target.get(addr) {
+            Some(e) if e.samples() > 0 => e.timeout(),
+            _ => self.rtt_global.timeout(),
+        };
+        t.min(bounds_max)
+    }
+
+    /// Send a retry if one is due, else the next fresh probe. False when nothing is left.
+    fn send_next(&mut self, now: u64) -> Result<bool, SynError> {
+        while let Some((key, attempt)) = self.retry_queue.pop_front() {
+            // Answered while it waited in the queue: nothing to resend.
+            if self.in_flight.contains_key(&key) {
+                self.send_probe(key, attempt, now)?;
+                return Ok(true);
+            }
+        }
+        while self.next < self.perm.len() {
+            let pos = self.next;
+            self.next += self.step;
+            let x = self.perm.get(pos);
+            let nports = self.ports.len() as u64;
+            let (ti, pi) = (x / nports, (x % nports) as usize);
+            let Some(addr) = self.targets.get(u128::from(ti)) else {
+                continue; // excluded
+            };
+            if addr.is_ipv4() != self.origin.source.is_ipv4() {
+                return Err(SynError::MixedFamilies {
+                    first: self.origin.source,
+                    first_family: family(&self.origin.source),
+                    other: addr,
+                });
+            }
+            self.send_probe((addr, self.ports[pi]), 0, now)?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Our source port for a probe: spread over the range, different for each attempt, so a
+    /// retry never reuses the 4-tuple of a half-open connection from the previous attempt.
+    fn source_port(&self, addr: &[u8; 16], port: u16, attempt: u8) -> u16 {
+        let (lo, hi) = self.opts.source_ports;
+        let span = u32::from(hi - lo) + 1;
+        let h = cookie(self.key.1, self.key.0, addr, port, u16::from(attempt));
+        lo + (h % span) as u16
+    }
+
+    fn send_probe(&mut self, key: (IpAddr, u16), attempt: u8, now: u64) -> Result<(), SynError> {
+        let (addr, port) = key;
+        let ab = addr_bytes(addr);
+        let sport = self.source_port(&ab, port, attempt);
+        let seq = cookie(self.key.0, self.key.1, &ab, port, sport);
+        self.sender.push(&TcpSegment::syn(self.origin.source, addr, sport, port, seq))?;
+        self.probes_sent += 1;
+        let deadline = now + self.timeout_for(&addr).as_nanos() as u64;
+        self.in_flight.insert(key, InFlight { attempt, sent_ns: now });
+        self.timeline.push_back((key, attempt, deadline));
+        Ok(())
+    }
+
+    fn expire(&mut self, now: u64) -> Result<(), SynError> {
+        while let Some(&(key, attempt, deadline)) = self.timeline.front() {
+            if deadline > now {
+                break;
+            }
+            self.timeline.pop_front();
+            // Stale entries (answered, or superseded by a later attempt) are skipped.
+            match self.in_flight.get(&key) {
+                Some(f) if f.attempt == attempt => {}
+                _ => continue,
+            }
+            if u32::from(attempt) < self.opts.retries {
+                self.retry_queue.push_back((key, attempt + 1));
+                // Keep it in flight so a late answer to this attempt still counts.
+            } else {
+                self.in_flight.remove(&key);
+                self.emit(ScanEvent {
+                    addr: key.0,
+                    port: key.1,
+                    state: PortState::Filtered,
+                    reason: Reason::NoResponse,
+                    rtt: None,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    fn on_reply(&mut self, ev: &ReplyEvent) -> Result<(), SynError> {
+        let addr = event_addr(ev);
+        let key = (addr, ev.target_port);
+        let Some(f) = self.in_flight.remove(&key) else {
+            // Already decided: a retransmitted SYN-ACK, or an answer to an earlier attempt.
+            self.duplicates += 1;
+            return Ok(());
+        };
+        let rtt = Duration::from_nanos(ev.ktime_ns.saturating_sub(f.sent_ns));
+        // Only first-attempt answers are unambiguous samples (Karn's algorithm).
+        if f.attempt == 0 {
+            self.rtt_global.sample(rtt);
+            self.rtt_per_target
+                .entry(addr)
+                .or_insert_with(|| RttEstimator::new(RttBounds::with_max(self.opts.max_timeout)))
+                .sample(rtt);
+        }
+        let (state, reason) = match ev.kind {
+            kind::SYN_ACK => (PortState::Open, Reason::SynAck),
+            kind::RST => (PortState::Closed, Reason::Reset),
+            _ => (PortState::Filtered, Reason::IcmpUnreachable),
+        };
+        if state == PortState::Open && self.opts.send_rst {
+            // The kernel never saw the SYN-ACK (XDP dropped it), so it will not RST; we do,
+            // or the target keeps a half-open connection and retransmits.
+            self.sender.push(&TcpSegment::rst(
+                self.origin.source,
+                addr,
+                ev.scan_port,
+                ev.target_port,
+                cookie(self.key.0, self.key.1, &addr_bytes(addr), ev.target_port, ev.scan_port)
+                    .wrapping_add(1),
+            ))?;
+        }
+        self.emit(ScanEvent {
+            addr,
+            port: ev.target_port,
+            state,
+            reason,
+            rtt: (f.attempt == 0).then_some(rtt),
+        })
+    }
+
+    fn emit(&mut self, event: ScanEvent) -> Result<(), SynError> {
+        self.events.blocking_send(event).map_err(|_| SynError::ChannelClosed)
+    }
+}
