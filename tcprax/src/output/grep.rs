@@ -1,0 +1,222 @@
+//! Grepable output (`-oG`), nmap style: header comments at the plan, then at `finish` one line
+//! per host (sorted by address) listing its ports (sorted by port), and a closing comment.
+//!
+//! A port is `port/state/tcp//service//version/`, nmap's seven '/'-separated fields with the
+//! owner and RPC fields always empty. The ports listed are those the human report lists (every
+//! open port, few enough closed or filtered ones); the rest are counted under
+//! `Ignored State:`. Field values never contain the separators: '/' becomes '|', ',' becomes
+//! ';', tabs and other control characters '.'.
+use super::{
+    HostPorts, HostTable, ListPolicy, NameLookup, Printer, Row, clean, plural, product_version,
+    target_label,
+};
+use crate::config::Verbosity;
+use crate::model::{PortReport, ScanPlan, ScanSummary};
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+/// Targets named in the header comment; the rest are counted.
+const TARGET_LIST_LIMIT: usize = 10;
+
+/// Prints the grepable report. See the module documentation and `docs/output.md`.
+pub struct GrepPrinter<W> {
+    wtr: W,
+    names: NameLookup,
+    table: HostTable,
+}
+
+impl<W: Write> GrepPrinter<W> {
+    /// `verbosity` only decides which non-open ports are listed, as in the human report;
+    /// quiet lists the same as normal (a machine format has no "less").
+    pub fn new(wtr: W, verbosity: Verbosity, names: NameLookup) -> GrepPrinter<W> {
+        let policy = ListPolicy::for_verbosity(verbosity.max(Verbosity::Normal));
+        GrepPrinter {
+            wtr,
+            names,
+            table: HostTable::new(policy),
+        }
+    }
+
+    pub fn into_inner(self) -> W {
+        self.wtr
+    }
+
+    fn host_line(&self, addr: &IpAddr, host: &HostPorts) -> String {
+        let name = self.names.get(addr).map(field).unwrap_or_default();
+        let mut line = format!("Host: {addr} ({name})");
+        let ports: Vec<String> = host.rows().iter().map(port_entry).collect();
+        if !ports.is_empty() {
+            line.push_str("\tPorts: ");
+            line.push_str(&ports.join(", "));
+        }
+        let ignored: Vec<String> = host
+            .hidden()
+            .iter()
+            .map(|h| format!("{} ({})", h.state, h.count))
+            .collect();
+        if !ignored.is_empty() {
+            line.push_str("\tIgnored State: ");
+            line.push_str(&ignored.join(", "));
+        }
+        line
+    }
+}
+
+impl<W: Write> Printer for GrepPrinter<W> {
+    fn plan(&mut self, plan: &ScanPlan) -> io::Result<()> {
+        let mut targets: Vec<String> = plan
+            .targets
+            .iter()
+            .take(TARGET_LIST_LIMIT)
+            .map(target_label)
+            .collect();
+        if plan.targets.len() > TARGET_LIST_LIMIT {
+            targets.push(format!(
+                "and {} more",
+                plan.targets.len() - TARGET_LIST_LIMIT
+            ));
+        }
+        writeln!(
+            self.wtr,
+            "# tcprax {} scan: {}; targets: {}",
+            env!("CARGO_PKG_VERSION"),
+            plan.scan_type.describe(),
+            targets.join(", ")
+        )?;
+        writeln!(
+            self.wtr,
+            "# Ports scanned: TCP({};{})",
+            plan.port_count,
+            clean(&plan.ports)
+        )
+    }
+
+    fn port(&mut self, report: &PortReport) -> io::Result<()> {
+        self.table.add(report);
+        Ok(())
+    }
+
+    fn finish(&mut self, summary: &ScanSummary) -> io::Result<()> {
+        for (addr, host) in self.table.hosts() {
+            let line = self.host_line(addr, host);
+            writeln!(self.wtr, "{line}")?;
+        }
+        if summary.interrupted {
+            writeln!(self.wtr, "# tcprax interrupted: results are partial")?;
+        }
+        writeln!(
+            self.wtr,
+            "# tcprax done: {} scanned in {:.2} s",
+            plural(self.table.len() as u64, "address", "addresses"),
+            summary.elapsed.as_secs_f64()
+        )?;
+        self.wtr.flush()
+    }
+}
+
+/// `22/open/tcp//ssh//OpenSSH 9.2p1/`, `80/closed/tcp/////`.
+fn port_entry(row: &Row<'_>) -> String {
+    let (service, version) = match row.service {
+        Some(s) => {
+            let name = field(s.service.as_deref().unwrap_or("unknown"));
+            // nmap -oG writes a service found inside TLS as "ssl|<service>".
+            let name = if s.tls.is_some() {
+                format!("ssl|{name}")
+            } else {
+                name
+            };
+            (name, field(&product_version(s)))
+        }
+        None => (String::new(), String::new()),
+    };
+    format!("{}/{}/tcp//{service}//{version}/", row.port, row.state)
+}
+
+/// A value made safe inside a grepable field.
+fn field(s: &str) -> String {
+    clean(s).replace('/', "|").replace(',', ";")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::*;
+    use super::*;
+    use crate::model::{PortState::*, Reason::*};
+
+    fn run(verbosity: Verbosity, reports: &[PortReport], interrupted: bool) -> String {
+        let names: NameLookup = [(ip("198.18.0.2"), "example.test".to_string())]
+            .into_iter()
+            .collect();
+        let mut p = GrepPrinter::new(Vec::new(), verbosity, names);
+        let mut s = summary();
+        s.interrupted = interrupted;
+        let result = (|| {
+            p.plan(&plan(true))?;
+            for r in reports {
+                p.port(r)?;
+            }
+            p.finish(&s)
+        })();
+        if let Err(e) = result {
+            panic!("printing into a Vec failed: {e}");
+        }
+        String::from_utf8(p.into_inner()).unwrap_or_else(|e| panic!("not UTF-8: {e}"))
+    }
+
+    #[test]
+    fn one_line_per_host_sorted() {
+        let reports = [
+            report("2001:db8::1", 80, Open, SynAck),
+            https("198.18.0.2"),
+            report("198.18.0.2", 80, Closed, Reset),
+            ssh("198.18.0.2"),
+            report("2001:db8::1", 443, Filtered, NoResponse),
+        ];
+        let expected = format!(
+            "\
+# tcprax {} scan: SYN, XDP reply capture (-sS); targets: example.test (198.18.0.2), 2001:db8::1
+# Ports scanned: TCP(3;22,80,443)
+Host: 198.18.0.2 (example.test)\tPorts: 22/open/tcp//ssh//OpenSSH 9.2p1/, 80/closed/tcp/////, 443/open/tcp//ssl|http//nginx 1.24.0/
+Host: 2001:db8::1 ()\tPorts: 80/open/tcp/////, 443/filtered/tcp/////
+# tcprax done: 2 addresses scanned in 1.50 s
+",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert_eq!(run(Verbosity::Normal, &reports, false), expected);
+    }
+
+    #[test]
+    fn many_closed_ports_are_counted() {
+        let mut reports: Vec<PortReport> = (1000..2000)
+            .map(|p| report("198.18.0.3", p, Closed, Reset))
+            .collect();
+        reports.push(report("198.18.0.3", 443, Open, SynAck));
+        reports.push(report("198.18.0.3", 22, Open, SynAck));
+        reports.push(report("198.18.0.3", 9, Filtered, NoResponse));
+        let text = run(Verbosity::Quiet, &reports, true);
+        let body: Vec<&str> = text.lines().skip(2).collect();
+        assert_eq!(
+            body,
+            [
+                "Host: 198.18.0.3 ()\tPorts: 9/filtered/tcp/////, 22/open/tcp/////, 443/open/tcp/////\tIgnored State: closed (1000)",
+                "# tcprax interrupted: results are partial",
+                "# tcprax done: 1 address scanned in 1.50 s",
+            ]
+        );
+    }
+
+    #[test]
+    fn fields_never_contain_separators() {
+        let mut r = ssh("198.18.0.2");
+        if let Some(s) = r.service.as_mut() {
+            s.product = Some("Evil/1.0, with\ttab".into());
+            s.version = None;
+            s.service = None;
+        }
+        let text = run(Verbosity::Normal, &[r], false);
+        assert!(
+            text.contains("\tPorts: 22/open/tcp//unknown//Evil|1.0; with.tab/\n"),
+            "{text}"
+        );
+    }
+}

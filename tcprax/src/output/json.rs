@@ -1,0 +1,233 @@
+//! JSON lines (`-oJ`): one object per line, each with a `"type"` discriminator: a `plan`
+//! first, a `port` per verdict as it arrives (streamed, never buffered in full), a `summary`
+//! last. The schema is documented in `docs/output.md`; serde escapes control characters, so
+//! no line ever breaks inside a value.
+use super::{NameLookup, Printer};
+use crate::model::{PortReport, PortState, Reason, ScanPlan, ScanSummary, ServiceInfo};
+use serde::Serialize;
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+/// Prints JSON lines. Verbosity does not apply: every verdict is written.
+pub struct JsonPrinter<W> {
+    wtr: W,
+    names: NameLookup,
+}
+
+/// A model value with a `"type"` field in front of its own fields.
+#[derive(Serialize)]
+struct Tagged<'a, T> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    /// The tcprax version, on the plan line only, so consumers can tell schema changes apart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tcprax: Option<&'static str>,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
+/// A port line. Written out rather than flattened from [`PortReport`] so that `service` and
+/// `name` are absent, not null, when there is none.
+#[derive(Serialize)]
+struct PortLine<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    addr: IpAddr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    port: u16,
+    state: PortState,
+    reason: Reason,
+    rtt_us: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service: Option<&'a ServiceInfo>,
+}
+
+impl<W: Write> JsonPrinter<W> {
+    pub fn new(wtr: W, names: NameLookup) -> JsonPrinter<W> {
+        JsonPrinter { wtr, names }
+    }
+
+    pub fn into_inner(self) -> W {
+        self.wtr
+    }
+}
+
+fn write_line<W: Write, T: Serialize>(wtr: &mut W, value: &T) -> io::Result<()> {
+    serde_json::to_writer(&mut *wtr, value)?;
+    wtr.write_all(b"\n")
+}
+
+impl<W: Write> Printer for JsonPrinter<W> {
+    fn plan(&mut self, plan: &ScanPlan) -> io::Result<()> {
+        let tcprax = Some(env!("CARGO_PKG_VERSION"));
+        write_line(
+            &mut self.wtr,
+            &Tagged {
+                kind: "plan",
+                tcprax,
+                body: plan,
+            },
+        )
+    }
+
+    fn port(&mut self, report: &PortReport) -> io::Result<()> {
+        let e = &report.event;
+        let line = PortLine {
+            kind: "port",
+            addr: e.addr,
+            name: self.names.get(&e.addr),
+            port: e.port,
+            state: e.state,
+            reason: e.reason,
+            rtt_us: e
+                .rtt
+                .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
+            service: report.service.as_ref(),
+        };
+        write_line(&mut self.wtr, &line)
+    }
+
+    fn finish(&mut self, summary: &ScanSummary) -> io::Result<()> {
+        write_line(
+            &mut self.wtr,
+            &Tagged {
+                kind: "summary",
+                tcprax: None,
+                body: summary,
+            },
+        )?;
+        self.wtr.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::*;
+    use super::*;
+    use crate::model::{PortState::*, Reason::*, XdpStats};
+    use serde_json::{Value, json};
+    use std::time::Duration;
+
+    fn lines(reports: &[PortReport], summary: &ScanSummary) -> (String, Vec<Value>) {
+        let names: NameLookup = [(ip("198.18.0.2"), "example.test".to_string())]
+            .into_iter()
+            .collect();
+        let mut p = JsonPrinter::new(Vec::new(), names);
+        let result = (|| {
+            p.plan(&plan(true))?;
+            for r in reports {
+                p.port(r)?;
+            }
+            p.finish(summary)
+        })();
+        if let Err(e) = result {
+            panic!("printing into a Vec failed: {e}");
+        }
+        let text = String::from_utf8(p.into_inner()).unwrap_or_else(|e| panic!("not UTF-8: {e}"));
+        let values = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l}: {e}")))
+            .collect();
+        (text, values)
+    }
+
+    #[test]
+    fn every_line_parses_with_expected_fields() {
+        let reports = [
+            ssh("198.18.0.2"),
+            report("2001:db8::1", 443, Filtered, NoResponse),
+            https("198.18.0.2"),
+            report("198.18.0.2", 80, Closed, Reset),
+        ];
+        let mut s = summary();
+        s.service_elapsed = Some(Duration::from_millis(250));
+        s.xdp = Some(XdpStats {
+            seen: 9,
+            matched: 6,
+            passed: 3,
+            ringbuf_full: 0,
+            bad_cookie: 0,
+        });
+        let (text, v) = lines(&reports, &s);
+        assert_eq!(v.len(), 6);
+        assert_eq!(text.lines().count(), 6, "one object per line");
+
+        assert_eq!(
+            v[0],
+            json!({
+                "type": "plan", "tcprax": env!("CARGO_PKG_VERSION"), "scan_type": "syn",
+                "targets": [
+                    {"spec": "example.test", "resolved": "198.18.0.2", "addresses": 1},
+                    {"spec": "2001:db8::1", "resolved": "2001:db8::1", "addresses": 1}
+                ],
+                "port_count": 3, "ports": "22,80,443", "concurrency": 128, "rate": 10000,
+                "service_detection": true
+            })
+        );
+        // Streamed in arrival order, not sorted.
+        assert_eq!(v[1]["port"], 22);
+        assert_eq!(
+            v[2],
+            json!({"type": "port", "addr": "2001:db8::1", "port": 443, "state": "filtered",
+                   "reason": "no-response", "rtt_us": null})
+        );
+        assert_eq!(
+            v[4],
+            json!({"type": "port", "addr": "198.18.0.2", "name": "example.test", "port": 80,
+                   "state": "closed", "reason": "reset", "rtt_us": 210})
+        );
+        let ssh = &v[1]["service"];
+        assert_eq!(ssh["class"], "tcp-server-initiated");
+        assert_eq!(ssh["service"], "ssh");
+        assert_eq!(ssh["tls"], Value::Null);
+        let https = &v[3];
+        assert_eq!(https["rtt_us"], 1500);
+        assert_eq!(https["service"]["class"], "https");
+        assert_eq!(
+            https["service"]["response"],
+            "HTTP/1.1 200 OK\r\nServer: nginx/1.24.0\r\n\r\n"
+        );
+        let tls = &https["service"]["tls"];
+        assert_eq!(tls["version"], "TLSv1.3");
+        assert_eq!(tls["alpn"], "h2");
+        assert_eq!(
+            tls["certificate"]["sans"],
+            json!(["example.test", "www.example.test"])
+        );
+        assert_eq!(tls["certificate"]["self_signed"], true);
+        assert_eq!(tls["certificate"]["sha256"], "ab".repeat(32));
+        assert_eq!(
+            v[5],
+            json!({
+                "type": "summary", "elapsed_s": 1.5, "ports_scanned": 6, "open": 3, "closed": 2,
+                "filtered": 1, "probes_sent": 8, "interrupted": false, "service_detection_s": 0.25,
+                "xdp": {"seen": 9, "matched": 6, "passed": 3, "ringbuf_full": 0, "bad_cookie": 0}
+            })
+        );
+    }
+
+    #[test]
+    fn ports_stream_before_finish() {
+        let mut p = JsonPrinter::new(Vec::new(), NameLookup::default());
+        let written = p.port(&report("198.18.0.9", 80, Open, Connected));
+        assert!(written.is_ok());
+        let text = String::from_utf8(p.into_inner()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            text,
+            "{\"type\":\"port\",\"addr\":\"198.18.0.9\",\"port\":80,\"state\":\"open\",\
+             \"reason\":\"connected\",\"rtt_us\":210}\n"
+        );
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        let mut r = ssh("198.18.0.2");
+        if let Some(s) = r.service.as_mut() {
+            s.response = "a\nb\x1b".into();
+        }
+        let (text, v) = lines(&[r], &summary());
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'));
+        assert_eq!(v[1]["service"]["response"], "a\nb\x1b");
+    }
+}

@@ -1,0 +1,191 @@
+//! The scan pipeline: engine -> (service detection for open ports, as soon as each is found)
+//! -> printers. Stages pass plain values over bounded channels; nothing after the engine
+//! knows which engine produced an event.
+use crate::config::{ScanConfig, Verbosity};
+use crate::engine::connect::{ConnectError, ConnectOptions, connect_scan};
+use crate::engine::syn::{SynError, SynOptions, syn_scan};
+use crate::engine::{EngineStats, StopSignal};
+use crate::model::{PortReport, PortState, ScanEvent, ScanPlan, ScanSummary, ScanType, ServiceInfo};
+use crate::output::{NameLookup, Printer};
+use crate::probe::ServiceDetector;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::HashMap;
+use std::io::{self, IsTerminal as _};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error(transparent)]
+    Syn(#[from] SynError),
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error("cannot write the report: {source}")]
+    Output { source: io::Error },
+    #[error("the scan engine stopped unexpectedly")]
+    EngineGone,
+}
+
+fn out_err(source: io::Error) -> ScanError {
+    ScanError::Output { source }
+}
+
+/// What the printers show before the scan.
+pub fn plan_of(config: &ScanConfig) -> ScanPlan {
+    ScanPlan {
+        scan_type: config.scan_type,
+        targets: config.targets.infos(),
+        port_count: config.ports.len(),
+        ports: config.ports.spec_string(),
+        concurrency: config.concurrency,
+        rate: if config.scan_type == ScanType::Syn { config.rate } else { None },
+        service_detection: config.service.is_some(),
+    }
+}
+
+/// Host names the user typed, by address, for the reports.
+pub fn names_of(config: &ScanConfig) -> NameLookup {
+    config
+        .targets
+        .infos()
+        .into_iter()
+        .filter(|i| i.spec.parse::<IpAddr>().is_err() && i.addresses == 1)
+        .filter_map(|i| i.resolved.map(|a| (a, i.spec)))
+        .collect()
+}
+
+fn syn_options(config: &ScanConfig) -> SynOptions {
+    SynOptions {
+        rate: config.rate,
+        retries: config.retries,
+        max_timeout: config.timeout.unwrap_or(Duration::from_secs(2)),
+        source_ports: config.syn.source_ports,
+        source_addr: config.syn.source_addr,
+        interface: config.syn.interface.clone(),
+        seed: config.syn.seed,
+        shard: config.syn.shard,
+        send_rst: config.syn.send_rst,
+    }
+}
+
+fn progress_bar(config: &ScanConfig, total: u64) -> ProgressBar {
+    let visible = io::stderr().is_terminal() && config.verbosity != Verbosity::Quiet;
+    let target = if visible { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+    let bar = ProgressBar::with_draw_target(Some(total), target);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} ports ({per_sec}, ETA {eta}) {msg}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Run the whole scan described by `config`, reporting to `printers`. Ctrl-C (through
+/// `stop`) ends it early with the results so far.
+pub async fn run(
+    config: &ScanConfig,
+    printers: &mut [Box<dyn Printer + Send>],
+    stop: StopSignal,
+) -> Result<ScanSummary, ScanError> {
+    printers.plan(&plan_of(config)).map_err(out_err)?;
+    let started = Instant::now();
+    let total = config.targets.included_len().saturating_mul(config.ports.len() as u128);
+    let bar = progress_bar(config, u64::try_from(total).unwrap_or(u64::MAX));
+
+    let (tx, mut rx) = mpsc::channel::<ScanEvent>(4096);
+    let targets = config.targets.clone();
+    let ports = config.ports.clone();
+    let engine_stop = stop.clone();
+    let mut engine = match config.scan_type {
+        ScanType::Connect => {
+            let opts = ConnectOptions {
+                concurrency: config.concurrency,
+                max_timeout: config.timeout.unwrap_or(Duration::from_secs(3)),
+                retries: config.retries,
+            };
+            tokio::spawn(async move {
+                connect_scan(&targets, &ports, opts, tx, engine_stop).await.map_err(ScanError::from)
+            })
+        }
+        ScanType::Syn => {
+            let opts = syn_options(config);
+            tokio::spawn(async move {
+                syn_scan(&targets, &ports, opts, tx, engine_stop).await.map_err(ScanError::from)
+            })
+        }
+    };
+
+    let detector = config.service.as_ref().map(ServiceDetector::new);
+    let mut detections: JoinSet<(ScanEvent, ServiceInfo)> = JoinSet::new();
+    let mut summary = ScanSummary::default();
+    let mut sv_first: Option<Instant> = None;
+    let mut sv_last: Option<Instant> = None;
+    let mut engine_result: Option<Result<EngineStats, ScanError>> = None;
+    let mut rtt_by_host: HashMap<IpAddr, Duration> = HashMap::new();
+    let mut channel_open = true;
+
+    while channel_open || !detections.is_empty() {
+        tokio::select! {
+            ev = rx.recv(), if channel_open => match ev {
+                Some(ev) => {
+                    bar.inc(1);
+                    summary.count(ev.state);
+                    if let Some(rtt) = ev.rtt {
+                        rtt_by_host.entry(ev.addr).or_insert(rtt);
+                    }
+                    match (&detector, ev.state) {
+                        (Some(det), PortState::Open) => {
+                            let det = det.clone();
+                            let rtt = ev.rtt.or_else(|| rtt_by_host.get(&ev.addr).copied());
+                            sv_first.get_or_insert_with(Instant::now);
+                            detections.spawn(async move {
+                                let info = det.detect(ev.addr, ev.port, rtt).await;
+                                (ev, info)
+                            });
+                        }
+                        _ => printers
+                            .port(&PortReport { event: ev, service: None })
+                            .map_err(out_err)?,
+                    }
+                }
+                None => channel_open = false,
+            },
+            done = detections.join_next(), if !detections.is_empty() => {
+                if let Some(done) = done {
+                    match done {
+                        Ok((event, info)) => {
+                            sv_last = Some(Instant::now());
+                            printers
+                                .port(&PortReport { event, service: Some(info) })
+                                .map_err(out_err)?;
+                        }
+                        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                        Err(_) => {}
+                    }
+                }
+            },
+            r = &mut engine, if engine_result.is_none() => {
+                engine_result = Some(r.unwrap_or_else(|e| {
+                    if e.is_panic() { std::panic::resume_unwind(e.into_panic()) }
+                    Err(ScanError::EngineGone)
+                }));
+            }
+        }
+    }
+    let stats = match engine_result {
+        Some(r) => r?,
+        None => engine.await.map_err(|_| ScanError::EngineGone)??,
+    };
+    bar.finish_and_clear();
+    summary.elapsed = started.elapsed();
+    summary.probes_sent = stats.probes_sent;
+    summary.interrupted = stats.interrupted;
+    summary.xdp = stats.xdp;
+    if let (Some(a), Some(b)) = (sv_first, sv_last) {
+        summary.service_elapsed = Some(b.duration_since(a));
+    }
+    printers.finish(&summary).map_err(out_err)?;
+    Ok(summary)
+}
