@@ -176,3 +176,37 @@ impl XdpCapture {
         &self.ebpf
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::hash::Hasher as _;
+    use tcprax_common::{cookie, siphash24_3w, v4_mapped};
+
+    /// The kernel-side SipHash (written out for the verifier) is real SipHash-2-4.
+    #[test]
+    fn shared_siphash_matches_reference() {
+        for (k0, k1, m) in [
+            (0u64, 0u64, [0u64, 0, 0]),
+            (0x0706_0504_0302_0100, 0x0f0e_0d0c_0b0a_0908, [1, 2, 3]),
+            (u64::MAX, 42, [u64::MAX, 7, 0x1234_5678]),
+        ] {
+            let mut reference = siphasher::sip::SipHasher24::new_with_keys(k0, k1);
+            for w in m {
+                reference.write(&w.to_le_bytes());
+            }
+            assert_eq!(siphash24_3w(k0, k1, m), reference.finish());
+        }
+    }
+
+    #[test]
+    fn cookie_depends_on_every_part_of_the_tuple() {
+        let a = v4_mapped([198, 18, 0, 2]);
+        let b = v4_mapped([198, 18, 0, 3]);
+        let c = cookie(1, 2, &a, 80, 61000);
+        assert_ne!(c, cookie(1, 2, &b, 80, 61000));
+        assert_ne!(c, cookie(1, 2, &a, 81, 61000));
+        assert_ne!(c, cookie(1, 2, &a, 80, 61001));
+        assert_ne!(c, cookie(1, 3, &a, 80, 61000));
+        assert_eq!(c, cookie(1, 2, &a, 80, 61000));
+    }
+}

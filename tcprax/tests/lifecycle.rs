@@ -1,0 +1,92 @@
+//! The real binary's -sS lifecycle in namespaces: the XDP program is attached while it scans
+//! and gone after a normal exit, after Ctrl-C (partial results printed) and after SIGKILL
+//! (the bpf_link dies with the process); an interface XDP cannot use gives a clear error.
+mod common;
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+use tcprax::testbed::{Testbed, xdp_attached};
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn attached(tb: &Testbed) -> bool {
+    xdp_attached(&tb.scanner_ns, &tb.scanner_if).unwrap()
+}
+
+/// A slow scan (1000 probes at 100 pps) that is still running when we interrupt it.
+fn slow_scan(tb: &Testbed) -> Child {
+    tb.scanner_command(common::bin())
+        .args(["-sS", "198.18.0.2", "-p", "1-1000", "--rate", "100"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn normal_exit_reports_and_detaches() {
+    let Some(tb) = common::testbed("trxlc") else { return };
+    let _l = tb.target_listen(&[22, 80]).unwrap();
+    let out = tb
+        .scanner_command(common::bin())
+        .args(["-sS", "198.18.0.2", "-p", "1-100", "-oJ", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let open: Vec<u64> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["type"] == "port" && v["state"] == "open")
+        .filter_map(|v| v["port"].as_u64())
+        .collect();
+    assert_eq!(open.len(), 2);
+    assert!(open.contains(&22) && open.contains(&80));
+    assert!(!attached(&tb), "XDP left attached after a normal exit");
+}
+
+#[test]
+fn ctrl_c_prints_partial_results_and_detaches() {
+    let Some(tb) = common::testbed("trxlcint") else { return };
+    let child = slow_scan(&tb);
+    wait_for("XDP attach", || attached(&tb));
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: kill(2) on the pid of our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Scan done"), "partial report printed: {stdout}");
+    assert!(stdout.contains("interrupted") || stdout.contains("partial"), "{stdout}");
+    assert!(!attached(&tb), "XDP left attached after Ctrl-C");
+}
+
+#[test]
+fn sigkill_detaches_through_the_bpf_link() {
+    let Some(tb) = common::testbed("trxlckill") else { return };
+    let mut child = slow_scan(&tb);
+    wait_for("XDP attach", || attached(&tb));
+    child.kill().unwrap();
+    let _ = child.wait();
+    wait_for("XDP detach after SIGKILL", || !attached(&tb));
+}
+
+#[test]
+fn unusable_interface_is_a_clear_error_suggesting_connect_scan() {
+    let Some(tb) = common::testbed("trxlcerr") else { return };
+    let out = tb
+        .scanner_command(common::bin())
+        .args(["-sS", "198.18.0.2", "-p", "80", "-S", "198.18.0.1", "-e", "nosuchif0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("nosuchif0") && stderr.contains("-sT"), "stderr: {stderr}");
+    assert!(out.stdout.is_empty() || !String::from_utf8_lossy(&out.stdout).contains("open"));
+}
