@@ -105,9 +105,18 @@ fn l3<const V6: bool>(ctx: &XdpContext, off: usize, want_dst: bool) -> Result<L3
     if V6 {
         let proto = bytes::<1>(ctx, off + 6)?[0];
         let ttl = bytes::<1>(ctx, off + 7)?[0];
-        let addr_src =
-            if want_dst { bytes::<16>(ctx, off + 24)? } else { bytes::<16>(ctx, off + 8)? };
-        Ok(L3 { family: 6, addr_src, proto, ttl, l4: off + IPV6_HLEN })
+        let addr_src = if want_dst {
+            bytes::<16>(ctx, off + 24)?
+        } else {
+            bytes::<16>(ctx, off + 8)?
+        };
+        Ok(L3 {
+            family: 6,
+            addr_src,
+            proto,
+            ttl,
+            l4: off + IPV6_HLEN,
+        })
     } else {
         if bytes::<1>(ctx, off)?[0] != 0x45 {
             return Err(());
@@ -119,9 +128,18 @@ fn l3<const V6: bool>(ctx: &XdpContext, off: usize, want_dst: bool) -> Result<L3
         }
         let ttl = bytes::<1>(ctx, off + 8)?[0];
         let proto = bytes::<1>(ctx, off + 9)?[0];
-        let addr =
-            if want_dst { bytes::<4>(ctx, off + 16)? } else { bytes::<4>(ctx, off + 12)? };
-        Ok(L3 { family: 4, addr_src: v4_mapped(addr), proto, ttl, l4: off + IPV4_HLEN })
+        let addr = if want_dst {
+            bytes::<4>(ctx, off + 16)?
+        } else {
+            bytes::<4>(ctx, off + 12)?
+        };
+        Ok(L3 {
+            family: 4,
+            addr_src: v4_mapped(addr),
+            proto,
+            ttl,
+            l4: off + IPV4_HLEN,
+        })
     }
 }
 

@@ -83,7 +83,11 @@ pub struct ServiceOptions {
 
 impl Default for ServiceOptions {
     fn default() -> Self {
-        ServiceOptions { probe_timeout: Duration::from_secs(2), concurrency: 64, per_host: 16 }
+        ServiceOptions {
+            probe_timeout: Duration::from_secs(2),
+            concurrency: 64,
+            per_host: 16,
+        }
     }
 }
 

@@ -231,7 +231,11 @@ impl ScanSummary {
     /// Ports scanned per second of wall time.
     pub fn ports_per_second(&self) -> f64 {
         let secs = self.elapsed.as_secs_f64();
-        if secs > 0.0 { self.ports_scanned as f64 / secs } else { 0.0 }
+        if secs > 0.0 {
+            self.ports_scanned as f64 / secs
+        } else {
+            0.0
+        }
     }
 
     pub fn count(&mut self, state: PortState) {

@@ -5,7 +5,9 @@ use crate::config::{ScanConfig, Verbosity};
 use crate::engine::connect::{ConnectError, ConnectOptions, connect_scan};
 use crate::engine::syn::{SynError, SynOptions, syn_scan};
 use crate::engine::{EngineStats, StopSignal};
-use crate::model::{PortReport, PortState, ScanEvent, ScanPlan, ScanSummary, ScanType, ServiceInfo};
+use crate::model::{
+    PortReport, PortState, ScanEvent, ScanPlan, ScanSummary, ScanType, ServiceInfo,
+};
 use crate::output::{NameLookup, Printer};
 use crate::probe::ServiceDetector;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -40,7 +42,11 @@ pub fn plan_of(config: &ScanConfig) -> ScanPlan {
         port_count: config.ports.len(),
         ports: config.ports.spec_string(),
         concurrency: config.concurrency,
-        rate: if config.scan_type == ScanType::Syn { config.rate } else { None },
+        rate: if config.scan_type == ScanType::Syn {
+            config.rate
+        } else {
+            None
+        },
         service_detection: config.service.is_some(),
     }
 }
@@ -72,7 +78,11 @@ fn syn_options(config: &ScanConfig) -> SynOptions {
 
 fn progress_bar(config: &ScanConfig, total: u64) -> ProgressBar {
     let visible = io::stderr().is_terminal() && config.verbosity != Verbosity::Quiet;
-    let target = if visible { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+    let target = if visible {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
     let bar = ProgressBar::with_draw_target(Some(total), target);
     if let Ok(style) = ProgressStyle::with_template(
         "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} ports ({per_sec}, ETA {eta}) {msg}",
@@ -91,7 +101,10 @@ pub async fn run(
 ) -> Result<ScanSummary, ScanError> {
     printers.plan(&plan_of(config)).map_err(out_err)?;
     let started = Instant::now();
-    let total = config.targets.included_len().saturating_mul(config.ports.len() as u128);
+    let total = config
+        .targets
+        .included_len()
+        .saturating_mul(config.ports.len() as u128);
     let bar = progress_bar(config, u64::try_from(total).unwrap_or(u64::MAX));
 
     let (tx, mut rx) = mpsc::channel::<ScanEvent>(4096);
@@ -106,13 +119,17 @@ pub async fn run(
                 retries: config.retries,
             };
             tokio::spawn(async move {
-                connect_scan(&targets, &ports, opts, tx, engine_stop).await.map_err(ScanError::from)
+                connect_scan(&targets, &ports, opts, tx, engine_stop)
+                    .await
+                    .map_err(ScanError::from)
             })
         }
         ScanType::Syn => {
             let opts = syn_options(config);
             tokio::spawn(async move {
-                syn_scan(&targets, &ports, opts, tx, engine_stop).await.map_err(ScanError::from)
+                syn_scan(&targets, &ports, opts, tx, engine_stop)
+                    .await
+                    .map_err(ScanError::from)
             })
         }
     };

@@ -50,7 +50,10 @@ pub fn run(program: &str, args: &[&str]) -> Result<Output, TestbedError> {
         .args(args)
         .stdin(Stdio::null())
         .output()
-        .map_err(|source| TestbedError::Spawn { command: command.clone(), source })?;
+        .map_err(|source| TestbedError::Spawn {
+            command: command.clone(),
+            source,
+        })?;
     if !out.status.success() {
         return Err(TestbedError::Command {
             command,
@@ -96,7 +99,12 @@ impl Testbed {
             run(
                 "ip",
                 &[
-                    "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0",
+                    "netns",
+                    "exec",
+                    ns,
+                    "sysctl",
+                    "-qw",
+                    "net.ipv6.conf.all.accept_dad=0",
                     "net.ipv6.conf.default.accept_dad=0",
                 ],
             )?;
@@ -104,8 +112,18 @@ impl Testbed {
         run(
             "ip",
             &[
-                "link", "add", &tb.scanner_if, "netns", &tb.scanner_ns, "type", "veth", "peer",
-                "name", &tb.target_if, "netns", &tb.target_ns,
+                "link",
+                "add",
+                &tb.scanner_if,
+                "netns",
+                &tb.scanner_ns,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &tb.target_if,
+                "netns",
+                &tb.target_ns,
             ],
         )?;
         for (ns, ifname, v4, v6) in [
@@ -114,7 +132,18 @@ impl Testbed {
         ] {
             tb.ip(ns, &["link", "set", "lo", "up"])?;
             tb.ip(ns, &["addr", "add", &format!("{v4}/24"), "dev", ifname])?;
-            tb.ip(ns, &["-6", "addr", "add", &format!("{v6}/64"), "dev", ifname, "nodad"])?;
+            tb.ip(
+                ns,
+                &[
+                    "-6",
+                    "addr",
+                    "add",
+                    &format!("{v6}/64"),
+                    "dev",
+                    ifname,
+                    "nodad",
+                ],
+            )?;
             tb.ip(ns, &["link", "set", ifname, "up"])?;
         }
         tb.wait_ready()?;
@@ -157,12 +186,18 @@ impl Testbed {
 
     /// Run a shell command inside the target namespace.
     pub fn target_sh(&self, script: &str) -> Result<Output, TestbedError> {
-        run("ip", &["netns", "exec", &self.target_ns, "sh", "-c", script])
+        run(
+            "ip",
+            &["netns", "exec", &self.target_ns, "sh", "-c", script],
+        )
     }
 
     /// Run a shell command inside the scanner namespace.
     pub fn scanner_sh(&self, script: &str) -> Result<Output, TestbedError> {
-        run("ip", &["netns", "exec", &self.scanner_ns, "sh", "-c", script])
+        run(
+            "ip",
+            &["netns", "exec", &self.scanner_ns, "sh", "-c", script],
+        )
     }
 
     /// A `Command` that runs `program` inside the scanner namespace.
@@ -176,15 +211,26 @@ impl Testbed {
     pub fn target_anyip(&self, cidr: &str) -> Result<(), TestbedError> {
         let v6 = cidr.contains(':');
         let fam = if v6 { "-6" } else { "-4" };
-        self.ip(&self.target_ns, &[fam, "route", "add", "local", cidr, "dev", "lo"])?;
-        let via = if v6 { TARGET_V6.to_string() } else { TARGET_V4.to_string() };
+        self.ip(
+            &self.target_ns,
+            &[fam, "route", "add", "local", cidr, "dev", "lo"],
+        )?;
+        let via = if v6 {
+            TARGET_V6.to_string()
+        } else {
+            TARGET_V4.to_string()
+        };
         self.ip(&self.scanner_ns, &[fam, "route", "add", cidr, "via", &via])?;
         Ok(())
     }
 
     /// Drop incoming TCP to `ports` in the target namespace (nftables): they scan as filtered.
     pub fn target_filter_ports(&self, ports: &[u16]) -> Result<(), TestbedError> {
-        let list = ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", ");
+        let list = ports
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
         self.target_sh(&format!(
             "nft add table inet tcprax_test && \
              nft add chain inet tcprax_test input '{{ type filter hook input priority 0; }}' && \
@@ -242,7 +288,8 @@ impl Testbed {
             ports
                 .iter()
                 .map(|&p| {
-                    let l = TcpListener::bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), p))?;
+                    let l =
+                        TcpListener::bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), p))?;
                     l.set_nonblocking(true)?;
                     Ok(l)
                 })
@@ -280,7 +327,10 @@ fn in_netns<T: Send + 'static>(
 ) -> Result<T, TestbedError> {
     let path = format!("/var/run/netns/{name}");
     let fd: OwnedFd = std::fs::File::open(&path)
-        .map_err(|source| TestbedError::Setns { name: name.to_string(), source })?
+        .map_err(|source| TestbedError::Setns {
+            name: name.to_string(),
+            source,
+        })?
         .into();
     let name_owned = name.to_string();
     let handle = std::thread::spawn(move || -> Result<T, TestbedError> {
@@ -326,7 +376,10 @@ impl Listeners {
                 }
             }
         });
-        Listeners { stop, thread: Some(thread) }
+        Listeners {
+            stop,
+            thread: Some(thread),
+        }
     }
 }
 
@@ -345,4 +398,3 @@ pub fn xdp_attached(ns: &str, ifname: &str) -> Result<bool, TestbedError> {
     let text = String::from_utf8_lossy(&out.stdout);
     Ok(text.contains("prog/xdp"))
 }
-

@@ -10,8 +10,8 @@ use aya::programs::{Xdp, XdpMode};
 use aya::{Ebpf, EbpfLoader};
 use std::os::fd::AsRawFd as _;
 use tcprax_common::{ReplyEvent, XdpConfig, counter};
-use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
 
 use crate::model::XdpStats;
 
@@ -25,25 +25,39 @@ pub enum XdpError {
          `cargo xtask build`, or use -sT"
     )]
     Placeholder,
-    #[error("cannot load the XDP program (are you root, with CAP_BPF and CAP_NET_ADMIN?): {source}")]
+    #[error(
+        "cannot load the XDP program (are you root, with CAP_BPF and CAP_NET_ADMIN?): {source}"
+    )]
     Load { source: Box<aya::EbpfError> },
     #[error("XDP object has no {what}")]
     Missing { what: &'static str },
     #[error("cannot prepare the XDP {what}: {source}")]
-    Program { what: &'static str, source: Box<aya::programs::ProgramError> },
+    Program {
+        what: &'static str,
+        source: Box<aya::programs::ProgramError>,
+    },
     #[error(
         "cannot attach XDP to interface '{interface}': {source}. The SYN scan needs XDP to \
          catch replies (so the kernel does not RST them); use -sT for a connect scan instead"
     )]
-    Attach { interface: String, source: Box<aya::programs::ProgramError> },
+    Attach {
+        interface: String,
+        source: Box<aya::programs::ProgramError>,
+    },
     #[error("XDP map {map}: {source}")]
-    Map { map: &'static str, source: Box<aya::maps::MapError> },
+    Map {
+        map: &'static str,
+        source: Box<aya::maps::MapError>,
+    },
     #[error("cannot poll the ring buffer: {source}")]
     Poll { source: std::io::Error },
 }
 
 fn map_err(map: &'static str) -> impl Fn(aya::maps::MapError) -> XdpError {
-    move |source| XdpError::Map { map, source: Box::new(source) }
+    move |source| XdpError::Map {
+        map,
+        source: Box::new(source),
+    }
 }
 
 /// The loaded and attached program. Detaches on drop.
@@ -67,7 +81,9 @@ impl XdpCapture {
         }
         let mut ebpf = EbpfLoader::new()
             .load(OBJECT)
-            .map_err(|source| XdpError::Load { source: Box::new(source) })?;
+            .map_err(|source| XdpError::Load {
+                source: Box::new(source),
+            })?;
         let mut cfg_map: Array<MapData, XdpConfig> = Array::try_from(
             ebpf.take_map(tcprax_common::MAP_CONFIG)
                 .ok_or(XdpError::Missing { what: "CONFIG map" })?,
@@ -76,7 +92,9 @@ impl XdpCapture {
         cfg_map.set(0, config, 0).map_err(map_err("CONFIG"))?;
         let counters: PerCpuArray<MapData, u64> = PerCpuArray::try_from(
             ebpf.take_map(tcprax_common::MAP_COUNTERS)
-                .ok_or(XdpError::Missing { what: "COUNTERS map" })?,
+                .ok_or(XdpError::Missing {
+                    what: "COUNTERS map",
+                })?,
         )
         .map_err(map_err("COUNTERS"))?;
         let ring = RingBuf::try_from(
@@ -86,12 +104,18 @@ impl XdpCapture {
         .map_err(map_err("EVENTS"))?;
         let program: &mut Xdp = ebpf
             .program_mut(tcprax_common::PROGRAM_NAME)
-            .ok_or(XdpError::Missing { what: "tcprax program" })?
+            .ok_or(XdpError::Missing {
+                what: "tcprax program",
+            })?
             .try_into()
-            .map_err(|source| XdpError::Program { what: "program type", source: Box::new(source) })?;
-        program
-            .load()
-            .map_err(|source| XdpError::Program { what: "program (verifier)", source: Box::new(source) })?;
+            .map_err(|source| XdpError::Program {
+                what: "program type",
+                source: Box::new(source),
+            })?;
+        program.load().map_err(|source| XdpError::Program {
+            what: "program (verifier)",
+            source: Box::new(source),
+        })?;
         if interface.len() > 15 || interface.contains('\0') {
             return Err(XdpError::Attach {
                 interface: interface.to_string(),
@@ -100,15 +124,26 @@ impl XdpCapture {
                 }),
             });
         }
-        program.attach(interface, XdpMode::default()).map_err(|source| XdpError::Attach {
-            interface: interface.to_string(),
-            source: Box::new(source),
-        })?;
+        program
+            .attach(interface, XdpMode::default())
+            .map_err(|source| XdpError::Attach {
+                interface: interface.to_string(),
+                source: Box::new(source),
+            })?;
         // SAFETY: the fd is the ring buffer map's, owned by `ring`, which the AsyncFd owns (and
         // so keeps open) for as long as it is registered.
-        let events = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
-            .map_err(|err| XdpError::Poll { source: err.into_parts().1 })?;
-        Ok(XdpCapture { events, counters, config: cfg_map, ebpf, interface: interface.to_string() })
+        let events = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }.map_err(
+            |err| XdpError::Poll {
+                source: err.into_parts().1,
+            },
+        )?;
+        Ok(XdpCapture {
+            events,
+            counters,
+            config: cfg_map,
+            ebpf,
+            interface: interface.to_string(),
+        })
     }
 
     pub fn interface(&self) -> &str {
@@ -123,15 +158,20 @@ impl XdpCapture {
     /// Wait until at least one event is available, then append every available one to `out`.
     pub async fn read_events(&mut self, out: &mut Vec<ReplyEvent>) -> Result<(), XdpError> {
         loop {
-            let mut guard =
-                self.events.readable_mut().await.map_err(|source| XdpError::Poll { source })?;
+            let mut guard = self
+                .events
+                .readable_mut()
+                .await
+                .map_err(|source| XdpError::Poll { source })?;
             let ring = guard.get_inner_mut();
             let before = out.len();
             while let Some(item) = ring.next() {
                 if item.len() >= size_of::<ReplyEvent>() {
                     // SAFETY: the kernel side writes exactly one ReplyEvent per record; the
                     // length was checked and read_unaligned makes no alignment assumption.
-                    out.push(unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<ReplyEvent>()) });
+                    out.push(unsafe {
+                        std::ptr::read_unaligned(item.as_ptr().cast::<ReplyEvent>())
+                    });
                 }
             }
             guard.clear_ready();
@@ -155,7 +195,12 @@ impl XdpCapture {
     /// The program's counters, summed over CPUs.
     pub fn stats(&self) -> Result<XdpStats, XdpError> {
         let sum = |i: u32| -> Result<u64, XdpError> {
-            Ok(self.counters.get(&i, 0).map_err(map_err("COUNTERS"))?.iter().sum())
+            Ok(self
+                .counters
+                .get(&i, 0)
+                .map_err(map_err("COUNTERS"))?
+                .iter()
+                .sum())
         };
         Ok(XdpStats {
             seen: sum(counter::SEEN)?,

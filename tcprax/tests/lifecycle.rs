@@ -31,14 +31,20 @@ fn slow_scan(tb: &Testbed) -> Child {
 
 #[test]
 fn normal_exit_reports_and_detaches() {
-    let Some(tb) = common::testbed("trxlc") else { return };
+    let Some(tb) = common::testbed("trxlc") else {
+        return;
+    };
     let _l = tb.target_listen(&[22, 80]).unwrap();
     let out = tb
         .scanner_command(common::bin())
         .args(["-sS", "198.18.0.2", "-p", "1-100", "-oJ", "-"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let open: Vec<u64> = stdout
         .lines()
@@ -53,23 +59,38 @@ fn normal_exit_reports_and_detaches() {
 
 #[test]
 fn ctrl_c_prints_partial_results_and_detaches() {
-    let Some(tb) = common::testbed("trxlcint") else { return };
+    let Some(tb) = common::testbed("trxlcint") else {
+        return;
+    };
     let child = slow_scan(&tb);
     wait_for("XDP attach", || attached(&tb));
     std::thread::sleep(Duration::from_millis(500));
     // SAFETY: kill(2) on the pid of our own child.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("Scan done"), "partial report printed: {stdout}");
-    assert!(stdout.contains("interrupted") || stdout.contains("partial"), "{stdout}");
+    assert!(
+        stdout.contains("Scan done"),
+        "partial report printed: {stdout}"
+    );
+    assert!(
+        stdout.contains("interrupted") || stdout.contains("partial"),
+        "{stdout}"
+    );
     assert!(!attached(&tb), "XDP left attached after Ctrl-C");
 }
 
 #[test]
 fn sigkill_detaches_through_the_bpf_link() {
-    let Some(tb) = common::testbed("trxlckill") else { return };
+    let Some(tb) = common::testbed("trxlckill") else {
+        return;
+    };
     let mut child = slow_scan(&tb);
     wait_for("XDP attach", || attached(&tb));
     child.kill().unwrap();
@@ -79,14 +100,28 @@ fn sigkill_detaches_through_the_bpf_link() {
 
 #[test]
 fn unusable_interface_is_a_clear_error_suggesting_connect_scan() {
-    let Some(tb) = common::testbed("trxlcerr") else { return };
+    let Some(tb) = common::testbed("trxlcerr") else {
+        return;
+    };
     let out = tb
         .scanner_command(common::bin())
-        .args(["-sS", "198.18.0.2", "-p", "80", "-S", "198.18.0.1", "-e", "nosuchif0"])
+        .args([
+            "-sS",
+            "198.18.0.2",
+            "-p",
+            "80",
+            "-S",
+            "198.18.0.1",
+            "-e",
+            "nosuchif0",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("nosuchif0") && stderr.contains("-sT"), "stderr: {stderr}");
+    assert!(
+        stderr.contains("nosuchif0") && stderr.contains("-sT"),
+        "stderr: {stderr}"
+    );
     assert!(out.stdout.is_empty() || !String::from_utf8_lossy(&out.stdout).contains("open"));
 }

@@ -4,9 +4,9 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
+use tcprax::engine::EngineStats;
 use tcprax::engine::StopSignal;
 use tcprax::engine::syn::{SynOptions, syn_scan};
-use tcprax::engine::EngineStats;
 use tcprax::model::{PortState, ScanEvent};
 use tcprax::ports::PortList;
 use tcprax::targets::TargetSet;
@@ -14,11 +14,16 @@ use tcprax::targets::TargetSet;
 fn scan(target: &str, ports: &str, opts: SynOptions) -> (Vec<ScanEvent>, EngineStats) {
     let targets = TargetSet::parse(&[target.to_string()], &[], &[], &[]).unwrap();
     let ports = PortList::parse(ports).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async move {
         let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
         let engine =
-            tokio::spawn(async move { syn_scan(&targets, &ports, opts, tx, StopSignal::new()).await });
+            tokio::spawn(
+                async move { syn_scan(&targets, &ports, opts, tx, StopSignal::new()).await },
+            );
         let mut events = Vec::new();
         while let Some(e) = rx.recv().await {
             events.push(e);
@@ -29,67 +34,118 @@ fn scan(target: &str, ports: &str, opts: SynOptions) -> (Vec<ScanEvent>, EngineS
 }
 
 fn ports_in(events: &[ScanEvent], state: PortState) -> BTreeSet<u16> {
-    events.iter().filter(|e| e.state == state).map(|e| e.port).collect()
+    events
+        .iter()
+        .filter(|e| e.state == state)
+        .map(|e| e.port)
+        .collect()
 }
 
 fn fast() -> SynOptions {
-    SynOptions { max_timeout: Duration::from_millis(300), retries: 1, ..Default::default() }
+    SynOptions {
+        max_timeout: Duration::from_millis(300),
+        retries: 1,
+        ..Default::default()
+    }
 }
 
 #[test]
 fn exact_sets_and_one_rst_per_open_port_from_us_none_from_the_kernel() {
-    let Some(tb) = common::testbed("trxsyn") else { return };
+    let Some(tb) = common::testbed("trxsyn") else {
+        return;
+    };
     let _l = tb.target_listen(&[22, 80, 443, 8080]).unwrap();
     tb.target_filter_ports(&[25, 8443]).unwrap();
     tb.target_count_rst().unwrap();
-    let (events, stats) = tb.in_scanner(|| scan("198.18.0.2", "1-1024,8080,8443", fast())).unwrap();
+    let (events, stats) = tb
+        .in_scanner(|| scan("198.18.0.2", "1-1024,8080,8443", fast()))
+        .unwrap();
     assert_eq!(events.len(), 1026, "one verdict per port");
-    assert_eq!(ports_in(&events, PortState::Open), BTreeSet::from([22, 80, 443, 8080]));
-    assert_eq!(ports_in(&events, PortState::Filtered), BTreeSet::from([25, 8443]));
+    assert_eq!(
+        ports_in(&events, PortState::Open),
+        BTreeSet::from([22, 80, 443, 8080])
+    );
+    assert_eq!(
+        ports_in(&events, PortState::Filtered),
+        BTreeSet::from([25, 8443])
+    );
     assert_eq!(ports_in(&events, PortState::Closed).len(), 1020);
     let xdp = stats.xdp.expect("xdp stats");
     assert!(xdp.matched >= 1024, "XDP matched the replies: {xdp:?}");
     // Give any kernel RST time to arrive, then count: exactly our own four.
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(tb.target_rst_count().unwrap(), 4, "one RST per open port, all ours");
+    assert_eq!(
+        tb.target_rst_count().unwrap(),
+        4,
+        "one RST per open port, all ours"
+    );
 }
 
 #[test]
 fn no_rst_means_the_target_sees_no_rst_at_all() {
-    let Some(tb) = common::testbed("trxsynnr") else { return };
+    let Some(tb) = common::testbed("trxsynnr") else {
+        return;
+    };
     let _l = tb.target_listen(&[22, 443]).unwrap();
     tb.target_count_rst().unwrap();
     // The target must not retransmit its SYN-ACKs after the scanner has exited (XDP is gone
     // by then, and the kernel would rightly RST them): any RST counted below was sent by the
     // scanner's kernel during the scan, which is what XDP_DROP must prevent.
-    tb.target_sh("sysctl -qw net.ipv4.tcp_synack_retries=0").unwrap();
-    let opts = SynOptions { send_rst: false, ..fast() };
-    let (events, _) = tb.in_scanner(move || scan("198.18.0.2", "1-100,443", opts)).unwrap();
-    assert_eq!(ports_in(&events, PortState::Open), BTreeSet::from([22, 443]));
+    tb.target_sh("sysctl -qw net.ipv4.tcp_synack_retries=0")
+        .unwrap();
+    let opts = SynOptions {
+        send_rst: false,
+        ..fast()
+    };
+    let (events, _) = tb
+        .in_scanner(move || scan("198.18.0.2", "1-100,443", opts))
+        .unwrap();
+    assert_eq!(
+        ports_in(&events, PortState::Open),
+        BTreeSet::from([22, 443])
+    );
     assert_eq!(ports_in(&events, PortState::Closed).len(), 99);
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(tb.target_rst_count().unwrap(), 0, "the scanner's kernel sent RSTs");
+    assert_eq!(
+        tb.target_rst_count().unwrap(),
+        0,
+        "the scanner's kernel sent RSTs"
+    );
 }
 
 #[test]
 fn ipv6_exact_sets() {
-    let Some(tb) = common::testbed("trxsyn6") else { return };
+    let Some(tb) = common::testbed("trxsyn6") else {
+        return;
+    };
     let _l = tb.target_listen(&[22, 8080]).unwrap();
-    let (events, _) = tb.in_scanner(|| scan("2001:2::2", "1-200,8080", fast())).unwrap();
+    let (events, _) = tb
+        .in_scanner(|| scan("2001:2::2", "1-200,8080", fast()))
+        .unwrap();
     assert_eq!(events.len(), 201);
-    assert_eq!(ports_in(&events, PortState::Open), BTreeSet::from([22, 8080]));
+    assert_eq!(
+        ports_in(&events, PortState::Open),
+        BTreeSet::from([22, 8080])
+    );
     assert_eq!(ports_in(&events, PortState::Closed).len(), 199);
 }
 
 #[test]
 fn anyip_slash20_exact_counts() {
-    let Some(tb) = common::testbed("trxsyn20") else { return };
+    let Some(tb) = common::testbed("trxsyn20") else {
+        return;
+    };
     tb.target_anyip("198.19.0.0/20").unwrap();
     let _l = tb.target_listen(&[22, 80]).unwrap();
-    let (events, stats) = tb.in_scanner(|| scan("198.19.0.0/20", "22,80,81", fast())).unwrap();
+    let (events, stats) = tb
+        .in_scanner(|| scan("198.19.0.0/20", "22,80,81", fast()))
+        .unwrap();
     assert_eq!(events.len(), 4096 * 3);
     let open = events.iter().filter(|e| e.state == PortState::Open).count();
-    let closed = events.iter().filter(|e| e.state == PortState::Closed).count();
+    let closed = events
+        .iter()
+        .filter(|e| e.state == PortState::Closed)
+        .count();
     assert_eq!((open, closed), (8192, 4096), "stats {stats:?}");
     let hosts: BTreeSet<_> = events.iter().map(|e| e.addr).collect();
     assert_eq!(hosts.len(), 4096);

@@ -29,7 +29,11 @@ pub struct ConnectOptions {
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        ConnectOptions { concurrency: 512, max_timeout: Duration::from_secs(3), retries: 1 }
+        ConnectOptions {
+            concurrency: 512,
+            max_timeout: Duration::from_secs(3),
+            retries: 1,
+        }
     }
 }
 
@@ -104,7 +108,10 @@ pub async fn connect_scan(
                     drop(permit);
                 }
                 match event {
-                    Some(event) => tx.send(event).await.map_err(|_| ConnectError::ChannelClosed),
+                    Some(event) => tx
+                        .send(event)
+                        .await
+                        .map_err(|_| ConnectError::ChannelClosed),
                     None => Ok(()),
                 }
             });
@@ -151,14 +158,24 @@ async fn probe_port(
         if stop.is_stopped() {
             return None;
         }
-        let timeout = shared.rtt.lock().map(|r| r.timeout()).unwrap_or(Duration::from_secs(1));
+        let timeout = shared
+            .rtt
+            .lock()
+            .map(|r| r.timeout())
+            .unwrap_or(Duration::from_secs(1));
         shared.sent.fetch_add(1, Ordering::Relaxed);
         match attempt(SocketAddr::new(addr, port), timeout).await {
             Attempt::Done(state, reason, rtt) => {
                 if let (Some(rtt), Ok(mut est)) = (rtt, shared.rtt.lock()) {
                     est.sample(rtt);
                 }
-                return Some(ScanEvent { addr, port, state, reason, rtt });
+                return Some(ScanEvent {
+                    addr,
+                    port,
+                    state,
+                    reason,
+                    rtt,
+                });
             }
             Attempt::TimedOut => {
                 timeouts += 1;
@@ -192,7 +209,11 @@ async fn probe_port(
 }
 
 async fn attempt(to: SocketAddr, timeout: Duration) -> Attempt {
-    let socket = match if to.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() } {
+    let socket = match if to.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    } {
         Ok(s) => s,
         // EMFILE/ENFILE/ENOBUFS: out of descriptors or memory: wait and try again.
         Err(e) if is_exhaustion(&e) => return Attempt::Exhausted,

@@ -15,7 +15,11 @@ impl RttBounds {
     /// Bounds with `max` as ceiling (and as the initial timeout, capped at 1 s like nmap's).
     pub fn with_max(max: Duration) -> Self {
         let min = Duration::from_millis(100).min(max);
-        RttBounds { initial: Duration::from_secs(1).min(max).max(min), min, max }
+        RttBounds {
+            initial: Duration::from_secs(1).min(max).max(min),
+            min,
+            max,
+        }
     }
 }
 
@@ -36,7 +40,12 @@ pub struct RttEstimator {
 
 impl RttEstimator {
     pub fn new(bounds: RttBounds) -> Self {
-        RttEstimator { srtt: None, rttvar: 0.0, bounds, samples: 0 }
+        RttEstimator {
+            srtt: None,
+            rttvar: 0.0,
+            bounds,
+            samples: 0,
+        }
     }
 
     /// Feed one measured round trip.
@@ -84,31 +93,51 @@ mod tests {
 
     #[test]
     fn initial_timeout_before_samples() {
-        let e = RttEstimator::new(RttBounds { initial: ms(1000), min: ms(100), max: ms(3000) });
+        let e = RttEstimator::new(RttBounds {
+            initial: ms(1000),
+            min: ms(100),
+            max: ms(3000),
+        });
         assert_eq!(e.timeout(), ms(1000));
         assert_eq!(e.srtt(), None);
     }
 
     #[test]
     fn converges_to_steady_rtt_and_respects_floor() {
-        let mut e = RttEstimator::new(RttBounds { initial: ms(1000), min: ms(100), max: ms(3000) });
+        let mut e = RttEstimator::new(RttBounds {
+            initial: ms(1000),
+            min: ms(100),
+            max: ms(3000),
+        });
         for _ in 0..100 {
             e.sample(ms(200));
         }
         let t = e.timeout();
         assert!(t >= ms(200) && t < ms(210), "timeout {t:?}");
-        let mut fast = RttEstimator::new(RttBounds { initial: ms(1000), min: ms(100), max: ms(3000) });
+        let mut fast = RttEstimator::new(RttBounds {
+            initial: ms(1000),
+            min: ms(100),
+            max: ms(3000),
+        });
         fast.sample(Duration::from_micros(50));
         assert_eq!(fast.timeout(), ms(100), "floor applies");
     }
 
     #[test]
     fn variance_widens_timeout_and_ceiling_applies() {
-        let mut e = RttEstimator::new(RttBounds { initial: ms(1000), min: ms(100), max: ms(3000) });
+        let mut e = RttEstimator::new(RttBounds {
+            initial: ms(1000),
+            min: ms(100),
+            max: ms(3000),
+        });
         for i in 0..50 {
             e.sample(if i % 2 == 0 { ms(100) } else { ms(500) });
         }
-        assert!(e.timeout() > ms(500), "jittery link gets a wider timeout: {:?}", e.timeout());
+        assert!(
+            e.timeout() > ms(500),
+            "jittery link gets a wider timeout: {:?}",
+            e.timeout()
+        );
         e.sample(ms(60_000));
         assert_eq!(e.timeout(), ms(3000));
     }

@@ -93,11 +93,20 @@ impl TcpSegment {
     }
 
     fn ip_hlen(&self) -> usize {
-        if self.dst.is_ipv4() { IPV4_HLEN } else { IPV6_HLEN }
+        if self.dst.is_ipv4() {
+            IPV4_HLEN
+        } else {
+            IPV6_HLEN
+        }
     }
 
     fn tcp_len(&self) -> usize {
-        TCP_HLEN + if self.mss.is_some() { MSS_OPTION_LEN } else { 0 }
+        TCP_HLEN
+            + if self.mss.is_some() {
+                MSS_OPTION_LEN
+            } else {
+                0
+            }
     }
 
     /// Bytes `emit` writes: IP header + TCP header (+ options).
@@ -110,7 +119,10 @@ impl TcpSegment {
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, WireError> {
         let need = self.buffer_len();
         if buf.len() < need {
-            return Err(WireError::BufferTooShort { have: buf.len(), need });
+            return Err(WireError::BufferTooShort {
+                have: buf.len(),
+                need,
+            });
         }
         let buf = &mut buf[..need];
         let ip_hlen = self.ip_hlen();
@@ -185,36 +197,54 @@ impl TcpSegment {
 
     /// Parse an IPv4 or IPv6 packet carrying TCP, verifying the TCP checksum.
     pub fn parse(packet: &[u8]) -> Result<TcpSegment, WireError> {
-        let version = packet.first().ok_or(WireError::Truncated { what: "empty packet" })? >> 4;
+        let version = packet.first().ok_or(WireError::Truncated {
+            what: "empty packet",
+        })? >> 4;
         let (src, dst, tcp_bytes): (IpAddr, IpAddr, &[u8]) = match version {
             4 => {
-                let ip = Ipv4Packet::new(packet).ok_or(WireError::Truncated { what: "IPv4 header" })?;
+                let ip = Ipv4Packet::new(packet).ok_or(WireError::Truncated {
+                    what: "IPv4 header",
+                })?;
                 let hlen = ip.get_header_length() as usize * 4;
                 let total = (ip.get_total_length() as usize).min(packet.len());
                 if hlen < IPV4_HLEN || total < hlen {
-                    return Err(WireError::Truncated { what: "IPv4 header length" });
+                    return Err(WireError::Truncated {
+                        what: "IPv4 header length",
+                    });
                 }
                 let proto = ip.get_next_level_protocol();
                 if proto != IpNextHeaderProtocols::Tcp {
                     return Err(WireError::NotTcp { protocol: proto.0 });
                 }
-                (ip.get_source().into(), ip.get_destination().into(), &packet[hlen..total])
+                (
+                    ip.get_source().into(),
+                    ip.get_destination().into(),
+                    &packet[hlen..total],
+                )
             }
             6 => {
-                let ip = Ipv6Packet::new(packet).ok_or(WireError::Truncated { what: "IPv6 header" })?;
+                let ip = Ipv6Packet::new(packet).ok_or(WireError::Truncated {
+                    what: "IPv6 header",
+                })?;
                 let proto = ip.get_next_header();
                 if proto != IpNextHeaderProtocols::Tcp {
                     return Err(WireError::NotTcp { protocol: proto.0 });
                 }
                 let end = (IPV6_HLEN + ip.get_payload_length() as usize).min(packet.len());
-                (ip.get_source().into(), ip.get_destination().into(), &packet[IPV6_HLEN..end])
+                (
+                    ip.get_source().into(),
+                    ip.get_destination().into(),
+                    &packet[IPV6_HLEN..end],
+                )
             }
             v => return Err(WireError::BadVersion { version: v }),
         };
         let t = TcpPacket::new(tcp_bytes).ok_or(WireError::Truncated { what: "TCP header" })?;
         let off = t.get_data_offset() as usize * 4;
         if off < TCP_HLEN || off > tcp_bytes.len() {
-            return Err(WireError::Truncated { what: "TCP data offset" });
+            return Err(WireError::Truncated {
+                what: "TCP data offset",
+            });
         }
         let csum = match (src, dst) {
             (IpAddr::V4(s), IpAddr::V4(d)) => tcp::ipv4_checksum(&t, &s, &d),
@@ -344,7 +374,10 @@ mod tests {
     fn short_buffers_and_garbage_are_errors_not_panics() {
         let seg = TcpSegment::syn(S4, D4, 61000, 80, 1);
         let mut small = [0u8; 10];
-        assert!(matches!(seg.emit(&mut small), Err(WireError::BufferTooShort { .. })));
+        assert!(matches!(
+            seg.emit(&mut small),
+            Err(WireError::BufferTooShort { .. })
+        ));
         let mut buf = vec![0; seg.buffer_len()];
         seg.emit(&mut buf).unwrap();
         for len in 0..buf.len() {

@@ -72,7 +72,11 @@ pub enum SynError {
     #[error(transparent)]
     Send(#[from] SendError),
     #[error("-sS scans one address family at a time: {first} is {first_family}, {other} is not")]
-    MixedFamilies { first: IpAddr, first_family: &'static str, other: IpAddr },
+    MixedFamilies {
+        first: IpAddr,
+        first_family: &'static str,
+        other: IpAddr,
+    },
     #[error("the scan space ({targets} addresses × {ports} ports) is too large")]
     TooLarge { targets: u128, ports: usize },
     #[error("no targets to scan")]
@@ -113,7 +117,10 @@ fn family(a: &IpAddr) -> &'static str {
 /// Monotonic clock in ns: the same clock as the kernel's `bpf_ktime_get_ns`, so reply
 /// timestamps from XDP and send times here can be subtracted.
 fn mono_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes into a valid timespec.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
@@ -132,13 +139,23 @@ pub async fn syn_scan(
     let space = n_targets
         .checked_mul(ports.len() as u128)
         .filter(|s| *s < (1u128 << 62))
-        .ok_or(SynError::TooLarge { targets: n_targets, ports: ports.len() })? as u64;
+        .ok_or(SynError::TooLarge {
+            targets: n_targets,
+            ports: ports.len(),
+        })? as u64;
     let key0: u64 = rand::random();
     let key1: u64 = rand::random();
     let (lo, hi) = opts.source_ports;
     let mut capture = XdpCapture::attach(
         &origin.interface,
-        XdpConfig { key0, key1, port_lo: lo, port_hi: hi, enabled: 1, _pad: [0; 3] },
+        XdpConfig {
+            key0,
+            key1,
+            port_lo: lo,
+            port_hi: hi,
+            enabled: 1,
+            _pad: [0; 3],
+        },
     )?;
     let sender = RawSender::new(origin.source.is_ipv4(), origin.source.is_ipv6())?;
 
@@ -186,7 +203,12 @@ pub async fn syn_scan(
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(_) => return Err(SynError::Scheduler { why: "cancelled" }),
     };
-    Ok(EngineStats { probes_sent, interrupted, xdp, duplicates })
+    Ok(EngineStats {
+        probes_sent,
+        interrupted,
+        xdp,
+        duplicates,
+    })
 }
 
 /// A probe waiting for its answer.
@@ -272,7 +294,9 @@ impl Scheduler {
             } else {
                 self.sender.flush()?;
                 let next_deadline = self.timeline.front().map(|t| t.2).unwrap_or(now);
-                let wait = Duration::from_nanos(next_deadline.saturating_sub(now).clamp(100_000, 5_000_000));
+                let wait = Duration::from_nanos(
+                    next_deadline.saturating_sub(now).clamp(100_000, 5_000_000),
+                );
                 self.wait_reply(wait)?;
             }
         }
@@ -282,9 +306,9 @@ impl Scheduler {
         match self.replies.recv_timeout(wait) {
             Ok(ev) => self.on_reply(&ev),
             Err(std_mpsc::RecvTimeoutError::Timeout) => Ok(()),
-            Err(std_mpsc::RecvTimeoutError::Disconnected) => {
-                Err(SynError::Scheduler { why: "collector stopped" })
-            }
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => Err(SynError::Scheduler {
+                why: "collector stopped",
+            }),
         }
     }
 
@@ -342,10 +366,17 @@ impl Scheduler {
         let ab = addr_bytes(addr);
         let sport = self.source_port(&ab, port, attempt);
         let seq = cookie(self.key.0, self.key.1, &ab, port, sport);
-        self.sender.push(&TcpSegment::syn(self.origin.source, addr, sport, port, seq))?;
+        self.sender
+            .push(&TcpSegment::syn(self.origin.source, addr, sport, port, seq))?;
         self.probes_sent += 1;
         let deadline = now + self.timeout_for(&addr).as_nanos() as u64;
-        self.in_flight.insert(key, InFlight { attempt, sent_ns: now });
+        self.in_flight.insert(
+            key,
+            InFlight {
+                attempt,
+                sent_ns: now,
+            },
+        );
         self.timeline.push_back((key, attempt, deadline));
         Ok(())
     }
@@ -408,8 +439,14 @@ impl Scheduler {
                 addr,
                 ev.scan_port,
                 ev.target_port,
-                cookie(self.key.0, self.key.1, &addr_bytes(addr), ev.target_port, ev.scan_port)
-                    .wrapping_add(1),
+                cookie(
+                    self.key.0,
+                    self.key.1,
+                    &addr_bytes(addr),
+                    ev.target_port,
+                    ev.scan_port,
+                )
+                .wrapping_add(1),
             ))?;
         }
         self.emit(ScanEvent {
@@ -422,6 +459,8 @@ impl Scheduler {
     }
 
     fn emit(&mut self, event: ScanEvent) -> Result<(), SynError> {
-        self.events.blocking_send(event).map_err(|_| SynError::ChannelClosed)
+        self.events
+            .blocking_send(event)
+            .map_err(|_| SynError::ChannelClosed)
     }
 }

@@ -13,8 +13,15 @@ pub struct Pacer {
 
 impl Pacer {
     pub fn new(rate: Option<u64>) -> Self {
-        let burst = rate.map(|r| (r as f64 / 100.0).max(1.0)).unwrap_or(f64::INFINITY);
-        Pacer { rate, tokens: 0.0, burst, last_ns: None }
+        let burst = rate
+            .map(|r| (r as f64 / 100.0).max(1.0))
+            .unwrap_or(f64::INFINITY);
+        Pacer {
+            rate,
+            tokens: 0.0,
+            burst,
+            last_ns: None,
+        }
     }
 
     fn refill(&mut self, now_ns: u64) {

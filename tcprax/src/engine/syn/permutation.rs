@@ -19,7 +19,12 @@ impl Permutation {
         let bits = (64 - n.saturating_sub(1).leading_zeros()).max(2);
         let bits = bits + (bits & 1);
         let half_bits = bits / 2;
-        Permutation { n, half_bits, mask: (1u64 << half_bits) - 1, seed }
+        Permutation {
+            n,
+            half_bits,
+            mask: (1u64 << half_bits) - 1,
+            seed,
+        }
     }
 
     pub fn len(&self) -> u64 {
@@ -74,13 +79,23 @@ mod tests {
 
     #[test]
     fn seed_changes_order_and_order_is_not_identity() {
-        let a: Vec<u64> = (0..1000).map(|i| Permutation::new(1000, 1).get(i)).collect();
-        let b: Vec<u64> = (0..1000).map(|i| Permutation::new(1000, 2).get(i)).collect();
+        let a: Vec<u64> = (0..1000)
+            .map(|i| Permutation::new(1000, 1).get(i))
+            .collect();
+        let b: Vec<u64> = (0..1000)
+            .map(|i| Permutation::new(1000, 2).get(i))
+            .collect();
         assert_ne!(a, b);
-        let fixed = a.iter().enumerate().filter(|(i, x)| *i as u64 == **x).count();
+        let fixed = a
+            .iter()
+            .enumerate()
+            .filter(|(i, x)| *i as u64 == **x)
+            .count();
         assert!(fixed < 20, "{fixed} fixed points: not shuffled");
         // Same seed, same order: --seed makes scans reproducible.
-        let c: Vec<u64> = (0..1000).map(|i| Permutation::new(1000, 1).get(i)).collect();
+        let c: Vec<u64> = (0..1000)
+            .map(|i| Permutation::new(1000, 1).get(i))
+            .collect();
         assert_eq!(a, c);
     }
 }

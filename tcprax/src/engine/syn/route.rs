@@ -10,19 +10,29 @@ pub enum RouteError {
     #[error("no interface has address {addr}; pass -e IFACE")]
     NoInterface { addr: IpAddr },
     #[error("interface '{interface}' has no {family} address; pass -S ADDR")]
-    NoAddress { interface: String, family: &'static str },
+    NoAddress {
+        interface: String,
+        family: &'static str,
+    },
     #[error("cannot list interfaces: {source}")]
     Ifaddrs { source: io::Error },
 }
 
 /// The source address for packets to `target`, as the routing table decides.
 pub fn source_for(target: IpAddr) -> Result<IpAddr, RouteError> {
-    let bind: SocketAddr = if target.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }
-        .parse()
-        .map_err(|_| RouteError::NoInterface { addr: target })?;
+    let bind: SocketAddr = if target.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    }
+    .parse()
+    .map_err(|_| RouteError::NoInterface { addr: target })?;
     let sock = UdpSocket::bind(bind).map_err(|source| RouteError::NoRoute { target, source })?;
-    sock.connect(SocketAddr::new(target, 9)).map_err(|source| RouteError::NoRoute { target, source })?;
-    let local = sock.local_addr().map_err(|source| RouteError::NoRoute { target, source })?;
+    sock.connect(SocketAddr::new(target, 9))
+        .map_err(|source| RouteError::NoRoute { target, source })?;
+    let local = sock
+        .local_addr()
+        .map_err(|source| RouteError::NoRoute { target, source })?;
     Ok(local.ip())
 }
 
@@ -31,7 +41,9 @@ fn interfaces() -> Result<Vec<(String, IpAddr)>, RouteError> {
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs fills `head` with a list we free below.
     if unsafe { libc::getifaddrs(&mut head) } != 0 {
-        return Err(RouteError::Ifaddrs { source: io::Error::last_os_error() });
+        return Err(RouteError::Ifaddrs {
+            source: io::Error::last_os_error(),
+        });
     }
     let mut out = Vec::new();
     let mut cur = head;
@@ -40,7 +52,9 @@ fn interfaces() -> Result<Vec<(String, IpAddr)>, RouteError> {
         unsafe {
             let ifa = &*cur;
             if !ifa.ifa_addr.is_null() && !ifa.ifa_name.is_null() {
-                let name = std::ffi::CStr::from_ptr(ifa.ifa_name).to_string_lossy().into_owned();
+                let name = std::ffi::CStr::from_ptr(ifa.ifa_name)
+                    .to_string_lossy()
+                    .into_owned();
                 match (*ifa.ifa_addr).sa_family as libc::c_int {
                     libc::AF_INET => {
                         let sin = &*(ifa.ifa_addr as *const libc::sockaddr_in);

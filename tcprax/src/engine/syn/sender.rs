@@ -36,9 +36,17 @@ pub struct RawSender {
 
 fn raw_socket(family: libc::c_int) -> Result<OwnedFd, SendError> {
     // SAFETY: plain socket(2) call; the fd is owned below.
-    let fd = unsafe { libc::socket(family, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::IPPROTO_RAW) };
+    let fd = unsafe {
+        libc::socket(
+            family,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::IPPROTO_RAW,
+        )
+    };
     if fd < 0 {
-        return Err(SendError::Socket { source: io::Error::last_os_error() });
+        return Err(SendError::Socket {
+            source: io::Error::last_os_error(),
+        });
     }
     // SAFETY: fd is a fresh, valid descriptor that nothing else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
@@ -67,7 +75,9 @@ fn raw_socket(family: libc::c_int) -> Result<OwnedFd, SendError> {
             )
         };
         if rc != 0 {
-            return Err(SendError::Socket { source: io::Error::last_os_error() });
+            return Err(SendError::Socket {
+                source: io::Error::last_os_error(),
+            });
         }
     }
     Ok(fd)
@@ -77,8 +87,16 @@ impl RawSender {
     /// Open raw sockets for the families that will be used.
     pub fn new(v4: bool, v6: bool) -> Result<RawSender, SendError> {
         Ok(RawSender {
-            v4: if v4 { Some(raw_socket(libc::AF_INET)?) } else { None },
-            v6: if v6 { Some(raw_socket(libc::AF_INET6)?) } else { None },
+            v4: if v4 {
+                Some(raw_socket(libc::AF_INET)?)
+            } else {
+                None
+            },
+            v6: if v6 {
+                Some(raw_socket(libc::AF_INET6)?)
+            } else {
+                None
+            },
             bufs: Box::new([[0u8; SLOT]; BATCH]),
             lens: [0; BATCH],
             dsts: [IpAddr::from([0u8; 4]); BATCH],
@@ -100,7 +118,9 @@ impl RawSender {
         if self.is_full() {
             self.flush()?;
         }
-        let len = seg.emit(&mut self.bufs[self.n]).map_err(|source| SendError::Wire { source })?;
+        let len = seg
+            .emit(&mut self.bufs[self.n])
+            .map_err(|source| SendError::Wire { source })?;
         self.lens[self.n] = len;
         self.dsts[self.n] = seg.dst;
         self.n += 1;
@@ -142,7 +162,8 @@ impl RawSender {
             let k = start + i;
             let addr_len = match self.dsts[k] {
                 IpAddr::V4(a) => {
-                    let sin = (&mut addrs[i] as *mut libc::sockaddr_in6).cast::<libc::sockaddr_in>();
+                    let sin =
+                        (&mut addrs[i] as *mut libc::sockaddr_in6).cast::<libc::sockaddr_in>();
                     // SAFETY: sockaddr_in6 is larger than sockaddr_in and suitably aligned.
                     unsafe {
                         (*sin).sin_family = libc::AF_INET as libc::sa_family_t;
