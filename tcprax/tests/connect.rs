@@ -156,3 +156,43 @@ fn namespace_target_all_ports() {
         65535 - open.len() - 3
     );
 }
+
+/// Regression: running out of file descriptors (EMFILE) must slow the scan down, never panic
+/// and never lose a port. The binary runs with a 48-descriptor limit and 500-way concurrency.
+#[test]
+fn emfile_backs_off_without_losing_ports() {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let open = listener.local_addr().unwrap().port();
+    let lo = open.saturating_sub(1000).max(1);
+    let hi = lo + 1999;
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 48 && exec {} -sT 127.0.0.1 -p {lo}-{hi} -t 500 -oJ -",
+            common::bin()
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let ports: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["type"] == "port")
+        .collect();
+    assert_eq!(ports.len(), 2000, "every port got exactly one verdict");
+    let open_ports: Vec<u64> = ports
+        .iter()
+        .filter(|v| v["state"] == "open")
+        .filter_map(|v| v["port"].as_u64())
+        .collect();
+    assert!(
+        open_ports.contains(&u64::from(open)),
+        "the listener was found: {open_ports:?}"
+    );
+    drop(listener);
+}
