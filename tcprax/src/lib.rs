@@ -5,13 +5,13 @@
 //! retry), `probe` (service detection), `output` (printers). Engines emit
 //! [`model::ScanEvent`]s; only `output` writes reports.
 pub mod config;
+pub mod engine;
 pub mod model;
 pub mod output;
 pub mod ports;
 pub mod probe;
+pub mod scan;
 pub mod targets;
-pub mod xdp;
 pub mod testbed;
 pub mod wire;
-pub mod engine;
-pub mod scan;
+pub mod xdp;

@@ -29,7 +29,10 @@ mod tests {
 
     #[test]
     fn keeps_printable_ascii() {
-        assert_eq!(sanitize(b"SSH-2.0-OpenSSH_9.2p1 Debian"), "SSH-2.0-OpenSSH_9.2p1 Debian");
+        assert_eq!(
+            sanitize(b"SSH-2.0-OpenSSH_9.2p1 Debian"),
+            "SSH-2.0-OpenSSH_9.2p1 Debian"
+        );
     }
 
     #[test]

@@ -1,0 +1,504 @@
+//! Service detection (-sV): which of six classes an open port falls in, what it said, and what
+//! its TLS handshake showed.
+//!
+//! [`ServiceDetector::detect`] runs ordered probes, each on a fresh connection, every wait bounded
+//! by [`Waits`] (scaled to the host's RTT, capped by the probe timeout):
+//!
+//! 1. connect and listen: a banner means class 1 (SSH, FTP, SMTP, MySQL, ...);
+//! 2. a TLS handshake, *before* any plain-text request, because a TLS server is also a TCP server
+//!    and would otherwise be misread: a banner over TLS is class 2, an HTTP answer over TLS
+//!    class 4, anything else class 6. When rustls refuses the server (TLS 1.0/1.1, SSLv3, old
+//!    suites, an alert), a hand-made ClientHello ([`serverhello`]) still recognises it and reads
+//!    its version, suite and clear-text certificate;
+//! 3. HTTP GET over plain TCP: class 3;
+//! 4. generic lines: class 5, with or without an answer.
+//!
+//! Products and versions come from the data table in [`patterns`]; responses are made printable
+//! by [`sanitize()`]. Detection never fails: resets, silence and garbage are outcomes.
+mod cert;
+pub mod patterns;
+pub mod sanitize;
+pub mod serverhello;
+mod tls;
+
+pub use cert::cert_info;
+pub use patterns::{Identified, identify};
+pub use sanitize::sanitize;
+
+use crate::config::ServiceOptions;
+use crate::model::{ServiceClass, ServiceInfo, TlsInfo};
+use serverhello::ServerReply;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
+use tls::TlsConfigs;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+use tokio::time::{Instant, timeout, timeout_at};
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+/// Why one probe step got no conversation. Internal to a detection: [`ServiceDetector::detect`]
+/// turns every one of these into an outcome.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("connect to {addr} failed")]
+    Connect {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("connect to {addr} timed out after {after:?}")]
+    ConnectTimeout { addr: SocketAddr, after: Duration },
+    #[error("TLS handshake with {addr} timed out after {after:?}")]
+    HandshakeTimeout { addr: SocketAddr, after: Duration },
+    #[error("{addr} answered the TLS ClientHello with something that is not TLS")]
+    NotTls { addr: SocketAddr },
+    #[error("TLS handshake with {addr} failed")]
+    Handshake {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// What we send to ask a silent server to speak HTTP. `Connection: close` makes the server end
+/// the response with EOF, so reading stops without waiting for an idle gap.
+fn http_request(target: SocketAddr) -> Vec<u8> {
+    format!("GET / HTTP/1.1\r\nHost: {target}\r\nUser-Agent: tcprax\r\nAccept: */*\r\nConnection: close\r\n\r\n")
+        .into_bytes()
+}
+
+/// Lines most line-oriented servers answer: blank lines, HELP, and memcached's "version".
+const GENERIC_LINES: &[u8] = b"\r\n\r\nHELP\r\nversion\r\n";
+
+/// How many response bytes one probe reads (patterns look at this much; reports keep 1024).
+const READ_CAP: usize = 16 * 1024;
+/// How much of a TLS server's first flight we read (a certificate chain fits comfortably).
+const HELLO_CAP: usize = 64 * 1024;
+/// RTT assumed when the scan did not measure one.
+const DEFAULT_RTT: Duration = Duration::from_millis(50);
+/// Hosts whose semaphore has been released are pruned from the map when it grows past this.
+const HOST_MAP_PRUNE: usize = 1024;
+
+/// Every wait of one detection, derived from the host's RTT and capped by the probe timeout.
+///
+/// The silent-banner wait dominates -sV time (every non-banner service pays it), so it is an
+/// RTT multiple plus a small constant, not nmap's fixed seconds: a server that greets does so as
+/// soon as it accepts, one RTT after our SYN-ACK.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Waits {
+    pub connect: Duration,
+    /// Silence before deciding a server does not speak first.
+    pub banner: Duration,
+    /// A whole TLS handshake (two RTTs plus the server's signature).
+    pub handshake: Duration,
+    /// From our request to the first byte of the answer.
+    pub response: Duration,
+    /// Quiet gap that ends a response once it has started.
+    pub idle: Duration,
+    /// Upper bound of any one read phase.
+    pub cap: Duration,
+}
+
+impl Waits {
+    pub fn new(probe_timeout: Duration, rtt: Option<Duration>) -> Self {
+        let cap = probe_timeout.max(Duration::from_millis(10));
+        let rtt = rtt.unwrap_or(DEFAULT_RTT).min(cap);
+        let ms = Duration::from_millis;
+        let scaled =
+            |n: u32, constant: Duration| (rtt.saturating_mul(n).saturating_add(constant)).min(cap);
+        Waits {
+            connect: scaled(3, ms(500)),
+            banner: scaled(4, ms(250)),
+            handshake: scaled(4, ms(300)),
+            response: scaled(4, ms(300)),
+            idle: scaled(2, ms(20)),
+            cap,
+        }
+    }
+}
+
+struct Inner {
+    opts: ServiceOptions,
+    global: Arc<Semaphore>,
+    hosts: Mutex<HashMap<IpAddr, Weak<Semaphore>>>,
+    tls: Option<TlsConfigs>,
+}
+
+/// Runs service detection with a global and a per-host concurrency limit. Cheap to clone: clones
+/// share the limits.
+#[derive(Clone)]
+pub struct ServiceDetector {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for ServiceDetector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceDetector")
+            .field("opts", &self.inner.opts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServiceDetector {
+    pub fn new(opts: &ServiceOptions) -> Self {
+        let permits = |n: usize| n.clamp(1, Semaphore::MAX_PERMITS);
+        ServiceDetector {
+            inner: Arc::new(Inner {
+                opts: opts.clone(),
+                global: Arc::new(Semaphore::new(permits(opts.concurrency))),
+                hosts: Mutex::new(HashMap::new()),
+                tls: TlsConfigs::new(),
+            }),
+        }
+    }
+
+    /// Detect the service on `addr:port`. Never fails: a port that resets or hangs still yields a
+    /// class with what was seen. `rtt` scales the waits (see [`Waits`]).
+    pub async fn detect(&self, addr: IpAddr, port: u16, rtt: Option<Duration>) -> ServiceInfo {
+        // Per-host first, so a host queued behind its own limit holds no global permit.
+        let host = self.host_semaphore(addr);
+        let _host_permit = host.acquire_owned().await.ok();
+        let _global_permit = self.inner.global.clone().acquire_owned().await.ok();
+        let waits = Waits::new(self.inner.opts.probe_timeout, rtt);
+        self.run(SocketAddr::new(addr, port), &waits).await
+    }
+
+    fn host_semaphore(&self, addr: IpAddr) -> Arc<Semaphore> {
+        let mut hosts = self
+            .inner
+            .hosts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(sem) = hosts.get(&addr).and_then(Weak::upgrade) {
+            return sem;
+        }
+        if hosts.len() >= HOST_MAP_PRUNE {
+            hosts.retain(|_, sem| sem.strong_count() > 0);
+        }
+        let sem = Arc::new(Semaphore::new(
+            self.inner.opts.per_host.clamp(1, Semaphore::MAX_PERMITS),
+        ));
+        hosts.insert(addr, Arc::downgrade(&sem));
+        sem
+    }
+
+    async fn run(&self, target: SocketAddr, w: &Waits) -> ServiceInfo {
+        // 1. Does the server speak first? A port that no longer accepts ends detection here.
+        let Ok(mut stream) = connect(target, w).await else {
+            return report(ServiceClass::GenericTcp, b"", None);
+        };
+        let banner = read_response(&mut stream, w.banner, w).await;
+        drop(stream);
+        if !banner.is_empty() {
+            return report(ServiceClass::TcpServerInitiated, &banner, None);
+        }
+        // 2. TLS, before any plain-text request.
+        if let Some(info) = self.tls_stage(target, w).await {
+            return info;
+        }
+        // 3. HTTP over TCP.
+        let http = plain_exchange(target, &http_request(target), w).await;
+        if http.starts_with(b"HTTP/") {
+            return report(ServiceClass::Http, &http, None);
+        }
+        if identify(&http).is_some() {
+            // A known non-HTTP service answered the GET (Redis does): no need to ask again.
+            return report(ServiceClass::GenericTcp, &http, None);
+        }
+        // 4. Generic lines.
+        let generic = plain_exchange(target, GENERIC_LINES, w).await;
+        report(
+            ServiceClass::GenericTcp,
+            if generic.is_empty() { &http } else { &generic },
+            None,
+        )
+    }
+
+    /// Classes 2, 4 and 6, or None if the port does not speak TLS.
+    async fn tls_stage(&self, target: SocketAddr, w: &Waits) -> Option<ServiceInfo> {
+        let configs = match &self.inner.tls {
+            Some(c) => c,
+            None => {
+                return legacy_tls(target, w)
+                    .await
+                    .map(|info| report(ServiceClass::GenericTls, b"", Some(info)));
+            }
+        };
+        let mut stream = match handshake(target, &configs.info, w).await {
+            Ok(s) => s,
+            Err(ProbeError::Handshake { .. }) => {
+                // rustls would not finish, but the peer answered in some way: an old or strict
+                // TLS server, or something else; the hand-made ClientHello tells which.
+                let info = legacy_tls(target, w).await?;
+                return Some(report(ServiceClass::GenericTls, b"", Some(info)));
+            }
+            Err(_) => return None,
+        };
+        let info = tls::tls_info(stream.get_ref().1);
+        // A server that agreed on an HTTP ALPN is HTTP (client speaks first); an h2 server would
+        // also "greet" with its SETTINGS frame, which is not a banner.
+        let alpn_http = matches!(info.alpn.as_deref(), Some("h2" | "http/1.1"));
+        if !alpn_http {
+            let banner = read_response(&mut stream, w.banner, w).await;
+            if !banner.is_empty() {
+                return Some(report(
+                    ServiceClass::TlsServerInitiated,
+                    &banner,
+                    Some(info),
+                ));
+            }
+        }
+        drop(stream);
+        if let Ok(mut s) = handshake(target, &configs.http, w).await {
+            let response = exchange(&mut s, &http_request(target), w).await;
+            if response.starts_with(b"HTTP/") || identify(&response).is_some() {
+                let class = if response.starts_with(b"HTTP/") {
+                    ServiceClass::Https
+                } else {
+                    ServiceClass::GenericTls
+                };
+                return Some(report(class, &response, Some(info)));
+            }
+        }
+        let response = match handshake(target, &configs.plain, w).await {
+            Ok(mut s) => exchange(&mut s, GENERIC_LINES, w).await,
+            Err(_) => Vec::new(),
+        };
+        Some(report(ServiceClass::GenericTls, &response, Some(info)))
+    }
+}
+
+/// Build the report for `class` from the response that decided it.
+fn report(class: ServiceClass, response: &[u8], tls: Option<TlsInfo>) -> ServiceInfo {
+    let id = identify(response);
+    let (service, product, version) = match id {
+        Some(Identified {
+            service,
+            product,
+            version,
+        }) => {
+            let service = if tls.is_some() {
+                patterns::tls_service(&service)
+            } else {
+                service
+            };
+            (Some(service), product, version)
+        }
+        None => (None, None, None),
+    };
+    ServiceInfo {
+        class,
+        service,
+        product,
+        version,
+        response: sanitize(response),
+        tls,
+    }
+}
+
+async fn connect(target: SocketAddr, w: &Waits) -> Result<TcpStream, ProbeError> {
+    match timeout(w.connect, TcpStream::connect(target)).await {
+        Ok(Ok(stream)) => {
+            // Probes are single small writes; do not let Nagle hold them back.
+            let _ = stream.set_nodelay(true);
+            Ok(stream)
+        }
+        Ok(Err(source)) => Err(ProbeError::Connect {
+            addr: target,
+            source,
+        }),
+        Err(_) => Err(ProbeError::ConnectTimeout {
+            addr: target,
+            after: w.connect,
+        }),
+    }
+}
+
+async fn handshake(
+    target: SocketAddr,
+    config: &Arc<rustls::ClientConfig>,
+    w: &Waits,
+) -> Result<TlsStream<TcpStream>, ProbeError> {
+    let tcp = connect(target, w).await?;
+    // An IP address as server name: rustls sends no SNI for it, as RFC 6066 requires.
+    let name = rustls::pki_types::ServerName::from(target.ip());
+    match timeout(
+        w.handshake,
+        TlsConnector::from(config.clone()).connect(name, tcp),
+    )
+    .await
+    {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(source)) => Err(tls::classify_failure(target, source)),
+        Err(_) => Err(ProbeError::HandshakeTimeout {
+            addr: target,
+            after: w.handshake,
+        }),
+    }
+}
+
+/// Connect, send `request`, read the answer; empty if the port refused, reset or stayed silent.
+async fn plain_exchange(target: SocketAddr, request: &[u8], w: &Waits) -> Vec<u8> {
+    match connect(target, w).await {
+        Ok(mut stream) => exchange(&mut stream, request, w).await,
+        Err(_) => Vec::new(),
+    }
+}
+
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    request: &[u8],
+    w: &Waits,
+) -> Vec<u8> {
+    // A failed write still leaves whatever the server sent before closing worth reading.
+    let _ = timeout(w.response, async {
+        stream.write_all(request).await?;
+        stream.flush().await
+    })
+    .await;
+    read_response(stream, w.response, w).await
+}
+
+/// Read until EOF, an error, [`READ_CAP`] bytes, `first_wait` of silence before the first byte
+/// or `w.idle` after it, and never longer than `w.cap` in all.
+async fn read_response<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    first_wait: Duration,
+    w: &Waits,
+) -> Vec<u8> {
+    let hard_stop = Instant::now() + w.cap;
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 4096];
+    loop {
+        let wait = if buf.is_empty() { first_wait } else { w.idle };
+        match timeout_at(
+            (Instant::now() + wait).min(hard_stop),
+            stream.read(&mut chunk),
+        )
+        .await
+        {
+            Ok(Ok(n)) if n > 0 => {
+                buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+                if buf.len() >= READ_CAP {
+                    break;
+                }
+            }
+            _ => break,
+        }
+    }
+    buf.truncate(READ_CAP);
+    buf
+}
+
+/// Send the hand-made ClientHello and read the server's first flight; None if it is not TLS.
+async fn legacy_tls(target: SocketAddr, w: &Waits) -> Option<TlsInfo> {
+    let mut stream = connect(target, w).await.ok()?;
+    let hello = serverhello::client_hello(None, rand::random());
+    if !matches!(
+        timeout(w.response, stream.write_all(&hello)).await,
+        Ok(Ok(()))
+    ) {
+        return None;
+    }
+    let hard_stop = Instant::now() + w.cap;
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 8192];
+    loop {
+        let wait = if buf.is_empty() { w.handshake } else { w.idle };
+        match timeout_at(
+            (Instant::now() + wait).min(hard_stop),
+            stream.read(&mut chunk),
+        )
+        .await
+        {
+            Ok(Ok(n)) if n > 0 => {
+                buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+                if buf.len() >= HELLO_CAP || serverhello::parse_reply(&buf).is_final() {
+                    break;
+                }
+            }
+            _ => break,
+        }
+    }
+    let info = |version: u16| TlsInfo {
+        version: serverhello::version_name(version),
+        ..TlsInfo::default()
+    };
+    match serverhello::parse_reply(&buf) {
+        ServerReply::Hello(h) => Some(TlsInfo {
+            cipher: serverhello::suite_name(h.cipher_suite).map(str::to_owned),
+            certificate: h.certificate.as_deref().map(cert_info),
+            ..info(h.version)
+        }),
+        ServerReply::Alert { record_version, .. } => Some(info(record_version)),
+        // Valid TLS framing that ended early (a truncated flight) is still TLS.
+        ServerReply::Incomplete => serverhello::record_version(&buf).map(info),
+        ServerReply::NotTls => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_scale_with_rtt_and_respect_the_cap() {
+        let timeout = Duration::from_secs(2);
+        let lan = Waits::new(timeout, Some(Duration::from_millis(1)));
+        assert_eq!(lan.banner, Duration::from_millis(254));
+        assert!(lan.idle < lan.banner);
+        let far = Waits::new(timeout, Some(Duration::from_millis(300)));
+        assert_eq!(far.banner, Duration::from_millis(1450));
+        let very_far = Waits::new(timeout, Some(Duration::from_secs(5)));
+        for d in [
+            very_far.connect,
+            very_far.banner,
+            very_far.handshake,
+            very_far.response,
+            very_far.idle,
+        ] {
+            assert!(d <= timeout);
+        }
+        let tiny = Waits::new(Duration::from_millis(100), None);
+        assert!(tiny.banner <= Duration::from_millis(100));
+        assert!(Waits::new(Duration::ZERO, None).cap > Duration::ZERO);
+    }
+
+    #[test]
+    fn report_names_tls_wrapped_services() {
+        let info = report(
+            ServiceClass::TlsServerInitiated,
+            b"* OK IMAP4rev1 ready\r\n",
+            Some(TlsInfo::default()),
+        );
+        assert_eq!(info.service.as_deref(), Some("imaps"));
+        assert_eq!(info.response, "* OK IMAP4rev1 ready.\n");
+        let plain = report(ServiceClass::GenericTcp, b"", None);
+        assert_eq!((plain.service, plain.response.as_str()), (None, ""));
+    }
+
+    #[test]
+    fn host_limit_is_shared_per_address_and_pruned() {
+        let d = ServiceDetector::new(&ServiceOptions {
+            per_host: 2,
+            ..ServiceOptions::default()
+        });
+        let a: IpAddr = [127, 0, 0, 1].into();
+        let s1 = d.host_semaphore(a);
+        let s2 = d.host_semaphore(a);
+        assert!(Arc::ptr_eq(&s1, &s2));
+        assert_eq!(s1.available_permits(), 2);
+        drop((s1, s2));
+        let s3 = d.host_semaphore(a);
+        assert_eq!(s3.available_permits(), 2);
+    }
+
+    fn assert_send_sync<T: Send + Sync + Clone>() {}
+
+    #[test]
+    fn detector_is_send_sync_clone() {
+        assert_send_sync::<ServiceDetector>();
+    }
+}
