@@ -38,8 +38,6 @@ const IPV4_HLEN: usize = 20;
 const TCP_FIN_SYN_RST_ACK: u8 = 0x17;
 const TCP_SYN_ACK: u8 = 0x12;
 const TCP_RST_ACK: u8 = 0x14;
-const TCP_ACK: u8 = 0x10;
-const TCP_RST: u8 = 0x04;
 
 enum Verdict {
     Pass,
@@ -122,7 +120,7 @@ fn l3<const V6: bool>(ctx: &XdpContext, off: usize, want_dst: bool) -> Result<L3
             return Err(());
         }
         let frag = be16(ctx, off + 6)?;
-        if frag & 0x3fff != 0 && frag & 0x3fff != 0x4000 {
+        if frag & 0x3fff != 0 {
             // More-fragments set or a fragment offset: not a whole reply.
             return Err(());
         }
@@ -181,7 +179,7 @@ fn tcp_reply(ctx: &XdpContext, cfg: &XdpConfig, ip: &L3) -> Result<Verdict, ()> 
         TCP_RST_ACK => kind::RST,
         // A bare ACK in our range is a half-open connection's challenge ACK or stray traffic:
         // it carries no verdict, and passing it keeps the host's own traffic untouched.
-        TCP_ACK | TCP_RST | _ => return Ok(Verdict::Pass),
+        _ => return Ok(Verdict::Pass),
     };
     let seq = be32(ctx, t + 4)?;
     let ack = be32(ctx, t + 8)?;

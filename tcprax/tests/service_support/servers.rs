@@ -1,11 +1,22 @@
-//! Servers for the -sV tests, all on 127.0.0.1 and all owned by the test that starts them:
-//! real Debian daemons (sshd, nginx, vsftpd, openssl s_server) run from config files in a
-//! private temp dir and are stopped by their guard's Drop (by pid); fake servers are tokio tasks
-//! aborted by theirs.
+//! Servers for the -sV tests, all owned by the test that starts them: real Debian daemons
+//! (sshd, nginx, vsftpd, openssl s_server, Python's smtpd) run from config files in a private
+//! temp dir and are stopped by their guard's Drop (by pid); fake servers are tokio tasks aborted
+//! by theirs.
+//!
+//! The plain `start_*` functions listen on 127.0.0.1 and a free port. The `start_*_at` ones take
+//! a [`Place`] (a network namespace and an address) and a fixed port: daemons are started with
+//! `ip netns exec`, which execs them in place, so the guard's pid is the daemon's own; fakes bind
+//! from a thread that has entered the namespace. Used by `tests/service.rs` (loopback),
+//! `tests/service_ns.rs` and the `tcprax-bench-sv` binary (namespaces).
+#![allow(
+    dead_code,
+    reason = "shared by two test crates and a benchmark binary; each uses a subset"
+)]
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::io::Read;
-use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
+use std::os::fd::AsRawFd as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -70,18 +81,92 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("local addr").port()
 }
 
+/// Where a server listens: a network namespace (None: this process's own) and an address.
+#[derive(Clone, Debug)]
+pub struct Place {
+    pub netns: Option<String>,
+    pub addr: IpAddr,
+}
+
+impl Place {
+    /// 127.0.0.1 in this process's namespace: what the plain `start_*` functions use.
+    pub fn loopback() -> Place {
+        Place {
+            netns: None,
+            addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        }
+    }
+
+    /// `addr` inside the named namespace (as `ip netns` names it).
+    pub fn netns(name: &str, addr: IpAddr) -> Place {
+        Place {
+            netns: Some(name.to_owned()),
+            addr,
+        }
+    }
+
+    pub fn socket_addr(&self, port: u16) -> SocketAddr {
+        SocketAddr::new(self.addr, port)
+    }
+
+    /// A command that runs `program` here. `ip netns exec` execs the program without forking,
+    /// so the child's pid is the program's.
+    fn command(&self, program: &Path) -> Command {
+        match &self.netns {
+            None => Command::new(program),
+            Some(ns) => {
+                let mut cmd = Command::new("ip");
+                cmd.args(["netns", "exec", ns]).arg(program);
+                cmd
+            }
+        }
+    }
+
+    /// Run `f` in this place's namespace: on a thread that has entered it, or right here.
+    /// Sockets created by `f` stay in that namespace.
+    pub fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let Some(ns) = self.netns.clone() else {
+            return f();
+        };
+        let thread = std::thread::spawn(move || {
+            let path = format!("/var/run/netns/{ns}");
+            let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
+            // SAFETY: setns(2) on a valid namespace fd; it changes only this thread.
+            let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+            f()
+        });
+        thread
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+
+    /// Whether `port` here accepts a TCP connection.
+    fn accepts(&self, port: u16) -> bool {
+        let addr = self.socket_addr(port);
+        self.run(move || StdStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok())
+    }
+}
+
 /// A daemon we started; Drop stops it by pid (SIGTERM, then SIGKILL) and reaps it.
 pub struct Daemon {
     name: &'static str,
     child: Child,
     log: PathBuf,
+    place: Place,
     pub port: u16,
     /// Kept open because some daemons (openssl s_server) exit on EOF on stdin.
     _stdin: Option<std::process::ChildStdin>,
 }
 
 impl Daemon {
-    fn spawn(name: &'static str, cmd: &mut Command, log: PathBuf, port: u16) -> Daemon {
+    fn spawn(
+        name: &'static str,
+        cmd: &mut Command,
+        log: PathBuf,
+        place: &Place,
+        port: u16,
+    ) -> Daemon {
         let out = std::fs::File::create(&log).expect("create log");
         let err = out.try_clone().expect("clone log");
         let mut child = cmd
@@ -95,6 +180,7 @@ impl Daemon {
             name,
             child,
             log,
+            place: place.clone(),
             port,
             _stdin: stdin,
         };
@@ -110,7 +196,7 @@ impl Daemon {
 
     /// Poll until the port accepts; panic with the daemon's log if it died or never listened.
     fn wait_listening(&mut self) {
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let addr = self.place.socket_addr(self.port);
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -120,7 +206,7 @@ impl Daemon {
                     self.log_text()
                 );
             }
-            if StdStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+            if self.place.accepts(self.port) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -161,27 +247,52 @@ fn run_ok(cmd: &mut Command, what: &str) -> std::process::Output {
     out
 }
 
-/// A self-signed certificate for tcprax.test (SANs: tcprax.test, alt.tcprax.test, 127.0.0.1).
+/// A self-signed certificate, by default for tcprax.test (SANs: tcprax.test, alt.tcprax.test,
+/// 127.0.0.1).
 pub struct TestCert {
     pub cert: PathBuf,
     pub key: PathBuf,
     pub der: Vec<u8>,
+    /// The subject CN it was made with.
+    pub subject_cn: String,
+    /// Its subject alternative names as tcprax reports them: DNS names, then addresses.
+    pub sans: Vec<String>,
 }
 
 impl TestCert {
     pub fn generate(dir: &TempDir) -> TestCert {
+        TestCert::generate_for(
+            dir,
+            "tcprax.test",
+            &["tcprax.test", "alt.tcprax.test"],
+            &[IpAddr::V4(Ipv4Addr::LOCALHOST)],
+        )
+    }
+
+    /// A self-signed certificate for `cn` with these DNS and IP subject alternative names.
+    pub fn generate_for(dir: &TempDir, cn: &str, dns: &[&str], ips: &[IpAddr]) -> TestCert {
         let openssl = require("openssl", "openssl");
         let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        let sans: Vec<String> = dns
+            .iter()
+            .map(|d| (*d).to_owned())
+            .chain(ips.iter().map(IpAddr::to_string))
+            .collect();
+        let san_ext = dns
+            .iter()
+            .map(|d| format!("DNS:{d}"))
+            .chain(ips.iter().map(|ip| format!("IP:{ip}")))
+            .collect::<Vec<_>>()
+            .join(",");
         run_ok(
             Command::new(&openssl)
                 .args([
                     "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
                 ])
-                .args(["-subj", "/CN=tcprax.test"])
-                .args([
-                    "-addext",
-                    "subjectAltName=DNS:tcprax.test,DNS:alt.tcprax.test,IP:127.0.0.1",
-                ])
+                .arg("-subj")
+                .arg(format!("/CN={cn}"))
+                .arg("-addext")
+                .arg(format!("subjectAltName={san_ext}"))
                 .arg("-keyout")
                 .arg(&key)
                 .arg("-out")
@@ -191,7 +302,13 @@ impl TestCert {
         let der = CertificateDer::from_pem_file(&cert)
             .expect("read generated certificate")
             .to_vec();
-        TestCert { cert, key, der }
+        TestCert {
+            cert,
+            key,
+            der,
+            subject_cn: cn.to_owned(),
+            sans,
+        }
     }
 
     pub fn server_config(&self) -> Arc<rustls::ServerConfig> {
@@ -260,6 +377,11 @@ pub fn vsftpd_version() -> String {
 
 /// sshd with a fresh ed25519 host key, listening on 127.0.0.1 only.
 pub fn start_sshd(dir: &TempDir) -> Daemon {
+    start_sshd_at(dir, &Place::loopback(), free_port())
+}
+
+/// sshd listening on `place`'s address and `port` only.
+pub fn start_sshd_at(dir: &TempDir, place: &Place, port: u16) -> Daemon {
     let sshd = require("/usr/sbin/sshd", "openssh-server");
     let keygen = require("ssh-keygen", "openssh-client");
     let key = dir.join("ssh_host_ed25519_key");
@@ -272,13 +394,13 @@ pub fn start_sshd(dir: &TempDir) -> Daemon {
     );
     // sshd's privilege-separation directory; the distribution's unit creates it at boot.
     std::fs::create_dir_all("/run/sshd").expect("create /run/sshd");
-    let port = free_port();
     let conf = dir.join("sshd_config");
     std::fs::write(
         &conf,
         format!(
-            "ListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\nUsePAM no\nStrictModes no\n\
+            "ListenAddress {}\nHostKey {}\nPidFile {}\nUsePAM no\nStrictModes no\n\
              PasswordAuthentication no\nKbdInteractiveAuthentication no\nAuthorizedKeysFile none\n",
+            place.addr,
             key.display(),
             dir.join("sshd.pid").display()
         ),
@@ -286,7 +408,8 @@ pub fn start_sshd(dir: &TempDir) -> Daemon {
     .expect("write sshd_config");
     Daemon::spawn(
         "sshd",
-        Command::new(sshd)
+        place
+            .command(&sshd)
             .arg("-D")
             .arg("-e")
             .arg("-f")
@@ -294,6 +417,7 @@ pub fn start_sshd(dir: &TempDir) -> Daemon {
             .arg("-p")
             .arg(port.to_string()),
         dir.join("sshd.log"),
+        place,
         port,
     )
 }
@@ -301,8 +425,20 @@ pub fn start_sshd(dir: &TempDir) -> Daemon {
 /// nginx serving a page with a <title> on an HTTP and an HTTPS (h2-capable) port. One process
 /// (`master_process off`), so stopping it by pid leaves no worker behind.
 pub fn start_nginx(dir: &TempDir, cert: &TestCert) -> (Daemon, u16) {
-    let nginx = require("nginx", "nginx-light");
     let (http, https) = (free_port(), free_port());
+    start_nginx_at(dir, cert, &Place::loopback(), http, https)
+}
+
+/// nginx on `place`: plain HTTP on `http`, HTTPS (h2-capable) on `https`. Returns `https`.
+pub fn start_nginx_at(
+    dir: &TempDir,
+    cert: &TestCert,
+    place: &Place,
+    http: u16,
+    https: u16,
+) -> (Daemon, u16) {
+    let nginx = require("nginx", "nginx-light");
+    let (http_at, https_at) = (place.socket_addr(http), place.socket_addr(https));
     let d = dir.path().display();
     let conf = dir.join("nginx.conf");
     std::fs::write(
@@ -313,7 +449,7 @@ pub fn start_nginx(dir: &TempDir, cert: &TestCert) -> (Daemon, u16) {
              http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
                fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
                default_type text/html;\n\
-               server {{\n    listen 127.0.0.1:{http};\n    listen 127.0.0.1:{https} ssl http2;\n\
+               server {{\n    listen {http_at};\n    listen {https_at} ssl http2;\n\
                  ssl_protocols TLSv1.2 TLSv1.3;\n    ssl_certificate {};\n    ssl_certificate_key {};\n\
                  location / {{ return 200 \"<html><head><title>tcprax test page</title></head></html>\\n\"; }}\n  }}\n}}\n",
             cert.cert.display(),
@@ -321,7 +457,7 @@ pub fn start_nginx(dir: &TempDir, cert: &TestCert) -> (Daemon, u16) {
         ),
     )
     .expect("write nginx.conf");
-    let mut cmd = Command::new(nginx);
+    let mut cmd = place.command(&nginx);
     cmd.arg("-p")
         .arg(dir.path())
         .arg("-e")
@@ -329,11 +465,13 @@ pub fn start_nginx(dir: &TempDir, cert: &TestCert) -> (Daemon, u16) {
         .arg("-c")
         .arg(&conf);
     cmd.args(["-g", "daemon off;"]);
-    let daemon = Daemon::spawn("nginx", &mut cmd, dir.join("nginx.log"), http);
-    let addr = SocketAddr::from(([127, 0, 0, 1], https));
+    let daemon = Daemon::spawn("nginx", &mut cmd, dir.join("nginx.log"), place, http);
     let deadline = Instant::now() + Duration::from_secs(5);
-    while StdStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
-        assert!(Instant::now() < deadline, "nginx did not listen on {addr}");
+    while !place.accepts(https) {
+        assert!(
+            Instant::now() < deadline,
+            "nginx did not listen on {https_at}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     (daemon, https)
@@ -342,26 +480,32 @@ pub fn start_nginx(dir: &TempDir, cert: &TestCert) -> (Daemon, u16) {
 /// vsftpd in standalone mode on 127.0.0.1. It refuses to start with every login disabled, so
 /// anonymous read-only login is on, rooted in an empty directory.
 pub fn start_vsftpd(dir: &TempDir) -> Daemon {
+    start_vsftpd_at(dir, &Place::loopback(), free_port())
+}
+
+/// vsftpd on `place` (an IPv4 address: vsftpd takes IPv6 ones in another option).
+pub fn start_vsftpd_at(dir: &TempDir, place: &Place, port: u16) -> Daemon {
     let vsftpd = require("vsftpd", "vsftpd");
-    let port = free_port();
     let empty = dir.join("empty");
     std::fs::create_dir_all(&empty).expect("create chroot dir");
     let conf = dir.join("vsftpd.conf");
     std::fs::write(
         &conf,
         format!(
-            "listen=YES\nlisten_ipv6=NO\nlisten_address=127.0.0.1\nlisten_port={port}\nbackground=NO\n\
+            "listen=YES\nlisten_ipv6=NO\nlisten_address={2}\nlisten_port={port}\nbackground=NO\n\
              anonymous_enable=YES\nanon_root={0}\nno_anon_password=YES\nftp_username=nobody\nlocal_enable=NO\nwrite_enable=NO\nseccomp_sandbox=NO\nisolate=NO\n\
              isolate_network=NO\nsecure_chroot_dir={0}\nxferlog_enable=NO\nvsftpd_log_file={1}\n",
             empty.display(),
-            dir.join("vsftpd-xfer.log").display()
+            dir.join("vsftpd-xfer.log").display(),
+            place.addr,
         ),
     )
     .expect("write vsftpd.conf");
     Daemon::spawn(
         "vsftpd",
-        Command::new(vsftpd).arg(&conf),
+        place.command(&vsftpd).arg(&conf),
         dir.join("vsftpd.log"),
+        place,
         port,
     )
 }
@@ -369,24 +513,80 @@ pub fn start_vsftpd(dir: &TempDir) -> Daemon {
 /// openssl s_server restricted by `args` (protocol and cipher flags), e.g. TLS 1.0 only, which
 /// needs `DEFAULT:@SECLEVEL=0` because Debian's OpenSSL 3 refuses TLS 1.0 at its default level.
 pub fn start_openssl_server(dir: &TempDir, cert: &TestCert, args: &[&str]) -> Daemon {
+    start_openssl_server_at(dir, cert, args, &Place::loopback(), free_port())
+}
+
+/// openssl s_server on `place` and `port`, restricted by `args`.
+pub fn start_openssl_server_at(
+    dir: &TempDir,
+    cert: &TestCert,
+    args: &[&str],
+    place: &Place,
+    port: u16,
+) -> Daemon {
     let openssl = require("openssl", "openssl");
-    let port = free_port();
-    let mut cmd = Command::new(openssl);
+    let mut cmd = place.command(&openssl);
     cmd.args(["s_server", "-accept"])
-        .arg(format!("127.0.0.1:{port}"));
+        .arg(place.socket_addr(port).to_string());
     cmd.arg("-cert").arg(&cert.cert).arg("-key").arg(&cert.key);
     cmd.args(args).arg("-quiet");
     Daemon::spawn(
         "openssl s_server",
         &mut cmd,
         dir.join(&format!("s_server-{port}.log")),
+        place,
         port,
     )
 }
 
+/// The s_server flags for TLS 1.0 only.
+const TLS10_ONLY: &[&str] = &["-tls1", "-cipher", "DEFAULT:@SECLEVEL=0"];
+
 /// TLS 1.0 only: rustls cannot talk to it.
 pub fn start_tls10(dir: &TempDir, cert: &TestCert) -> Daemon {
-    start_openssl_server(dir, cert, &["-tls1", "-cipher", "DEFAULT:@SECLEVEL=0"])
+    start_openssl_server(dir, cert, TLS10_ONLY)
+}
+
+/// TLS 1.0 only, on `place` and `port`.
+pub fn start_tls10_at(dir: &TempDir, cert: &TestCert, place: &Place, port: u16) -> Daemon {
+    start_openssl_server_at(dir, cert, TLS10_ONLY, place, port)
+}
+
+/// Whether `/usr/bin/python3` still has the `smtpd` module (removed in Python 3.12).
+pub fn python_smtpd_available() -> bool {
+    Command::new("/usr/bin/python3")
+        .args(["-W", "ignore", "-c", "import smtpd"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Python's smtpd as a mail sink on `place` and `port`. It greets with
+/// "220 HOST Python SMTP proxy version 0.3". Needs Python 3.11 or older.
+pub fn start_python_smtpd_at(dir: &TempDir, place: &Place, port: u16) -> Daemon {
+    let python = require("/usr/bin/python3", "python3");
+    let mut cmd = place.command(&python);
+    // -u: unbuffered, so its log is readable if it dies.
+    cmd.args([
+        "-u",
+        "-W",
+        "ignore",
+        "-m",
+        "smtpd",
+        "-n",
+        "-c",
+        "DebuggingServer",
+    ])
+    .arg(place.socket_addr(port).to_string());
+    Daemon::spawn(
+        "python3 -m smtpd",
+        &mut cmd,
+        dir.join(&format!("smtpd-{port}.log")),
+        place,
+        port,
+    )
 }
 
 /// A tokio fake server; Drop aborts its accept loop.
@@ -416,10 +616,24 @@ pub enum Behaviour {
     TlsBanner(Arc<rustls::ServerConfig>, &'static str),
     /// TLS, then silence.
     TlsSilent(Arc<rustls::ServerConfig>),
+    /// Sends `greeting` in the clear, then reads and discards (an SMTP or FTP banner).
+    Banner(&'static str),
 }
 
 pub async fn start_fake(behaviour: Behaviour) -> Fake {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind fake");
+    start_fake_at(behaviour, &Place::loopback(), 0).await
+}
+
+/// A fake on `place` and `port` (0: any free port). Must run inside a tokio runtime.
+pub async fn start_fake_at(behaviour: Behaviour, place: &Place, port: u16) -> Fake {
+    let addr = place.socket_addr(port);
+    let std_listener = place
+        .run(move || StdListener::bind(addr))
+        .unwrap_or_else(|e| panic!("bind fake on {addr}: {e}"));
+    std_listener
+        .set_nonblocking(true)
+        .expect("nonblocking fake listener");
+    let listener = TcpListener::from_std(std_listener).expect("register fake listener");
     let port = listener.local_addr().expect("fake addr").port();
     let task = tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
@@ -486,5 +700,96 @@ async fn serve(behaviour: Behaviour, mut stream: TcpStream) {
                 drain(tls).await;
             }
         }
+        Behaviour::Banner(greeting) => {
+            let _ = stream.write_all(greeting.as_bytes()).await;
+            drain(stream).await;
+        }
+    }
+}
+
+/// The dozen services of the namespace -sV test and the -sV benchmark, on well-known ports of
+/// one place: real sshd, vsftpd, nginx (HTTP and HTTPS), Python's smtpd and a TLS 1.0-only
+/// s_server, and fakes for an Exim banner, IMAP over TLS, a MySQL greeting, silent TLS, silent
+/// TCP and a memcached-like line protocol. Dropping it stops them all (fakes first, so the
+/// runtime that serves them must outlive it).
+pub struct Dozen {
+    /// (port, server) in port order.
+    pub services: Vec<(u16, &'static str)>,
+    /// Whether port 25 is Python's smtpd (false: a fake with the same banner, on Python 3.12+).
+    pub python_smtpd: bool,
+    fakes: Vec<Fake>,
+    daemons: Vec<Daemon>,
+}
+
+impl Dozen {
+    pub fn ports(&self) -> Vec<u16> {
+        self.services.iter().map(|&(port, _)| port).collect()
+    }
+}
+
+/// Start [`Dozen`] on `place` with `cert` for every TLS port; fakes are spawned on `rt`.
+pub fn start_dozen(
+    dir: &TempDir,
+    cert: &TestCert,
+    place: &Place,
+    rt: &tokio::runtime::Handle,
+) -> Dozen {
+    const SMTP_BANNER: &str = "220 tcprax.test Python SMTP proxy version 0.3\r\n";
+    let python_smtpd = python_smtpd_available();
+    let mut services = vec![
+        (21, "vsftpd"),
+        (22, "sshd"),
+        (80, "nginx"),
+        (443, "nginx ssl http2"),
+        (10443, "openssl s_server -tls1"),
+    ];
+    let mut daemons = vec![
+        start_vsftpd_at(dir, place, 21),
+        start_sshd_at(dir, place, 22),
+        start_nginx_at(dir, cert, place, 80, 443).0,
+        start_tls10_at(dir, cert, place, 10443),
+    ];
+    let mut fakes = Vec::new();
+    if python_smtpd {
+        services.push((25, "python3 -m smtpd"));
+        daemons.push(start_python_smtpd_at(dir, place, 25));
+    } else {
+        services.push((25, "fake Python smtpd banner"));
+        fakes.push(rt.block_on(start_fake_at(Behaviour::Banner(SMTP_BANNER), place, 25)));
+    }
+    let fake_services = [
+        (
+            587,
+            "fake Exim banner",
+            Behaviour::Banner("220 tcprax.test ESMTP Exim 4.96\r\n"),
+        ),
+        (
+            993,
+            "fake IMAP over TLS",
+            Behaviour::TlsBanner(cert.server_config(), "* OK IMAP4rev1 ready\r\n"),
+        ),
+        (
+            3306,
+            "fake MySQL greeting",
+            Behaviour::MysqlGreeting("8.0.36"),
+        ),
+        (
+            8443,
+            "fake silent TLS",
+            Behaviour::TlsSilent(cert.server_config()),
+        ),
+        (9000, "fake silent TCP", Behaviour::SilentTcp),
+        (11211, "fake memcached", Behaviour::MemcachedLike),
+    ];
+    for (port, name, behaviour) in fake_services {
+        services.push((port, name));
+        fakes.push(rt.block_on(start_fake_at(behaviour, place, port)));
+    }
+    services.sort_unstable();
+    Dozen {
+        services,
+        python_smtpd,
+        fakes,
+        daemons,
     }
 }

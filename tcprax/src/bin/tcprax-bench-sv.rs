@@ -1,0 +1,456 @@
+//! `tcprax-bench-sv`: how long -sV takes against a dozen real and fake services, next to nmap.
+//!
+//! Builds the services of `tests/service_ns.rs` (shared code in
+//! `tests/service_support/servers.rs`: real sshd, vsftpd, nginx HTTP and HTTPS, Python's smtpd,
+//! a TLS 1.0-only openssl s_server, and tokio fakes) in the target namespace of a
+//! [`Testbed`], then, from the scanner namespace and in one run:
+//!
+//! - `tcprax -sT -sV 198.18.0.2 -p PORTS -oJ FILE` and the same with `-sS`, `--runs` times each;
+//! - `nmap -sV -n -Pn -p PORTS 198.18.0.2`, if nmap is installed.
+//!
+//! It prints Markdown: wall and -sV times per run, then per port tcprax's class, service and
+//! product beside nmap's SERVICE and VERSION columns (`docs/benchmark-sv.md` holds a result).
+//!
+//! ```text
+//! cargo build --release && sudo target/release/tcprax-bench-sv [--runs N] [--no-nmap]
+//! ```
+//!
+//! Needs root. All traffic stays between the two namespaces it creates; every daemon is killed
+//! by pid and both namespaces are deleted on the way out, also after Ctrl-C or SIGTERM (they
+//! stop the run between two scans).
+#[path = "../../tests/service_support/servers.rs"]
+mod servers;
+
+use anyhow::{Context as _, bail, ensure};
+use clap::Parser;
+use serde_json::Value;
+use servers::{Place, TempDir, TestCert};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tcprax::testbed::{TARGET_V4, Testbed, have_privileges};
+
+/// -sV timing against a dozen services in network namespaces, tcprax beside nmap.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// How many times to run each tcprax scan type.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    runs: u32,
+    /// The tcprax binary [default: `tcprax` next to this program].
+    #[arg(long)]
+    tcprax: Option<PathBuf>,
+    /// Do not run nmap even if it is installed.
+    #[arg(long)]
+    no_nmap: bool,
+}
+
+/// Set by SIGINT/SIGTERM; checked between scans so that cleanup runs.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    // Only an atomic store: async-signal-safe.
+    STOP.store(true, Ordering::Relaxed);
+}
+
+fn catch_signals() {
+    let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic.
+        unsafe { libc::signal(sig, handler) };
+    }
+}
+
+fn check_stop() -> anyhow::Result<()> {
+    if STOP.load(Ordering::Relaxed) {
+        bail!("interrupted; cleaning up");
+    }
+    Ok(())
+}
+
+/// What tcprax's JSON said about one port.
+#[derive(Debug, Clone, PartialEq)]
+struct TcpraxPort {
+    state: String,
+    class: Option<String>,
+    service: Option<String>,
+    product: Option<String>,
+    version: Option<String>,
+    tls: Option<String>,
+}
+
+/// One tcprax run.
+struct TcpraxRun {
+    label: String,
+    wall: Duration,
+    service_detection_s: f64,
+    ports: BTreeMap<u16, TcpraxPort>,
+}
+
+/// What nmap's normal output said about one port.
+#[derive(Debug, Default)]
+struct NmapPort {
+    state: String,
+    service: String,
+    version: String,
+}
+
+fn str_field(v: &Value, key: &str) -> Option<String> {
+    v[key].as_str().map(str::to_owned)
+}
+
+fn run_tcprax(
+    tb: &Testbed,
+    tcprax: &Path,
+    scan: &str,
+    ports: &str,
+    json: &Path,
+) -> anyhow::Result<TcpraxRun> {
+    let target = TARGET_V4.to_string();
+    let started = Instant::now();
+    let out = tb
+        .scanner_command(&tcprax.to_string_lossy())
+        .args([scan, "-sV", &target, "-p", ports, "-oJ"])
+        .arg(json)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .output()
+        .with_context(|| format!("run {}", tcprax.display()))?;
+    let wall = started.elapsed();
+    ensure!(
+        out.status.success(),
+        "tcprax {scan} -sV failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(json).with_context(|| format!("read {}", json.display()))?;
+    let mut run = TcpraxRun {
+        label: format!("tcprax {scan} -sV"),
+        wall,
+        service_detection_s: f64::NAN,
+        ports: BTreeMap::new(),
+    };
+    for line in text.lines() {
+        let v: Value = serde_json::from_str(line).with_context(|| format!("JSON line {line}"))?;
+        match v["type"].as_str() {
+            Some("port") => {
+                let port = v["port"]
+                    .as_u64()
+                    .and_then(|p| u16::try_from(p).ok())
+                    .with_context(|| format!("port in {line}"))?;
+                let s = &v["service"];
+                run.ports.insert(
+                    port,
+                    TcpraxPort {
+                        state: str_field(&v, "state").unwrap_or_default(),
+                        class: str_field(s, "class"),
+                        service: str_field(s, "service"),
+                        product: str_field(s, "product"),
+                        version: str_field(s, "version"),
+                        tls: str_field(&s["tls"], "version"),
+                    },
+                );
+            }
+            Some("summary") => {
+                run.service_detection_s = v["service_detection_s"]
+                    .as_f64()
+                    .context("summary without service_detection_s")?;
+            }
+            _ => {}
+        }
+    }
+    ensure!(
+        run.service_detection_s.is_finite(),
+        "no summary line in {}",
+        json.display()
+    );
+    Ok(run)
+}
+
+/// nmap's normal output, cut at the columns of its `PORT STATE SERVICE VERSION` header.
+fn parse_nmap(stdout: &str) -> BTreeMap<u16, NmapPort> {
+    let mut ports = BTreeMap::new();
+    let mut columns = None;
+    for line in stdout.lines() {
+        if line.starts_with("PORT ") {
+            columns = Some((
+                line.find("STATE").unwrap_or(0),
+                line.find("SERVICE").unwrap_or(0),
+                line.find("VERSION").unwrap_or(line.len()),
+            ));
+            continue;
+        }
+        let (Some((state_at, service_at, version_at)), Some((port, _))) =
+            (columns, line.split_once("/tcp"))
+        else {
+            continue;
+        };
+        let Ok(port) = port.parse::<u16>() else {
+            continue;
+        };
+        let cut = |from: usize, to: usize| line.get(from..to.min(line.len())).unwrap_or("").trim();
+        ports.insert(
+            port,
+            NmapPort {
+                state: cut(state_at, service_at).to_owned(),
+                service: cut(service_at, version_at).to_owned(),
+                version: line.get(version_at..).unwrap_or("").trim().to_owned(),
+            },
+        );
+    }
+    ports
+}
+
+fn nmap_installed() -> bool {
+    std::process::Command::new("nmap")
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn run_nmap(tb: &Testbed, ports: &str) -> anyhow::Result<(Duration, BTreeMap<u16, NmapPort>)> {
+    let started = Instant::now();
+    let out = tb
+        .scanner_command("nmap")
+        .args(["-sV", "-n", "-Pn", "-p", ports, &TARGET_V4.to_string()])
+        .stdin(Stdio::null())
+        .output()
+        .context("run nmap")?;
+    let wall = started.elapsed();
+    ensure!(
+        out.status.success(),
+        "nmap failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok((wall, parse_nmap(&String::from_utf8_lossy(&out.stdout))))
+}
+
+/// The human report's `[n] name` for a JSON class (docs/output.md).
+fn class_label(class: &str) -> String {
+    let label = match class {
+        "tcp-server-initiated" => "[1] TCP server-initiated",
+        "tls-server-initiated" => "[2] TLS server-initiated",
+        "http" => "[3] HTTP",
+        "https" => "[4] HTTPS",
+        "generic-tcp" => "[5] generic TCP",
+        "generic-tls" => "[6] generic TLS",
+        other => other,
+    };
+    label.to_owned()
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    match xs.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => xs[n / 2],
+        n => (xs[n / 2 - 1] + xs[n / 2]) / 2.0,
+    }
+}
+
+fn print_report(
+    services: &[(u16, &'static str)],
+    runs: &[TcpraxRun],
+    nmap: Option<&(Duration, BTreeMap<u16, NmapPort>)>,
+) {
+    println!("| run | wall time | -sV time (`service_detection_s`) |");
+    println!("|---|---:|---:|");
+    for run in runs {
+        println!(
+            "| `{}` | {:.2} s | {:.2} s |",
+            run.label,
+            run.wall.as_secs_f64(),
+            run.service_detection_s
+        );
+    }
+    let mut labels: Vec<&str> = runs.iter().map(|r| r.label.as_str()).collect();
+    labels.dedup();
+    for label in labels {
+        let of = |f: &dyn Fn(&TcpraxRun) -> f64| {
+            median(runs.iter().filter(|r| r.label == label).map(f).collect())
+        };
+        println!(
+            "| **`{label}`, median** | **{:.2} s** | **{:.2} s** |",
+            of(&|r| r.wall.as_secs_f64()),
+            of(&|r| r.service_detection_s)
+        );
+    }
+    match nmap {
+        Some((wall, _)) => println!(
+            "| `nmap -sV -n -Pn` | {:.2} s | (not reported separately) |",
+            wall.as_secs_f64()
+        ),
+        None => println!("| `nmap -sV` | not run | |"),
+    }
+
+    let Some(first) = runs.first() else {
+        return;
+    };
+    let stable = runs.iter().all(|r| r.ports == first.ports);
+    println!();
+    println!(
+        "Per port ({}; every tcprax run agreed: {}):",
+        first.label,
+        if stable { "yes" } else { "NO" }
+    );
+    println!();
+    println!(
+        "| port | server | tcprax state | tcprax class | tcprax service | tcprax product/version | TLS | nmap state | nmap service | nmap version |"
+    );
+    println!("|---:|---|---|---|---|---|---|---|---|---|");
+    let empty = NmapPort::default();
+    for &(port, server) in services {
+        let t = first.ports.get(&port);
+        let n = nmap.and_then(|(_, p)| p.get(&port)).unwrap_or(&empty);
+        let product = t
+            .map(|t| {
+                [t.product.as_deref(), t.version.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default();
+        println!(
+            "| {port} | {server} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            t.map_or("(none)", |t| t.state.as_str()),
+            t.and_then(|t| t.class.as_deref())
+                .map(class_label)
+                .unwrap_or_default(),
+            t.and_then(|t| t.service.as_deref()).unwrap_or("-"),
+            product,
+            t.and_then(|t| t.tls.as_deref()).unwrap_or(""),
+            n.state,
+            n.service,
+            n.version.replace('|', "/"),
+        );
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    ensure!(
+        have_privileges(),
+        "needs root: it creates network namespaces and runs tcprax -sS"
+    );
+    let tcprax = match args.tcprax {
+        Some(path) => path,
+        None => std::env::current_exe()
+            .context("path of this program")?
+            .with_file_name("tcprax"),
+    };
+    ensure!(
+        tcprax.exists(),
+        "{} not found: build it first (cargo build --release), or pass --tcprax PATH",
+        tcprax.display()
+    );
+    let with_nmap = !args.no_nmap && nmap_installed();
+    catch_signals();
+
+    // Drop order (reverse of declaration) matters: services stop before the runtime serving
+    // the fakes and before the namespaces go.
+    let tb = Testbed::new("trxbsv").context("create namespace testbed")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    let dir = TempDir::new("bench");
+    let place = Place::netns(&tb.target_ns, IpAddr::V4(TARGET_V4));
+    let cert = TestCert::generate_for(
+        &dir,
+        "target.tcprax.test",
+        &["target.tcprax.test", "www.target.tcprax.test"],
+        &[IpAddr::V4(TARGET_V4)],
+    );
+    let dozen = servers::start_dozen(&dir, &cert, &place, rt.handle());
+    let ports = dozen
+        .ports()
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    eprintln!(
+        "{} services on {TARGET_V4} in {} (ports {ports}); tcprax: {}",
+        dozen.services.len(),
+        tb.target_ns,
+        tcprax.display()
+    );
+
+    let mut runs = Vec::new();
+    for i in 0..args.runs {
+        for scan in ["-sT", "-sS"] {
+            check_stop()?;
+            let json = dir.join(&format!("run{i}{scan}.json"));
+            let run = run_tcprax(&tb, &tcprax, scan, &ports, &json)?;
+            eprintln!(
+                "{} run {}: wall {:.2} s, -sV {:.2} s",
+                run.label,
+                i + 1,
+                run.wall.as_secs_f64(),
+                run.service_detection_s
+            );
+            runs.push(run);
+        }
+    }
+    runs.sort_by(|a, b| a.label.cmp(&b.label).reverse());
+    let nmap = if with_nmap {
+        check_stop()?;
+        eprintln!("nmap -sV (this takes a while)...");
+        let result = run_nmap(&tb, &ports)?;
+        eprintln!("nmap: wall {:.2} s", result.0.as_secs_f64());
+        Some(result)
+    } else {
+        eprintln!("nmap not installed (apt-get install nmap) or --no-nmap: tcprax only");
+        None
+    };
+    check_stop()?;
+    println!(
+        "tcprax -sV vs nmap -sV: {} services on {TARGET_V4} (veth between two namespaces), {} tcprax runs per scan type\n",
+        dozen.services.len(),
+        args.runs
+    );
+    print_report(&dozen.services, &runs, nmap.as_ref());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nmap_columns_are_cut_at_the_header() {
+        let out = "Nmap scan report for 198.18.0.2\n\
+                   PORT      STATE SERVICE  VERSION\n\
+                   22/tcp    open  ssh      OpenSSH 9.2p1 Debian 2+deb12u3 (protocol 2.0)\n\
+                   9000/tcp  open  cslistener?\n\
+                   10443/tcp open  ssl/unknown\n\
+                   1 service unrecognized despite returning data.\n\
+                   SF-Port3306-TCP:V=7.93%I=7%D=1/1%Time=0%P=x86_64-pc-linux-gnu%r(NULL,4A,\"J\\0\")\n";
+        let ports = parse_nmap(out);
+        assert_eq!(ports.len(), 3);
+        assert_eq!(ports[&22].state, "open");
+        assert_eq!(ports[&22].service, "ssh");
+        assert_eq!(
+            ports[&22].version,
+            "OpenSSH 9.2p1 Debian 2+deb12u3 (protocol 2.0)"
+        );
+        assert_eq!(ports[&9000].service, "cslistener?");
+        assert_eq!(ports[&9000].version, "");
+        assert_eq!(ports[&10443].service, "ssl/unknown");
+    }
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(median(Vec::new()).is_nan());
+    }
+}

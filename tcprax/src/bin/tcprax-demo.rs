@@ -1,0 +1,294 @@
+//! tcprax-demo: scan a small network that the demo builds itself, and say what a correct scan
+//! reports, so a user can see both scan modes work without touching any real network.
+//!
+//! Two throw-away network namespaces joined by a veth pair ([`tcprax::testbed`]): the scanner
+//! at 198.18.0.1 and the target at 198.18.0.2. The target gets listeners on ports that look
+//! like real services and an nftables rule that drops two more; then `tcprax` (found next to
+//! this executable) runs inside the scanner namespace, once with `-sS` and once with `-sT`,
+//! its output streamed as it comes. Extra arguments are passed on to both scans
+//! (`tcprax-demo -sV`). Needs root.
+//!
+//! Cleanup on every path: the namespaces (and with them the veth pair, the firewall rule and
+//! any XDP program) go when the [`Testbed`] drops. Ctrl-C only sets a flag, so the demo
+//! unwinds normally: a running scan gets SIGINT, then SIGKILL if it does not end, by its pid.
+use anyhow::{Context as _, bail};
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::{Child, ExitCode, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tcprax::testbed::{SCANNER_V4, TARGET_V4, Testbed, have_privileges};
+
+/// Listeners in the target namespace: these must scan as open.
+const OPEN: &[(u16, &str)] = &[
+    (22, "ssh"),
+    (80, "http"),
+    (443, "https"),
+    (3306, "mysql"),
+    (8080, "http-alt"),
+];
+/// Dropped by nftables in the target namespace: these must scan as filtered.
+const FILTERED: &[(u16, &str)] = &[(8443, "https-alt"), (9000, "cslistener")];
+/// Scanned: the well-known range plus the listeners and filtered ports above it.
+const LOW_RANGE: (u16, u16) = (1, 1024);
+
+/// How long a scan may take to end by itself after Ctrl-C before we signal it, and then
+/// before we kill it.
+const SIGINT_AFTER: Duration = Duration::from_millis(500);
+const SIGKILL_AFTER: Duration = Duration::from_secs(3);
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+#[derive(Debug)]
+struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+fn check_interrupted() -> anyhow::Result<()> {
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        return Err(Interrupted.into());
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    // Before anything is created, so that no Ctrl-C can skip the cleanup.
+    if let Err(err) = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)) {
+        eprintln!("tcprax-demo: error: cannot handle Ctrl-C: {err}");
+        return ExitCode::FAILURE;
+    }
+    let extra: Vec<OsString> = std::env::args_os().skip(1).collect();
+    if extra.iter().any(|a| a == "-h" || a == "--help") {
+        println!(
+            "usage: tcprax-demo [TCPRAX-ARGS...]   (as root; extra arguments go to both scans)"
+        );
+        return ExitCode::SUCCESS;
+    }
+    match run(&extra) {
+        Ok(runs) if runs.iter().all(|r| r.status.success()) => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(err) if err.is::<Interrupted>() => {
+            eprintln!("tcprax-demo: interrupted; the demo network is removed");
+            ExitCode::from(130)
+        }
+        Err(err) => {
+            eprintln!("tcprax-demo: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One finished scan.
+struct ScanRun {
+    mode: &'static str,
+    status: ExitStatus,
+    took: Duration,
+}
+
+fn run(extra: &[OsString]) -> anyhow::Result<Vec<ScanRun>> {
+    let scanner = scanner_binary()?;
+    if !have_privileges() {
+        bail!("the demo creates network namespaces and attaches XDP: run it as root");
+    }
+    let ports = scanned_ports();
+    let spec = port_spec(&ports);
+
+    eprintln!("tcprax-demo: creating the demo network (namespaces trxdemo-*)");
+    let testbed = Testbed::new("trxdemo").context("creating the demo network namespaces")?;
+    check_interrupted()?;
+    let open: Vec<u16> = OPEN.iter().map(|&(p, _)| p).collect();
+    let filtered: Vec<u16> = FILTERED.iter().map(|&(p, _)| p).collect();
+    let _listeners = testbed
+        .target_listen(&open)
+        .context("starting listeners in the target namespace")?;
+    testbed
+        .target_filter_ports(&filtered)
+        .context("adding the nftables rule in the target namespace (is nftables installed? `cargo xtask setup` installs it)")?;
+    check_interrupted()?;
+
+    println!("demo network:");
+    println!(
+        "  scanner  {SCANNER_V4:<12} namespace {:<22} interface {}",
+        testbed.scanner_ns, testbed.scanner_if
+    );
+    println!(
+        "  target   {TARGET_V4:<12} namespace {:<22} interface {}",
+        testbed.target_ns, testbed.target_if
+    );
+    println!("  listening on {}; dropping {}", list(OPEN), list(FILTERED));
+
+    let target = TARGET_V4.to_string();
+    let mut runs = Vec::new();
+    for mode in ["-sS", "-sT"] {
+        check_interrupted()?;
+        let mut args: Vec<OsString> = [mode, target.as_str(), "-p", spec.as_str()]
+            .into_iter()
+            .map(OsString::from)
+            .collect();
+        args.extend(extra.iter().cloned());
+        println!();
+        println!(
+            "=== ip netns exec {} {} {}",
+            testbed.scanner_ns,
+            scanner.display(),
+            args.iter()
+                .map(|a| a.to_string_lossy())
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let started = Instant::now();
+        let child = testbed
+            .scanner_command(&scanner.to_string_lossy())
+            .args(&args)
+            .stdin(Stdio::null())
+            .spawn()
+            .context("starting tcprax in the scanner namespace")?;
+        let status = wait(child)?;
+        let took = started.elapsed();
+        println!(
+            "=== tcprax {mode}: {status} after {:.2}s",
+            took.as_secs_f64()
+        );
+        check_interrupted()?;
+        runs.push(ScanRun { mode, status, took });
+    }
+
+    print_expected(&ports);
+    println!();
+    for r in &runs {
+        let verdict = if r.status.success() { "ok" } else { "FAILED" };
+        println!(
+            "tcprax {}: {verdict} ({}, {:.2}s)",
+            r.mode,
+            r.status,
+            r.took.as_secs_f64()
+        );
+    }
+    Ok(runs)
+    // `_listeners` stops, then `testbed` deletes both namespaces.
+}
+
+/// `tcprax` lives next to this executable (both are built into the same target directory).
+fn scanner_binary() -> anyhow::Result<PathBuf> {
+    let me = std::env::current_exe().context("finding this executable's path")?;
+    let dir = me
+        .parent()
+        .with_context(|| format!("{} has no parent directory", me.display()))?;
+    let scanner = dir.join("tcprax");
+    if !scanner.is_file() {
+        bail!(
+            "{} not found: build it with `cargo build --release -p tcprax` (or run `cargo xtask demo`)",
+            scanner.display()
+        );
+    }
+    Ok(scanner)
+}
+
+/// Wait for a scan; after Ctrl-C give it a moment to stop on the terminal's SIGINT, then send
+/// one ourselves (the demo may have been signalled alone), then kill it.
+fn wait(mut child: Child) -> anyhow::Result<ExitStatus> {
+    let mut interrupted_at: Option<Instant> = None;
+    let mut sent_sigint = false;
+    loop {
+        if let Some(status) = child.try_wait().context("waiting for tcprax")? {
+            return Ok(status);
+        }
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            let since = interrupted_at.get_or_insert_with(Instant::now).elapsed();
+            if since >= SIGKILL_AFTER {
+                // SIGKILL by pid; the status is collected on the next turn.
+                let _ = child.kill();
+            } else if since >= SIGINT_AFTER && !sent_sigint {
+                sent_sigint = true;
+                if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+                    // SAFETY: kill has no memory-safety preconditions; the pid is our child's,
+                    // not yet reaped (try_wait above saw it running), so it cannot be reused.
+                    unsafe { libc::kill(pid, libc::SIGINT) };
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn scanned_ports() -> BTreeSet<u16> {
+    let mut ports: BTreeSet<u16> = (LOW_RANGE.0..=LOW_RANGE.1).collect();
+    ports.extend(OPEN.iter().chain(FILTERED).map(|&(p, _)| p));
+    ports
+}
+
+/// The `-p` argument for `ports`: runs of consecutive ports as ranges, comma-separated.
+fn port_spec(ports: &BTreeSet<u16>) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut iter = ports.iter().copied().peekable();
+    while let Some(start) = iter.next() {
+        let mut end = start;
+        while iter
+            .peek()
+            .is_some_and(|&next| Some(next) == end.checked_add(1))
+        {
+            end = iter.next().unwrap_or(end);
+        }
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        });
+    }
+    parts.join(",")
+}
+
+fn list(ports: &[(u16, &str)]) -> String {
+    ports
+        .iter()
+        .map(|(p, name)| format!("{p}/tcp ({name})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn print_expected(ports: &BTreeSet<u16>) {
+    let closed = ports.len() - OPEN.len() - FILTERED.len();
+    println!();
+    println!(
+        "expected verdicts for {TARGET_V4} ({} ports scanned):",
+        ports.len()
+    );
+    println!("  open      {}", list(OPEN));
+    println!("            (listeners in the target namespace)");
+    println!("  filtered  {}", list(FILTERED));
+    println!("            (nftables drops them: no answer at all)");
+    println!("  closed    the other {closed} ports");
+    println!("            (the target's kernel answers RST)");
+    println!("both scans should report exactly this; compare with their output above.");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_spec_joins_runs_into_ranges() {
+        assert_eq!(port_spec(&scanned_ports()), "1-1024,3306,8080,8443,9000");
+        let set: BTreeSet<u16> = [1, 2, 3, 5, 65534, 65535].into_iter().collect();
+        assert_eq!(port_spec(&set), "1-3,5,65534-65535");
+        assert_eq!(port_spec(&BTreeSet::new()), "");
+    }
+
+    #[test]
+    fn expected_verdicts_partition_the_scanned_ports() {
+        let ports = scanned_ports();
+        assert_eq!(ports.len(), 1028);
+        for &(p, _) in OPEN.iter().chain(FILTERED) {
+            assert!(ports.contains(&p), "{p} is not scanned");
+        }
+        let open: BTreeSet<u16> = OPEN.iter().map(|&(p, _)| p).collect();
+        assert!(FILTERED.iter().all(|(p, _)| !open.contains(p)));
+    }
+}
