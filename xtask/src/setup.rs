@@ -32,6 +32,8 @@ const TEST_PACKAGES: &[&str] = &[
     "vsftpd",
     "nmap",
     "procps",
+    // Python's smtpd is the SMTP server of the -sV namespace test.
+    "python3",
 ];
 const NGINX_PACKAGES: &[&str] = &["nginx-light", "nginx"];
 

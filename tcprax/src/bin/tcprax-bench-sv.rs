@@ -85,6 +85,8 @@ struct TcpraxPort {
 /// One tcprax run.
 struct TcpraxRun {
     label: String,
+    /// 1-based run number of this scan type.
+    number: u32,
     wall: Duration,
     service_detection_s: f64,
     ports: BTreeMap<u16, TcpraxPort>,
@@ -108,6 +110,7 @@ fn run_tcprax(
     scan: &str,
     ports: &str,
     json: &Path,
+    number: u32,
 ) -> anyhow::Result<TcpraxRun> {
     let target = TARGET_V4.to_string();
     let started = Instant::now();
@@ -129,6 +132,7 @@ fn run_tcprax(
     let text = std::fs::read_to_string(json).with_context(|| format!("read {}", json.display()))?;
     let mut run = TcpraxRun {
         label: format!("tcprax {scan} -sV"),
+        number,
         wall,
         service_detection_s: f64::NAN,
         ports: BTreeMap::new(),
@@ -170,34 +174,38 @@ fn run_tcprax(
     Ok(run)
 }
 
-/// nmap's normal output, cut at the columns of its `PORT STATE SERVICE VERSION` header.
+/// The first whitespace-separated token of `s`, and what follows it.
+fn token(s: &str) -> (&str, &str) {
+    let s = s.trim_start();
+    let end = s.find(char::is_whitespace).unwrap_or(s.len());
+    s.split_at(end)
+}
+
+/// The port table of nmap's normal output (`PORT STATE SERVICE VERSION`). Port, state and
+/// service never contain spaces; the version is the rest of the line.
 fn parse_nmap(stdout: &str) -> BTreeMap<u16, NmapPort> {
     let mut ports = BTreeMap::new();
-    let mut columns = None;
+    let mut in_table = false;
     for line in stdout.lines() {
         if line.starts_with("PORT ") {
-            columns = Some((
-                line.find("STATE").unwrap_or(0),
-                line.find("SERVICE").unwrap_or(0),
-                line.find("VERSION").unwrap_or(line.len()),
-            ));
+            in_table = true;
             continue;
         }
-        let (Some((state_at, service_at, version_at)), Some((port, _))) =
-            (columns, line.split_once("/tcp"))
-        else {
+        let (port, rest) = token(line);
+        let Some(Ok(port)) = port.strip_suffix("/tcp").map(str::parse::<u16>) else {
             continue;
         };
-        let Ok(port) = port.parse::<u16>() else {
+        if !in_table {
             continue;
-        };
-        let cut = |from: usize, to: usize| line.get(from..to.min(line.len())).unwrap_or("").trim();
+        }
+        let (state, rest) = token(rest);
+        let (service, version) = token(rest);
         ports.insert(
             port,
             NmapPort {
-                state: cut(state_at, service_at).to_owned(),
-                service: cut(service_at, version_at).to_owned(),
-                version: line.get(version_at..).unwrap_or("").trim().to_owned(),
+                state: state.to_owned(),
+                service: service.to_owned(),
+                version: version.trim().to_owned(),
             },
         );
     }
@@ -264,8 +272,9 @@ fn print_report(
     println!("|---|---:|---:|");
     for run in runs {
         println!(
-            "| `{}` | {:.2} s | {:.2} s |",
+            "| `{}` #{} | {:.2} s | {:.2} s |",
             run.label,
+            run.number,
             run.wall.as_secs_f64(),
             run.service_detection_s
         );
@@ -389,18 +398,19 @@ fn main() -> anyhow::Result<()> {
         for scan in ["-sT", "-sS"] {
             check_stop()?;
             let json = dir.join(&format!("run{i}{scan}.json"));
-            let run = run_tcprax(&tb, &tcprax, scan, &ports, &json)?;
+            let run = run_tcprax(&tb, &tcprax, scan, &ports, &json, i + 1)?;
             eprintln!(
-                "{} run {}: wall {:.2} s, -sV {:.2} s",
+                "{} #{}: wall {:.2} s, -sV {:.2} s",
                 run.label,
-                i + 1,
+                run.number,
                 run.wall.as_secs_f64(),
                 run.service_detection_s
             );
             runs.push(run);
         }
     }
-    runs.sort_by(|a, b| a.label.cmp(&b.label).reverse());
+    // -sT runs first, then -sS, each in run order.
+    runs.sort_by(|a, b| b.label.cmp(&a.label).then(a.number.cmp(&b.number)));
     let nmap = if with_nmap {
         check_stop()?;
         eprintln!("nmap -sV (this takes a while)...");
@@ -426,25 +436,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn nmap_columns_are_cut_at_the_header() {
-        let out = "Nmap scan report for 198.18.0.2\n\
-                   PORT      STATE SERVICE  VERSION\n\
-                   22/tcp    open  ssh      OpenSSH 9.2p1 Debian 2+deb12u3 (protocol 2.0)\n\
+    fn nmap_port_table() {
+        let out = "Starting Nmap 7.93 ( https://nmap.org ) at 2025-01-01 00:00 UTC\n\
+                   Nmap scan report for 198.18.0.2\n\
+                   Host is up (0.000050s latency).\n\n\
+                   PORT      STATE SERVICE       VERSION\n\
+                   22/tcp    open  ssh           OpenSSH 9.2p1 Debian 2+deb12u3 (protocol 2.0)\n\
                    9000/tcp  open  cslistener?\n\
-                   10443/tcp open  ssl/unknown\n\
+                   10443/tcp open  ssl/cirrossp?\n\
                    1 service unrecognized despite returning data.\n\
-                   SF-Port3306-TCP:V=7.93%I=7%D=1/1%Time=0%P=x86_64-pc-linux-gnu%r(NULL,4A,\"J\\0\")\n";
+                   SF-Port3306-TCP:V=7.93%I=7%D=1/1%Time=0%P=x86_64-pc-linux-gnu%r(NULL,4A,\"J\\0\")\n\
+                   Service detection performed.\n";
         let ports = parse_nmap(out);
-        assert_eq!(ports.len(), 3);
+        assert_eq!(ports.keys().copied().collect::<Vec<_>>(), [22, 9000, 10443]);
         assert_eq!(ports[&22].state, "open");
         assert_eq!(ports[&22].service, "ssh");
         assert_eq!(
             ports[&22].version,
             "OpenSSH 9.2p1 Debian 2+deb12u3 (protocol 2.0)"
         );
-        assert_eq!(ports[&9000].service, "cslistener?");
-        assert_eq!(ports[&9000].version, "");
-        assert_eq!(ports[&10443].service, "ssl/unknown");
+        assert_eq!(
+            (ports[&9000].service.as_str(), ports[&9000].version.as_str()),
+            ("cslistener?", "")
+        );
+        assert_eq!(ports[&10443].service, "ssl/cirrossp?");
+        assert!(
+            parse_nmap("22/tcp open ssh\n").is_empty(),
+            "no table header"
+        );
     }
 
     #[test]
