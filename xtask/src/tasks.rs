@@ -207,6 +207,9 @@ fn bench(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
         "tcprax-ebpf",
         "--bin",
         "tcprax-bench",
+        // What the benchmark measures.
+        "--bin",
+        "tcprax",
     ]))?;
     Err(exec::exec(
         Command::new(release_bin("tcprax-bench")).args(args),

@@ -183,8 +183,8 @@ struct Spec {
 struct Measured {
     spec: Spec,
     wall: Duration,
-    /// User + system CPU of the scanner process and its children.
-    cpu: Duration,
+    /// CPU of the scanner process and its children.
+    cpu: Cpu,
     /// Busy CPU of the whole machine (both namespaces, every process, softirqs).
     host_cpu: Duration,
     /// The scanner's own count, when it reports one (tcprax).
@@ -410,7 +410,20 @@ struct Running {
 struct Finished {
     /// Exit code, or 128 + signal.
     code: i32,
-    cpu: Duration,
+    cpu: Cpu,
+}
+
+/// User and system CPU time of a process and the children it waited for.
+#[derive(Clone, Copy, Debug, Default)]
+struct Cpu {
+    user: Duration,
+    system: Duration,
+}
+
+impl Cpu {
+    fn total(self) -> Duration {
+        self.user + self.system
+    }
 }
 
 impl Running {
@@ -442,7 +455,10 @@ impl Running {
                 } else {
                     128 + libc::WTERMSIG(status)
                 };
-                let cpu = timeval(ru.ru_utime) + timeval(ru.ru_stime);
+                let cpu = Cpu {
+                    user: timeval(ru.ru_utime),
+                    system: timeval(ru.ru_stime),
+                };
                 return Ok(Finished { code, cpu });
             }
             if r < 0 {
@@ -638,13 +654,9 @@ fn command_line(
                 "-o",
                 &out,
             ]);
-            if let Some(r) = spec.rate {
-                push(&["-r", &r.to_string()]);
-            } else {
-                // zmap's "no limit" is -B (bandwidth); 0 pps means unlimited in -r.
-                push(&["-r", "0"]);
-            }
-            push(&[&range]);
+            // Like masscan: "unlimited" is a rate far above what the link carries.
+            let rate = spec.rate.unwrap_or(10_000_000).to_string();
+            push(&["-r", &rate, &range]);
         }
     }
     args
@@ -676,9 +688,9 @@ fn plan(quick: bool, tools: &[Tool]) -> Vec<Spec> {
         match (tool, quick) {
             (Tool::Tcprax, false) => vec![k(10), k(25), k(50), k(100), None],
             (Tool::Tcprax, true) => vec![k(25), None],
-            (Tool::MasscanOwn, false) => vec![k(15), k(30), k(60)],
+            (Tool::MasscanOwn, false) => vec![k(15), k(30), k(60), k(120)],
             (Tool::MasscanOwn, true) => vec![k(30)],
-            (Tool::MasscanSpare, false) => vec![k(60), k(120)],
+            (Tool::MasscanSpare, false) => vec![k(60), k(120), None],
             (Tool::MasscanSpare, true) => vec![k(120)],
             (Tool::Nmap, false) => vec![k(5), k(10), k(20)],
             (Tool::Nmap, true) => vec![k(10)],
@@ -836,7 +848,11 @@ fn run(args: &Args) -> anyhow::Result<()> {
     }
     let total = started.elapsed();
     let load = format!("{load_before} before, {} after", load_average());
-    print!("{}", report(&results, &skipped, args.quick, total, &load));
+    let versions = versions(&tcprax, &tools);
+    print!(
+        "{}",
+        report(&results, &skipped, args.quick, total, &load, &versions)
+    );
     Ok(())
     // `_listeners` stop, then `testbed` deletes both namespaces and `scratch` the files.
 }
@@ -927,6 +943,12 @@ fn measure(
     })
 }
 
+/// `part` of `whole` in percent, rounded down so that only a complete result reads 100.00.
+fn percent(part: u64, whole: u64) -> String {
+    let hundredths = u128::from(part) * 10_000 / u128::from(whole.max(1));
+    format!("{}.{:02}", hundredths / 100, hundredths % 100)
+}
+
 fn fmt_rate(rate: Option<u32>) -> String {
     match rate {
         Some(r) if r.is_multiple_of(1000) => format!("{}k", r / 1000),
@@ -963,6 +985,7 @@ fn report(
     quick: bool,
     total: Duration,
     load: &str,
+    versions: &[String],
 ) -> String {
     let mut s = String::new();
     let tcprax_best = best_complete(results, Tool::Tcprax).map(Measured::pps);
@@ -974,9 +997,12 @@ fn report(
         kernel_release(),
         total.as_secs_f64()
     );
+    if !versions.is_empty() {
+        let _ = writeln!(s, "Versions: {}.\n", versions.join(", "));
+    }
     let _ = writeln!(
         s,
-        "| tool | range × ports | rate asked | probes | achieved pps | wall s | open found / truth | % | CPU s | host CPU s | SYNs at target | RSTs at target | vs tcprax best | notes |"
+        "| tool | range × ports | rate asked | probes | achieved pps | wall s | open found / truth | % | CPU s (user+sys) | host CPU s | SYNs at target | RSTs at target | vs tcprax best | notes |"
     );
     let _ = writeln!(
         s,
@@ -991,7 +1017,7 @@ fn report(
         let ratio = tcprax_best.map_or("-".into(), |b| format!("{:.2}×", m.pps() / b));
         let _ = writeln!(
             s,
-            "| {} | {} × {} | {} | {} | {} | {:.2} | {} / {} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {} |",
+            "| {} | {} × {} | {} | {} | {} | {:.2} | {} / {} | {} | {:.2} ({:.2}+{:.2}) | {:.2} | {} | {} | {} | {} |",
             m.spec.tool.label(),
             m.spec.scope.range,
             m.spec.scope.ports.len(),
@@ -1001,8 +1027,10 @@ fn report(
             m.wall.as_secs_f64(),
             fmt_count(m.found.in_scope),
             fmt_count(truth),
-            100.0 * m.found.in_scope as f64 / truth.max(1) as f64,
-            m.cpu.as_secs_f64(),
+            percent(m.found.in_scope, truth),
+            m.cpu.total().as_secs_f64(),
+            m.cpu.user.as_secs_f64(),
+            m.cpu.system.as_secs_f64(),
             m.host_cpu.as_secs_f64(),
             fmt_count(m.syns_at_target),
             fmt_count(m.rsts_at_target),
@@ -1033,7 +1061,7 @@ fn report(
                     fmt_rate(b.spec.rate),
                     fmt_count(b.pps().round() as u64),
                     b.wall.as_secs_f64(),
-                    b.cpu.as_secs_f64(),
+                    b.cpu.total().as_secs_f64(),
                     ratio
                 );
             }
@@ -1053,6 +1081,41 @@ fn report(
         let _ = writeln!(s, "\n{note}");
     }
     s
+}
+
+/// The first line of `program --version` that names a version, e.g. "Nmap version 7.93".
+fn version_of(program: &Path) -> Option<String> {
+    let out = Command::new(program)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text.lines()
+        .map(str::trim)
+        .find(|l| l.chars().any(|c| c.is_ascii_digit()))
+        .map(|l| l.split(" (").next().unwrap_or(l).to_string())
+}
+
+/// Versions of the tools that ran, tcprax first.
+fn versions(tcprax: &Path, tools: &[Tool]) -> Vec<String> {
+    let mut programs: Vec<PathBuf> = Vec::new();
+    for tool in tools {
+        let p = match tool {
+            Tool::Tcprax => tcprax.to_path_buf(),
+            Tool::MasscanOwn | Tool::MasscanSpare => "masscan".into(),
+            Tool::Nmap => "nmap".into(),
+            Tool::Zmap => "zmap".into(),
+        };
+        if !programs.contains(&p) {
+            programs.push(p);
+        }
+    }
+    programs.iter().filter_map(|p| version_of(p)).collect()
 }
 
 /// The 1-minute load average, from `/proc/loadavg`.
@@ -1164,6 +1227,10 @@ not json"#;
         assert_eq!(fmt_rate(Some(25_000)), "25k");
         assert_eq!(fmt_rate(Some(1_500)), "1500");
         assert_eq!(fmt_rate(None), "max");
+        assert_eq!(percent(65_535, 65_536), "99.99");
+        assert_eq!(percent(262_144, 262_144), "100.00");
+        assert_eq!(percent(1, 3), "33.33");
+        assert_eq!(percent(0, 0), "0.00");
     }
 
     #[test]

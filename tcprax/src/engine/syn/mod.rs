@@ -275,13 +275,14 @@ impl Scheduler {
             }
             let more = !self.retry_queue.is_empty() || self.next < self.perm.len();
             if more {
-                let budget = self.pacer.take(now, BATCH);
-                if budget == 0 {
+                let min_batch = self.pacer.min_batch(BATCH);
+                if !self.pacer.ready(now, min_batch) {
                     self.sender.flush()?;
-                    let wait = Duration::from_nanos(self.pacer.wait_ns().clamp(1_000, 1_000_000));
-                    self.wait_reply(wait)?;
+                    let wait = self.pacer.wait_ns_for(min_batch).clamp(1_000, 1_000_000);
+                    self.wait_reply(Duration::from_nanos(wait))?;
                     continue;
                 }
+                let budget = self.pacer.take(now, BATCH);
                 for _ in 0..budget {
                     if !self.send_next(now)? {
                         break;

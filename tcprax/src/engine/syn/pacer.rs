@@ -47,6 +47,36 @@ impl Pacer {
         n
     }
 
+    /// The smallest batch worth a wake-up: about 1 ms of tokens (1 to `max`). Sending each
+    /// token as it accrues would cost one `sendmmsg` and one sleep per packet at moderate
+    /// rates; a millisecond's worth keeps the average rate and the spacing fine.
+    pub fn min_batch(&self, max: usize) -> usize {
+        match self.rate {
+            None => max,
+            Some(rate) => ((rate / 1000) as usize).clamp(1, max),
+        }
+    }
+
+    /// Whether `n` tokens are available now (refilling first, taking none).
+    pub fn ready(&mut self, now_ns: u64, n: usize) -> bool {
+        if self.rate.is_none() {
+            return true;
+        }
+        self.refill(now_ns);
+        self.tokens >= n as f64
+    }
+
+    /// Nanoseconds until `n` tokens are available.
+    pub fn wait_ns_for(&self, n: usize) -> u64 {
+        match self.rate {
+            None => 0,
+            Some(rate) => {
+                let missing = (n as f64 - self.tokens).max(0.0);
+                (missing / rate as f64 * 1e9).ceil() as u64
+            }
+        }
+    }
+
     /// Nanoseconds until the next token.
     pub fn wait_ns(&self) -> u64 {
         match self.rate {
@@ -93,6 +123,26 @@ mod tests {
         assert_eq!(p.take(0, 64), 1);
         // One second of silence, then at most 10 ms worth (10 packets) at once.
         assert_eq!(p.take(1_000_000_000, 1000), 10);
+    }
+
+    #[test]
+    fn batches_of_a_millisecond_keep_the_rate() {
+        for rate in [10u64, 5_000, 50_000] {
+            let mut p = Pacer::new(Some(rate));
+            let min = p.min_batch(64);
+            let (mut now, mut sent, mut wakes) = (0u64, 0u64, 0u64);
+            while now < 2_000_000_000 {
+                wakes += 1;
+                if p.ready(now, min) {
+                    sent += p.take(now, 64) as u64;
+                }
+                now += p.wait_ns_for(min).max(1) + 50_000;
+            }
+            let err = (sent as f64 - 2.0 * rate as f64).abs() / (2.0 * rate as f64);
+            assert!(err < 0.03, "rate {rate}: sent {sent}");
+            // At most about one wake-up per millisecond (plus the ones spent waiting).
+            assert!(wakes <= 2 * 2000 + 10, "rate {rate}: {wakes} wake-ups");
+        }
     }
 
     #[test]
