@@ -3,7 +3,7 @@
 //! knows which engine produced an event.
 use crate::config::{ScanConfig, Verbosity};
 use crate::engine::connect::{ConnectError, ConnectOptions, connect_scan};
-use crate::engine::syn::{SynError, SynOptions, syn_scan};
+use crate::engine::syn::{SynError, SynScanOptions, syn_scan};
 use crate::engine::{EngineStats, StopSignal};
 use crate::model::{
     PortReport, PortState, ScanEvent, ScanPlan, ScanSummary, ScanType, ServiceInfo,
@@ -62,17 +62,12 @@ pub fn names_of(config: &ScanConfig) -> NameLookup {
         .collect()
 }
 
-fn syn_options(config: &ScanConfig) -> SynOptions {
-    SynOptions {
+fn syn_options(config: &ScanConfig) -> SynScanOptions {
+    SynScanOptions {
         rate: config.rate,
         retries: config.retries,
         max_timeout: config.timeout.unwrap_or(Duration::from_secs(2)),
-        source_ports: config.syn.source_ports,
-        source_addr: config.syn.source_addr,
-        interface: config.syn.interface.clone(),
-        seed: config.syn.seed,
-        shard: config.syn.shard,
-        send_rst: config.syn.send_rst,
+        syn: config.syn.clone(),
     }
 }
 

@@ -264,6 +264,22 @@ impl Testbed {
             .sum())
     }
 
+    /// Answer TCP to `ports` in the target namespace with ICMP/ICMPv6 "administratively
+    /// prohibited" (nftables `reject`): they scan as filtered, by an ICMP error.
+    pub fn target_reject_ports_icmp(&self, ports: &[u16]) -> Result<(), TestbedError> {
+        let list = ports
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.target_sh(&format!(
+            "nft add table inet tcprax_reject && \
+             nft add chain inet tcprax_reject input '{{ type filter hook input priority 0; }}' && \
+             nft add rule inet tcprax_reject input tcp dport '{{ {list} }}' reject with icmpx type admin-prohibited"
+        ))?;
+        Ok(())
+    }
+
     /// Run `f` on a thread that has entered the scanner namespace.
     pub fn in_scanner<T: Send + 'static>(
         &self,

@@ -6,12 +6,12 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 use tcprax::engine::EngineStats;
 use tcprax::engine::StopSignal;
-use tcprax::engine::syn::{SynOptions, syn_scan};
-use tcprax::model::{PortState, ScanEvent};
+use tcprax::engine::syn::{SynScanOptions, syn_scan};
+use tcprax::model::{PortState, Reason, ScanEvent};
 use tcprax::ports::PortList;
 use tcprax::targets::TargetSet;
 
-fn scan(target: &str, ports: &str, opts: SynOptions) -> (Vec<ScanEvent>, EngineStats) {
+fn scan(target: &str, ports: &str, opts: SynScanOptions) -> (Vec<ScanEvent>, EngineStats) {
     let targets = TargetSet::parse(&[target.to_string()], &[], &[], &[]).unwrap();
     let ports = PortList::parse(ports).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -41,8 +41,8 @@ fn ports_in(events: &[ScanEvent], state: PortState) -> BTreeSet<u16> {
         .collect()
 }
 
-fn fast() -> SynOptions {
-    SynOptions {
+fn fast() -> SynScanOptions {
+    SynScanOptions {
         max_timeout: Duration::from_millis(300),
         retries: 1,
         ..Default::default()
@@ -93,10 +93,8 @@ fn no_rst_means_the_target_sees_no_rst_at_all() {
     // scanner's kernel during the scan, which is what XDP_DROP must prevent.
     tb.target_sh("sysctl -qw net.ipv4.tcp_synack_retries=0")
         .unwrap();
-    let opts = SynOptions {
-        send_rst: false,
-        ..fast()
-    };
+    let mut opts = fast();
+    opts.syn.send_rst = false;
     let (events, _) = tb
         .in_scanner(move || scan("198.18.0.2", "1-100,443", opts))
         .unwrap();
@@ -111,6 +109,49 @@ fn no_rst_means_the_target_sees_no_rst_at_all() {
         0,
         "the scanner's kernel sent RSTs"
     );
+}
+
+/// ICMP / ICMPv6 destination unreachable quoting our SYN: validated by XDP from the quoted
+/// sequence number, reported as filtered with its own reason, without waiting for retries.
+#[test]
+fn icmp_unreachable_is_filtered_for_both_families() {
+    let Some(tb) = common::testbed("trxsynicmp") else {
+        return;
+    };
+    let _l = tb.target_listen(&[22]).unwrap();
+    tb.target_reject_ports_icmp(&[7777, 8888]).unwrap();
+    for target in ["198.18.0.2", "2001:2::2"] {
+        let (events, stats) = tb
+            .in_scanner(move || scan(target, "22,7777,8888,9999", fast()))
+            .unwrap();
+        let reason = |p: u16| {
+            events
+                .iter()
+                .find(|e| e.port == p)
+                .map(|e| (e.state, e.reason))
+        };
+        assert_eq!(
+            reason(22),
+            Some((PortState::Open, Reason::SynAck)),
+            "{target}"
+        );
+        assert_eq!(
+            reason(7777),
+            Some((PortState::Filtered, Reason::IcmpUnreachable)),
+            "{target}"
+        );
+        assert_eq!(
+            reason(8888),
+            Some((PortState::Filtered, Reason::IcmpUnreachable)),
+            "{target}"
+        );
+        assert_eq!(
+            reason(9999),
+            Some((PortState::Closed, Reason::Reset)),
+            "{target}"
+        );
+        assert_eq!(stats.probes_sent, 4, "{target}: ICMP answers need no retry");
+    }
 }
 
 #[test]

@@ -16,7 +16,7 @@ pub mod sender;
 
 use super::rtt::{RttBounds, RttEstimator};
 use super::{EngineStats, StopSignal};
-use crate::config::Shard;
+use crate::config::SynOptions;
 use crate::model::{PortState, Reason, ScanEvent};
 use crate::ports::PortList;
 use crate::targets::TargetSet;
@@ -32,33 +32,23 @@ use std::time::Duration;
 use tcprax_common::{ReplyEvent, XdpConfig, cookie, kind, v4_mapped};
 use tokio::sync::mpsc;
 
-/// Knobs of the SYN scan.
+/// Knobs of the SYN scan: timing here, where probes come from in [`SynOptions`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SynOptions {
+pub struct SynScanOptions {
     pub rate: Option<u64>,
     pub retries: u32,
     /// Ceiling of the per-probe timeout.
     pub max_timeout: Duration,
-    pub source_ports: (u16, u16),
-    pub source_addr: Option<IpAddr>,
-    pub interface: Option<String>,
-    pub seed: Option<u64>,
-    pub shard: Shard,
-    pub send_rst: bool,
+    pub syn: SynOptions,
 }
 
-impl Default for SynOptions {
+impl Default for SynScanOptions {
     fn default() -> Self {
-        SynOptions {
+        SynScanOptions {
             rate: None,
             retries: 2,
             max_timeout: Duration::from_secs(2),
-            source_ports: crate::config::DEFAULT_SOURCE_PORTS,
-            source_addr: None,
-            interface: None,
-            seed: None,
-            shard: Shard { index: 1, count: 1 },
-            send_rst: true,
+            syn: SynOptions::default(),
         }
     }
 }
@@ -130,11 +120,11 @@ fn mono_ns() -> u64 {
 pub async fn syn_scan(
     targets: &TargetSet,
     ports: &PortList,
-    opts: SynOptions,
+    opts: SynScanOptions,
     tx: mpsc::Sender<ScanEvent>,
     stop: StopSignal,
 ) -> Result<EngineStats, SynError> {
-    let origin = resolve_origin(targets, &opts)?;
+    let origin = resolve_origin(targets, &opts.syn)?;
     let n_targets = targets.len();
     let space = n_targets
         .checked_mul(ports.len() as u128)
@@ -145,7 +135,7 @@ pub async fn syn_scan(
         })? as u64;
     let key0: u64 = rand::random();
     let key1: u64 = rand::random();
-    let (lo, hi) = opts.source_ports;
+    let (lo, hi) = opts.syn.source_ports;
     let mut capture = XdpCapture::attach(
         &origin.interface,
         XdpConfig {
@@ -163,9 +153,9 @@ pub async fn syn_scan(
     let scheduler = Scheduler {
         targets: targets.clone(),
         ports: ports.as_slice().to_vec(),
-        perm: Permutation::new(space, opts.seed.unwrap_or_else(rand::random)),
-        next: u64::from(opts.shard.index.saturating_sub(1)),
-        step: u64::from(opts.shard.count.max(1)),
+        perm: Permutation::new(space, opts.syn.seed.unwrap_or_else(rand::random)),
+        next: u64::from(opts.syn.shard.index.saturating_sub(1)),
+        step: u64::from(opts.syn.shard.count.max(1)),
         origin: origin.clone(),
         key: (key0, key1),
         pacer: Pacer::new(opts.rate),
@@ -230,7 +220,7 @@ struct Scheduler {
     key: (u64, u64),
     pacer: Pacer,
     sender: RawSender,
-    opts: SynOptions,
+    opts: SynScanOptions,
     in_flight: HashMap<(IpAddr, u16), InFlight>,
     /// (key, attempt, deadline) in send order.
     timeline: VecDeque<((IpAddr, u16), u8, u64)>,
@@ -356,7 +346,7 @@ impl Scheduler {
     /// Our source port for a probe: spread over the range, different for each attempt, so a
     /// retry never reuses the 4-tuple of a half-open connection from the previous attempt.
     fn source_port(&self, addr: &[u8; 16], port: u16, attempt: u8) -> u16 {
-        let (lo, hi) = self.opts.source_ports;
+        let (lo, hi) = self.opts.syn.source_ports;
         let span = u32::from(hi - lo) + 1;
         let h = cookie(self.key.1, self.key.0, addr, port, u16::from(attempt));
         lo + (h % span) as u16
@@ -432,7 +422,7 @@ impl Scheduler {
             kind::RST => (PortState::Closed, Reason::Reset),
             _ => (PortState::Filtered, Reason::IcmpUnreachable),
         };
-        if state == PortState::Open && self.opts.send_rst {
+        if state == PortState::Open && self.opts.syn.send_rst {
             // The kernel never saw the SYN-ACK (XDP dropped it), so it will not RST; we do,
             // or the target keeps a half-open connection and retransmits.
             self.sender.push(&TcpSegment::rst(
