@@ -116,6 +116,61 @@ pub fn status(cmd: &mut Command) -> anyhow::Result<ExitStatus> {
     Ok(status)
 }
 
+/// Totals of the `test result:` lines of a `cargo test` run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TestTally {
+    pub passed: u64,
+    pub failed: u64,
+    pub ignored: u64,
+}
+
+impl TestTally {
+    /// Add one libtest summary line: `test result: ok. 5 passed; 0 failed; 1 ignored; ...`.
+    pub fn add_line(&mut self, line: &str) {
+        let Some(rest) = line.trim().strip_prefix("test result:") else {
+            return;
+        };
+        for part in rest.split(';') {
+            let mut words = part.split_whitespace().rev();
+            let (Some(label), Some(n)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(n) = n.parse::<u64>() else { continue };
+            match label {
+                "passed" => self.passed += n,
+                "failed" => self.failed += n,
+                "ignored" => self.ignored += n,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Like [`status`] for `cargo test`: its stdout is passed through line by line and the
+/// libtest summaries are added up.
+pub fn status_tallying(cmd: &mut Command) -> anyhow::Result<(ExitStatus, TestTally)> {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    let line = describe(cmd);
+    eprintln!("xtask: $ {line}");
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot run `{line}`"))?;
+    let mut tally = TestTally::default();
+    if let Some(out) = child.stdout.take() {
+        let mut stdout = std::io::stdout().lock();
+        for text in BufReader::new(out).lines().map_while(Result::ok) {
+            tally.add_line(&text);
+            let _ = writeln!(stdout, "{text}");
+        }
+    }
+    let status = child
+        .wait()
+        .with_context(|| format!("cannot wait for `{line}`"))?;
+    check_interrupted()?;
+    Ok((status, tally))
+}
+
 /// Like [`status`], failing unless the command succeeded.
 pub fn run(cmd: &mut Command) -> anyhow::Result<()> {
     let status = status(cmd)?;
@@ -150,6 +205,24 @@ pub fn exec(cmd: &mut Command) -> anyhow::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tally_adds_libtest_summaries() {
+        let mut t = TestTally::default();
+        t.add_line("test result: ok. 5 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.1s");
+        t.add_line(
+            "test result: FAILED. 2 passed; 3 failed; 0 ignored; 0 measured; 0 filtered out",
+        );
+        t.add_line("running 7 tests");
+        assert_eq!(
+            t,
+            TestTally {
+                passed: 7,
+                failed: 3,
+                ignored: 1
+            }
+        );
+    }
 
     #[test]
     fn describe_quotes_what_a_shell_would_split() {

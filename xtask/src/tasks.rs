@@ -296,10 +296,17 @@ fn test() -> anyhow::Result<ExitCode> {
     ];
     // Run every check even after a failure: one CI run should show all that is wrong.
     let mut results: Vec<(&str, bool, Duration)> = Vec::new();
+    let mut tally = exec::TestTally::default();
     for mut check in checks {
         eprintln!("xtask: test: {}", check.name);
         let t = Instant::now();
-        let ok = exec::status(&mut check.command)?.success();
+        let ok = if check.name == "test" {
+            let (status, t) = exec::status_tallying(&mut check.command)?;
+            tally = t;
+            status.success()
+        } else {
+            exec::status(&mut check.command)?.success()
+        };
         results.push((check.name, ok, t.elapsed()));
     }
 
@@ -313,6 +320,11 @@ fn test() -> anyhow::Result<ExitCode> {
         );
     }
     eprintln!("  {:<14} {:>7}", "total", secs(started.elapsed()));
+    // The plain closing line CI reads: every libtest summary of the run, added up.
+    println!(
+        "{} passed, {} failed, {} skipped",
+        tally.passed, tally.failed, tally.ignored
+    );
     let failed: Vec<&str> = results.iter().filter(|r| !r.1).map(|r| r.0).collect();
     if failed.is_empty() {
         Ok(ExitCode::SUCCESS)
