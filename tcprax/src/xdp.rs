@@ -26,7 +26,8 @@ pub enum XdpError {
     )]
     Placeholder,
     #[error(
-        "cannot load the XDP program (are you root, with CAP_BPF and CAP_NET_ADMIN?): {source}"
+        "cannot load the XDP program (-sS needs root, or CAP_BPF, CAP_NET_ADMIN and \
+         CAP_NET_RAW): {source}; use -sT for a connect scan without privileges"
     )]
     Load { source: Box<aya::EbpfError> },
     #[error("XDP object has no {what}")]

@@ -125,3 +125,52 @@ fn unusable_interface_is_a_clear_error_suggesting_connect_scan() {
     );
     assert!(out.stdout.is_empty() || !String::from_utf8_lossy(&out.stdout).contains("open"));
 }
+
+#[test]
+fn without_privileges_the_error_says_why_and_suggests_connect_scan() {
+    let Some(tb) = common::testbed("trxlcpriv") else {
+        return;
+    };
+    let out = tb
+        .scanner_command("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .args([common::bin(), "-sS", "198.18.0.2", "-p", "80"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("root") && stderr.contains("-sT"),
+        "stderr: {stderr}"
+    );
+    assert!(!attached(&tb));
+}
+
+#[test]
+fn mixed_families_are_refused_before_anything_is_sent() {
+    let Some(tb) = common::testbed("trxlcmix") else {
+        return;
+    };
+    let out = tb
+        .scanner_command(common::bin())
+        .args(["-sS", "198.18.0.2", "2001:2::2", "-p", "80"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("2001:2::2") && stderr.contains("family"),
+        "stderr: {stderr}"
+    );
+    assert!(!attached(&tb));
+}

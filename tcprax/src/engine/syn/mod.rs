@@ -125,6 +125,20 @@ pub async fn syn_scan(
     stop: StopSignal,
 ) -> Result<EngineStats, SynError> {
     let origin = resolve_origin(targets, &opts.syn)?;
+    // One family per scan (one raw socket, one source address): refuse before anything is
+    // attached or sent, not half-way through.
+    if let Some(other) = targets
+        .ranges()
+        .iter()
+        .map(|r| r.first_addr())
+        .find(|a| a.is_ipv4() != origin.source.is_ipv4())
+    {
+        return Err(SynError::MixedFamilies {
+            first: origin.source,
+            first_family: family(&origin.source),
+            other,
+        });
+    }
     let n_targets = targets.len();
     let space = n_targets
         .checked_mul(ports.len() as u128)
@@ -200,6 +214,9 @@ pub async fn syn_scan(
         duplicates,
     })
 }
+
+/// Hosts that get an RTT estimator of their own.
+const MAX_RTT_TARGETS: usize = 1 << 16;
 
 /// A probe waiting for its answer.
 #[derive(Clone, Copy, Debug)]
@@ -412,10 +429,19 @@ impl Scheduler {
         // Only first-attempt answers are unambiguous samples (Karn's algorithm).
         if f.attempt == 0 {
             self.rtt_global.sample(rtt);
-            self.rtt_per_target
-                .entry(addr)
-                .or_insert_with(|| RttEstimator::new(RttBounds::with_max(self.opts.max_timeout)))
-                .sample(rtt);
+            // Per-target estimators for up to MAX_RTT_TARGETS hosts (a /8 must not grow a map of
+            // millions); hosts beyond that use the global estimate.
+            let max = self.opts.max_timeout;
+            let len = self.rtt_per_target.len();
+            match self.rtt_per_target.get_mut(&addr) {
+                Some(e) => e.sample(rtt),
+                None if len < MAX_RTT_TARGETS => {
+                    let mut e = RttEstimator::new(RttBounds::with_max(max));
+                    e.sample(rtt);
+                    self.rtt_per_target.insert(addr, e);
+                }
+                None => {}
+            }
         }
         let (state, reason) = match ev.kind {
             kind::SYN_ACK => (PortState::Open, Reason::SynAck),
