@@ -240,6 +240,9 @@ struct Scheduler {
     opts: SynScanOptions,
     in_flight: HashMap<(IpAddr, u16), InFlight>,
     /// (key, attempt, deadline) in send order.
+    /// (key, attempt, sent at) in send order. The deadline is sent-at plus the timeout as
+    /// known *now*: probes sent before the first RTT sample (with the 1 s initial timeout)
+    /// expire as soon as the measured RTT says they should.
     timeline: VecDeque<((IpAddr, u16), u8, u64)>,
     retry_queue: VecDeque<((IpAddr, u16), u8)>,
     rtt_global: RttEstimator,
@@ -301,7 +304,11 @@ impl Scheduler {
                 return Ok((self.probes_sent, self.duplicates, false));
             } else {
                 self.sender.flush()?;
-                let next_deadline = self.timeline.front().map(|t| t.2).unwrap_or(now);
+                let next_deadline = self
+                    .timeline
+                    .front()
+                    .map(|t| t.2 + self.timeout_for(&t.0.0).as_nanos() as u64)
+                    .unwrap_or(now);
                 let wait = Duration::from_nanos(
                     next_deadline.saturating_sub(now).clamp(100_000, 5_000_000),
                 );
@@ -377,7 +384,6 @@ impl Scheduler {
         self.sender
             .push(&TcpSegment::syn(self.origin.source, addr, sport, port, seq))?;
         self.probes_sent += 1;
-        let deadline = now + self.timeout_for(&addr).as_nanos() as u64;
         self.in_flight.insert(
             key,
             InFlight {
@@ -385,13 +391,13 @@ impl Scheduler {
                 sent_ns: now,
             },
         );
-        self.timeline.push_back((key, attempt, deadline));
+        self.timeline.push_back((key, attempt, now));
         Ok(())
     }
 
     fn expire(&mut self, now: u64) -> Result<(), SynError> {
-        while let Some(&(key, attempt, deadline)) = self.timeline.front() {
-            if deadline > now {
+        while let Some(&(key, attempt, sent)) = self.timeline.front() {
+            if sent + self.timeout_for(&key.0).as_nanos() as u64 > now {
                 break;
             }
             self.timeline.pop_front();
