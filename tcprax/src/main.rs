@@ -3,7 +3,7 @@
 mod cli;
 
 use std::process::ExitCode;
-use tcprax::engine::StopSignal;
+use tcprax::engine::ScanControl;
 
 /// Exit codes: 0 done, 1 the scan could not run (e.g. XDP could not be attached), 2 bad
 /// input, 130 interrupted by Ctrl-C (partial results were printed).
@@ -37,7 +37,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let stop = StopSignal::new();
+    let stop = ScanControl::new();
     let result = runtime.block_on(async {
         let on_signal = stop.clone();
         tokio::spawn(async move {

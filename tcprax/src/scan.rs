@@ -4,7 +4,7 @@
 use crate::config::{ScanConfig, Verbosity};
 use crate::engine::connect::{ConnectError, ConnectOptions, connect_scan};
 use crate::engine::syn::{SynError, SynScanOptions, syn_scan};
-use crate::engine::{EngineStats, StopSignal};
+use crate::engine::{EngineStats, ScanControl};
 use crate::model::{
     PortReport, PortState, ScanEvent, ScanPlan, ScanSummary, ScanType, ServiceInfo,
 };
@@ -80,7 +80,7 @@ fn progress_bar(config: &ScanConfig, total: u64) -> ProgressBar {
     };
     let bar = ProgressBar::with_draw_target(Some(total), target);
     if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} ports ({per_sec}, ETA {eta}) {msg}",
+        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} ports decided, ETA {eta}: {msg}",
     ) {
         bar.set_style(style);
     }
@@ -92,7 +92,7 @@ fn progress_bar(config: &ScanConfig, total: u64) -> ProgressBar {
 pub async fn run(
     config: &ScanConfig,
     printers: &mut [Box<dyn Printer + Send>],
-    stop: StopSignal,
+    stop: ScanControl,
 ) -> Result<ScanSummary, ScanError> {
     printers.plan(&plan_of(config)).map_err(out_err)?;
     let started = Instant::now();
@@ -138,8 +138,19 @@ pub async fn run(
     let mut rtt_by_host: HashMap<IpAddr, Duration> = HashMap::new();
     let mut channel_open = true;
 
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     while channel_open || !detections.is_empty() {
         tokio::select! {
+            _ = tick.tick(), if !bar.is_hidden() => {
+                let sent = stop.sent();
+                let elapsed = started.elapsed().as_secs_f64().max(1e-3);
+                bar.set_message(format!(
+                    "sent {sent}, {:.0} probes/s, {} open",
+                    sent as f64 / elapsed,
+                    summary.open
+                ));
+            },
             ev = rx.recv(), if channel_open => match ev {
                 Some(ev) => {
                     bar.inc(1);

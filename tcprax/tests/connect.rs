@@ -5,7 +5,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::time::Duration;
-use tcprax::engine::StopSignal;
+use tcprax::engine::ScanControl;
 use tcprax::engine::connect::{ConnectOptions, connect_scan};
 use tcprax::model::{PortState, ScanEvent};
 use tcprax::ports::PortList;
@@ -21,7 +21,7 @@ fn scan(target: &str, ports: &str, opts: ConnectOptions) -> Vec<ScanEvent> {
     rt.block_on(async move {
         let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
         let engine = tokio::spawn(async move {
-            connect_scan(&targets, &ports, opts, tx, StopSignal::new()).await
+            connect_scan(&targets, &ports, opts, tx, ScanControl::new()).await
         });
         let mut events = Vec::new();
         while let Some(e) = rx.recv().await {

@@ -5,7 +5,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 use tcprax::engine::EngineStats;
-use tcprax::engine::StopSignal;
+use tcprax::engine::ScanControl;
 use tcprax::engine::syn::{SynScanOptions, syn_scan};
 use tcprax::model::{PortState, Reason, ScanEvent};
 use tcprax::ports::PortList;
@@ -22,7 +22,7 @@ fn scan(target: &str, ports: &str, opts: SynScanOptions) -> (Vec<ScanEvent>, Eng
         let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
         let engine =
             tokio::spawn(
-                async move { syn_scan(&targets, &ports, opts, tx, StopSignal::new()).await },
+                async move { syn_scan(&targets, &ports, opts, tx, ScanControl::new()).await },
             );
         let mut events = Vec::new();
         while let Some(e) = rx.recv().await {

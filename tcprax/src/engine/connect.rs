@@ -3,7 +3,7 @@
 //! connects; refused -> closed, timeout/unreachable -> filtered; running out of file
 //! descriptors or local ports slows the scan down instead of losing ports.
 use super::rtt::{RttBounds, RttEstimator};
-use super::{EngineStats, StopSignal};
+use super::{EngineStats, ScanControl};
 use crate::model::{PortState, Reason, ScanEvent};
 use crate::ports::PortList;
 use crate::targets::TargetSet;
@@ -70,7 +70,7 @@ pub async fn connect_scan(
     ports: &PortList,
     opts: ConnectOptions,
     tx: mpsc::Sender<ScanEvent>,
-    stop: StopSignal,
+    stop: ScanControl,
 ) -> Result<EngineStats, ConnectError> {
     let concurrency = opts.concurrency.max(1);
     let shared = Arc::new(Shared {
@@ -150,7 +150,7 @@ async fn probe_port(
     addr: IpAddr,
     port: u16,
     retries: u32,
-    stop: &StopSignal,
+    stop: &ScanControl,
 ) -> Option<ScanEvent> {
     let mut timeouts = 0u32;
     let mut backoff = Duration::from_millis(5);
@@ -163,8 +163,12 @@ async fn probe_port(
             .lock()
             .map(|r| r.timeout())
             .unwrap_or(Duration::from_secs(1));
-        shared.sent.fetch_add(1, Ordering::Relaxed);
-        match attempt(SocketAddr::new(addr, port), timeout).await {
+        let outcome = attempt(SocketAddr::new(addr, port), timeout).await;
+        if !matches!(outcome, Attempt::Exhausted) {
+            shared.sent.fetch_add(1, Ordering::Relaxed);
+            stop.add_sent(1);
+        }
+        match outcome {
             Attempt::Done(state, reason, rtt) => {
                 if let (Some(rtt), Ok(mut est)) = (rtt, shared.rtt.lock()) {
                     est.sample(rtt);
@@ -191,7 +195,6 @@ async fn probe_port(
             }
             Attempt::Exhausted => {
                 // Not a probe: it never left. Shrink concurrency (down to a floor) and wait.
-                shared.sent.fetch_sub(1, Ordering::Relaxed);
                 if shared
                     .capacity
                     .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {

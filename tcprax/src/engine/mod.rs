@@ -5,22 +5,34 @@ pub mod rtt;
 pub mod syn;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-/// A flag that asks an engine to stop early (Ctrl-C). Engines check it between probes and
-/// return what they have; results so far are still reported.
+/// Shared between the caller and a running engine: a flag that asks the engine to stop early
+/// (Ctrl-C; engines check it between probes and return what they have), and a live count of
+/// probes sent, for the progress line.
 #[derive(Clone, Debug, Default)]
-pub struct StopSignal(Arc<AtomicBool>);
+pub struct ScanControl {
+    stop: Arc<AtomicBool>,
+    sent: Arc<AtomicU64>,
+}
 
-impl StopSignal {
+impl ScanControl {
     pub fn new() -> Self {
         Self::default()
     }
     pub fn stop(&self) {
-        self.0.store(true, Ordering::Relaxed);
+        self.stop.store(true, Ordering::Relaxed);
     }
     pub fn is_stopped(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.stop.load(Ordering::Relaxed)
+    }
+    /// Engines: count `n` more probes sent.
+    pub fn add_sent(&self, n: u64) {
+        self.sent.fetch_add(n, Ordering::Relaxed);
+    }
+    /// Probes sent so far.
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
     }
 }
 
@@ -29,7 +41,7 @@ impl StopSignal {
 pub struct EngineStats {
     /// Probes sent, retries included.
     pub probes_sent: u64,
-    /// True if the engine stopped because of a [`StopSignal`].
+    /// True if the engine stopped because of a [`ScanControl`].
     pub interrupted: bool,
     /// Counters of the XDP program (SYN scan only).
     pub xdp: Option<crate::model::XdpStats>,

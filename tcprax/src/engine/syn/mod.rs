@@ -15,7 +15,7 @@ pub mod route;
 pub mod sender;
 
 use super::rtt::{RttBounds, RttEstimator};
-use super::{EngineStats, StopSignal};
+use super::{EngineStats, ScanControl};
 use crate::config::SynOptions;
 use crate::model::{PortState, Reason, ScanEvent};
 use crate::ports::PortList;
@@ -122,7 +122,7 @@ pub async fn syn_scan(
     ports: &PortList,
     opts: SynScanOptions,
     tx: mpsc::Sender<ScanEvent>,
-    stop: StopSignal,
+    stop: ScanControl,
 ) -> Result<EngineStats, SynError> {
     let origin = resolve_origin(targets, &opts.syn)?;
     // One family per scan (one raw socket, one source address): refuse before anything is
@@ -249,7 +249,7 @@ struct Scheduler {
     rtt_per_target: HashMap<IpAddr, RttEstimator>,
     replies: std_mpsc::Receiver<ReplyEvent>,
     events: mpsc::Sender<ScanEvent>,
-    stop: StopSignal,
+    stop: ScanControl,
     duplicates: u64,
     probes_sent: u64,
 }
@@ -384,6 +384,7 @@ impl Scheduler {
         self.sender
             .push(&TcpSegment::syn(self.origin.source, addr, sport, port, seq))?;
         self.probes_sent += 1;
+        self.stop.add_sent(1);
         self.in_flight.insert(
             key,
             InFlight {
