@@ -8,7 +8,6 @@
 use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
 use aya::programs::{Xdp, XdpMode};
 use aya::{Ebpf, EbpfLoader};
-use std::os::fd::AsRawFd as _;
 use tcprax_common::{ReplyEvent, XdpConfig, counter};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
@@ -67,9 +66,8 @@ pub struct XdpCapture {
     // program and its link) last.
     events: AsyncFd<RingBuf<MapData>>,
     counters: PerCpuArray<MapData, u64>,
-    config: Array<MapData, XdpConfig>,
-    ebpf: Ebpf,
-    interface: String,
+    /// Owns the program and its bpf_link: dropping it detaches the program.
+    _ebpf: Ebpf,
 }
 
 impl XdpCapture {
@@ -141,19 +139,8 @@ impl XdpCapture {
         Ok(XdpCapture {
             events,
             counters,
-            config: cfg_map,
-            ebpf,
-            interface: interface.to_string(),
+            _ebpf: ebpf,
         })
-    }
-
-    pub fn interface(&self) -> &str {
-        &self.interface
-    }
-
-    /// Change the configuration of the running program (e.g. disable matching).
-    pub fn set_config(&mut self, config: XdpConfig) -> Result<(), XdpError> {
-        self.config.set(0, config, 0).map_err(map_err("CONFIG"))
     }
 
     /// Wait until at least one event is available, then append every available one to `out`.
@@ -182,17 +169,6 @@ impl XdpCapture {
         }
     }
 
-    /// Append every event available right now, without waiting.
-    pub fn drain_events(&mut self, out: &mut Vec<ReplyEvent>) {
-        let ring = self.events.get_mut();
-        while let Some(item) = ring.next() {
-            if item.len() >= size_of::<ReplyEvent>() {
-                // SAFETY: as in read_events.
-                out.push(unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<ReplyEvent>()) });
-            }
-        }
-    }
-
     /// The program's counters, summed over CPUs.
     pub fn stats(&self) -> Result<XdpStats, XdpError> {
         let sum = |i: u32| -> Result<u64, XdpError> {
@@ -210,16 +186,6 @@ impl XdpCapture {
             ringbuf_full: sum(counter::RINGBUF_FULL)?,
             bad_cookie: sum(counter::BAD_COOKIE)?,
         })
-    }
-
-    /// The raw fd of the ring buffer (for diagnostics).
-    pub fn ring_fd(&self) -> i32 {
-        self.events.get_ref().as_raw_fd()
-    }
-
-    #[doc(hidden)]
-    pub fn ebpf(&self) -> &Ebpf {
-        &self.ebpf
     }
 }
 
