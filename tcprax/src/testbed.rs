@@ -226,15 +226,35 @@ impl Testbed {
 
     /// Drop incoming TCP to `ports` in the target namespace (nftables): they scan as filtered.
     pub fn target_filter_ports(&self, ports: &[u16]) -> Result<(), TestbedError> {
+        self.target_tcp_rule("tcprax_drop", ports, "drop")
+    }
+
+    /// Answer TCP to `ports` in the target namespace with ICMP/ICMPv6 "administratively
+    /// prohibited" (nftables `reject`): they scan as filtered, by an ICMP error.
+    pub fn target_reject_ports_icmp(&self, ports: &[u16]) -> Result<(), TestbedError> {
+        self.target_tcp_rule(
+            "tcprax_reject",
+            ports,
+            "reject with icmpx type admin-prohibited",
+        )
+    }
+
+    /// One nftables table in the target namespace applying `verdict` to TCP to `ports`.
+    fn target_tcp_rule(
+        &self,
+        table: &str,
+        ports: &[u16],
+        verdict: &str,
+    ) -> Result<(), TestbedError> {
         let list = ports
             .iter()
             .map(u16::to_string)
             .collect::<Vec<_>>()
             .join(", ");
         self.target_sh(&format!(
-            "nft add table inet tcprax_test && \
-             nft add chain inet tcprax_test input '{{ type filter hook input priority 0; }}' && \
-             nft add rule inet tcprax_test input tcp dport '{{ {list} }}' drop"
+            "nft add table inet {table} && \
+             nft add chain inet {table} input '{{ type filter hook input priority 0; }}' && \
+             nft add rule inet {table} input tcp dport '{{ {list} }}' {verdict}"
         ))?;
         Ok(())
     }
@@ -262,22 +282,6 @@ impl Testbed {
             .filter(|w| w[0] == "packets")
             .filter_map(|w| w[1].parse::<u64>().ok())
             .sum())
-    }
-
-    /// Answer TCP to `ports` in the target namespace with ICMP/ICMPv6 "administratively
-    /// prohibited" (nftables `reject`): they scan as filtered, by an ICMP error.
-    pub fn target_reject_ports_icmp(&self, ports: &[u16]) -> Result<(), TestbedError> {
-        let list = ports
-            .iter()
-            .map(u16::to_string)
-            .collect::<Vec<_>>()
-            .join(", ");
-        self.target_sh(&format!(
-            "nft add table inet tcprax_reject && \
-             nft add chain inet tcprax_reject input '{{ type filter hook input priority 0; }}' && \
-             nft add rule inet tcprax_reject input tcp dport '{{ {list} }}' reject with icmpx type admin-prohibited"
-        ))?;
-        Ok(())
     }
 
     /// Run `f` on a thread that has entered the scanner namespace.

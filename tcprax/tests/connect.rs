@@ -173,23 +173,9 @@ fn emfile_backs_off_without_losing_ports() {
         ))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let ports: Vec<serde_json::Value> = stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["type"] == "port")
-        .collect();
+    let ports = common::json_ports(&out);
     assert_eq!(ports.len(), 2000, "every port got exactly one verdict");
-    let open_ports: Vec<u64> = ports
-        .iter()
-        .filter(|v| v["state"] == "open")
-        .filter_map(|v| v["port"].as_u64())
-        .collect();
+    let open_ports = common::ports_in_state(&ports, "open");
     assert!(
         open_ports.contains(&u64::from(open)),
         "the listener was found: {open_ports:?}"

@@ -40,18 +40,7 @@ fn normal_exit_reports_and_detaches() {
         .args(["-sS", "198.18.0.2", "-p", "1-100", "-oJ", "-"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let open: Vec<u64> = stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["type"] == "port" && v["state"] == "open")
-        .filter_map(|v| v["port"].as_u64())
-        .collect();
+    let open = common::ports_in_state(&common::json_ports(&out), "open");
     assert_eq!(open.len(), 2);
     assert!(open.contains(&22) && open.contains(&80));
     assert!(!attached(&tb), "XDP left attached after a normal exit");

@@ -16,3 +16,26 @@ pub fn testbed(prefix: &str) -> Option<Testbed> {
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_tcprax")
 }
+
+/// The `"type":"port"` objects of a run with `-oJ -`, after checking that it succeeded.
+pub fn json_ports(out: &std::process::Output) -> Vec<serde_json::Value> {
+    assert!(
+        out.status.success(),
+        "tcprax failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["type"] == "port")
+        .collect()
+}
+
+/// The ports of `ports` (JSON objects) in `state`.
+pub fn ports_in_state(ports: &[serde_json::Value], state: &str) -> Vec<u64> {
+    ports
+        .iter()
+        .filter(|v| v["state"] == state)
+        .filter_map(|v| v["port"].as_u64())
+        .collect()
+}
