@@ -159,6 +159,8 @@ pub struct ServiceInfo {
     pub product: Option<String>,
     /// e.g. "9.2p1".
     pub version: Option<String>,
+    /// The HTML `<title>` of an HTTP(S) response, if it had one.
+    pub title: Option<String>,
     /// What the server sent, non-printable bytes as '.', at most 1024 bytes; empty if silent.
     pub response: String,
     pub tls: Option<TlsInfo>,

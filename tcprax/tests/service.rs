@@ -173,10 +173,12 @@ async fn class3_and_class4_nginx() {
         http.response
     );
     assert!(http.response.contains("<title>tcprax test page</title>"));
+    assert_eq!(http.title.as_deref(), Some("tcprax test page"));
     assert_eq!(http.tls, None);
 
     let https = detect(https_port).await;
     assert_eq!(https.class, ServiceClass::Https);
+    assert_eq!(https.title.as_deref(), Some("tcprax test page"));
     assert_eq!(https.service.as_deref(), Some("https"));
     assert_eq!(
         (https.product.as_deref(), https.version.as_deref()),

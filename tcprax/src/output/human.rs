@@ -312,6 +312,9 @@ fn detail_block(out: &mut String, service: &ServiceInfo, verbosity: Verbosity) {
         service.class.number(),
         service.class.name()
     )];
+    if let Some(title) = &service.title {
+        lines.push(format!("title: {}", clean(title)));
+    }
     if let Some(tls) = &service.tls {
         let mut line = format!("tls: {}", clean(&tls.version));
         if let Some(cipher) = &tls.cipher {

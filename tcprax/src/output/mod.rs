@@ -472,6 +472,7 @@ pub(crate) mod fixtures {
             service: Some("ssh".into()),
             product: Some("OpenSSH".into()),
             version: Some("9.2p1".into()),
+            title: None,
             response: "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\nsecond line\r\n".into(),
             tls: None,
         });
@@ -486,6 +487,7 @@ pub(crate) mod fixtures {
             service: Some("http".into()),
             product: Some("nginx".into()),
             version: Some("1.24.0".into()),
+            title: None,
             response: "HTTP/1.1 200 OK\r\nServer: nginx/1.24.0\r\n\r\n".into(),
             tls: Some(TlsInfo {
                 version: "TLSv1.3".into(),

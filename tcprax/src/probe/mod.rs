@@ -288,11 +288,16 @@ fn report(class: ServiceClass, response: &[u8], tls: Option<TlsInfo>) -> Service
         }
         None => (None, None, None),
     };
+    let title = match class {
+        ServiceClass::Http | ServiceClass::Https => patterns::http_title(response),
+        _ => None,
+    };
     ServiceInfo {
         class,
         service,
         product,
         version,
+        title,
         response: sanitize(response),
         tls,
     }
