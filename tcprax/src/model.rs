@@ -129,7 +129,8 @@ impl ServiceClass {
 pub struct TlsInfo {
     /// e.g. "TLSv1.3", "TLSv1.0", "SSLv3".
     pub version: String,
-    /// IANA name, e.g. "TLS13_AES_256_GCM_SHA384"; None when only the ServerHello was read.
+    /// Suite name, e.g. "TLS13_AES_256_GCM_SHA384"; for legacy servers read from our own
+    /// ClientHello's ServerHello; None when the suite id is not one we can name.
     pub cipher: Option<String>,
     pub alpn: Option<String>,
     pub certificate: Option<CertInfo>,
