@@ -44,7 +44,7 @@ fn ports_in(events: &[ScanEvent], state: PortState) -> BTreeSet<u16> {
 fn fast() -> SynScanOptions {
     SynScanOptions {
         max_timeout: Duration::from_millis(300),
-        retries: 1,
+        retries: 2,
         ..Default::default()
     }
 }
