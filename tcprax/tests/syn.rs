@@ -191,3 +191,32 @@ fn anyip_slash20_exact_counts() {
     let hosts: BTreeSet<_> = events.iter().map(|e| e.addr).collect();
     assert_eq!(hosts.len(), 4096);
 }
+
+/// `--shard I/N` splits the probe space disjointly: three shards of the same seed together
+/// decide every (address, port) exactly once.
+#[test]
+fn shards_are_disjoint_and_cover_the_space() {
+    let Some(tb) = common::testbed("trxsynshard") else {
+        return;
+    };
+    let _l = tb.target_listen(&[22, 80]).unwrap();
+    let mut seen = BTreeSet::new();
+    let mut total = 0;
+    for index in 1..=3 {
+        let mut opts = fast();
+        opts.syn.seed = Some(7);
+        opts.syn.shard = tcprax::config::Shard { index, count: 3 };
+        let (events, _) = tb
+            .in_scanner(move || scan("198.18.0.2", "1-300", opts))
+            .unwrap();
+        assert!(
+            (90..=110).contains(&events.len()),
+            "shard {index} took {} of 300",
+            events.len()
+        );
+        total += events.len();
+        seen.extend(events.iter().map(|e| e.port));
+    }
+    assert_eq!(total, 300, "no probe in two shards");
+    assert_eq!(seen, (1..=300).collect::<BTreeSet<u16>>());
+}
