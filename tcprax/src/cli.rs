@@ -26,6 +26,10 @@ pub const DEFAULT_CONCURRENCY: usize = 512;
 /// --retries default for -sT: one more connect() after a timeout. The kernel already
 /// retransmits the SYN inside each connect(), so more retries mostly add time.
 pub const DEFAULT_RETRIES_CONNECT: u32 = 1;
+/// Upper bound of --retries: past a few dozen attempts a silent port is filtered, and the
+/// -sS engine numbers attempts in a byte.
+pub const MAX_RETRIES: u32 = tcprax::engine::syn::MAX_RETRIES;
+
 /// --retries default for -sS: raw SYNs have no kernel retransmission, and nmap also needs about
 /// two retries before it calls a port filtered on a lossy path.
 pub const DEFAULT_RETRIES_SYN: u32 = 2;
@@ -353,7 +357,7 @@ fn build(raw: RawArgs) -> Result<ScanConfig, CliError> {
         .map(|v| duration("--timeout", v))
         .transpose()?;
     let retries = match raw.retries.as_deref() {
-        Some(v) => int_in("--retries", v, 0, u32::MAX as u64)? as u32,
+        Some(v) => int_in("--retries", v, 0, u64::from(MAX_RETRIES))? as u32,
         None if scan_type == ScanType::Syn => DEFAULT_RETRIES_SYN,
         None => DEFAULT_RETRIES_CONNECT,
     };
@@ -917,6 +921,11 @@ mod tests {
     fn retries_and_rate() {
         assert_eq!(ok(&["--retries", "0", "198.18.0.2"]).retries, 0);
         assert_eq!(ok(&["-sS", "--retries", "5", "198.18.0.2"]).retries, 5);
+        // Regression: --retries 300 used to wrap the -sS attempt counter (a u8).
+        assert!(
+            msg(&["-sS", "--retries", "300", "198.18.0.2"])
+                .starts_with("bad value '300' for --retries")
+        );
         assert_eq!(
             msg(&["--retries", "x", "198.18.0.2"]),
             "bad value 'x' for --retries: not a whole number"

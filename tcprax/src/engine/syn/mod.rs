@@ -69,6 +69,8 @@ pub enum SynError {
     },
     #[error("the scan space ({targets} addresses × {ports} ports) is too large")]
     TooLarge { targets: u128, ports: usize },
+    #[error("bad source-port range {lo}-{hi}: the start is above the end")]
+    BadSourcePorts { lo: u16, hi: u16 },
     #[error("no targets to scan")]
     NoTargets,
     #[error("the result channel was closed before the scan finished")]
@@ -150,6 +152,9 @@ pub async fn syn_scan(
     let key0: u64 = rand::random();
     let key1: u64 = rand::random();
     let (lo, hi) = opts.syn.source_ports;
+    if lo > hi {
+        return Err(SynError::BadSourcePorts { lo, hi });
+    }
     let mut capture = XdpCapture::attach(
         &origin.interface,
         XdpConfig {
@@ -214,6 +219,10 @@ pub async fn syn_scan(
         duplicates,
     })
 }
+
+/// Most retries a probe gets (attempts are numbered in a `u8`; the CLI enforces this bound,
+/// the engine clamps to it as well).
+pub const MAX_RETRIES: u32 = 100;
 
 /// Hosts that get an RTT estimator of their own.
 const MAX_RTT_TARGETS: usize = 1 << 16;
@@ -351,16 +360,10 @@ impl Scheduler {
             let x = self.perm.get(pos);
             let nports = self.ports.len() as u64;
             let (ti, pi) = (x / nports, (x % nports) as usize);
+            // None = excluded. Families were checked for the whole set before the scan.
             let Some(addr) = self.targets.get(u128::from(ti)) else {
-                continue; // excluded
+                continue;
             };
-            if addr.is_ipv4() != self.origin.source.is_ipv4() {
-                return Err(SynError::MixedFamilies {
-                    first: self.origin.source,
-                    first_family: family(&self.origin.source),
-                    other: addr,
-                });
-            }
             self.send_probe((addr, self.ports[pi]), 0, now)?;
             return Ok(true);
         }
@@ -407,7 +410,7 @@ impl Scheduler {
                 Some(f) if f.attempt == attempt => {}
                 _ => continue,
             }
-            if u32::from(attempt) < self.opts.retries {
+            if u32::from(attempt) < self.opts.retries.min(MAX_RETRIES) {
                 self.retry_queue.push_back((key, attempt + 1));
                 // Keep it in flight so a late answer to this attempt still counts.
             } else {
