@@ -11,7 +11,6 @@ use crate::model::{
 use crate::output::{NameLookup, Printer};
 use crate::probe::ServiceDetector;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::collections::HashMap;
 use std::io::{self, IsTerminal as _};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -135,7 +134,6 @@ pub async fn run(
     let mut sv_first: Option<Instant> = None;
     let mut sv_last: Option<Instant> = None;
     let mut engine_result: Option<Result<EngineStats, ScanError>> = None;
-    let mut rtt_by_host: HashMap<IpAddr, Duration> = HashMap::new();
     let mut channel_open = true;
 
     let mut tick = tokio::time::interval(Duration::from_millis(100));
@@ -155,13 +153,12 @@ pub async fn run(
                 Some(ev) => {
                     bar.inc(1);
                     summary.count(ev.state);
-                    if let Some(rtt) = ev.rtt {
-                        rtt_by_host.entry(ev.addr).or_insert(rtt);
-                    }
                     match (&detector, ev.state) {
                         (Some(det), PortState::Open) => {
                             let det = det.clone();
-                            let rtt = ev.rtt.or_else(|| rtt_by_host.get(&ev.addr).copied());
+                            // The RTT of the answer that opened the port scales the probes'
+                            // waits; without one (a retried probe) they use their default.
+                            let rtt = ev.rtt;
                             sv_first.get_or_insert_with(Instant::now);
                             detections.spawn(async move {
                                 let info = det.detect(ev.addr, ev.port, rtt).await;
