@@ -220,3 +220,38 @@ fn shards_are_disjoint_and_cover_the_space() {
     assert_eq!(total, 300, "no probe in two shards");
     assert_eq!(seen, (1..=300).collect::<BTreeSet<u16>>());
 }
+
+/// Retransmitted SYN-ACKs (the target re-sends them about a second later when we send no RST)
+/// are validated and dropped by XDP like the first ones, and counted once: one verdict per
+/// port, the repeats show up as duplicates.
+#[test]
+fn retransmitted_syn_acks_are_counted_once() {
+    let Some(tb) = common::testbed("trxsyndup") else {
+        return;
+    };
+    let open: Vec<u16> = (1..=20).map(|i| i * 20).collect();
+    let _l = tb.target_listen(&open).unwrap();
+    // 400 probes at 200/s: the scan lasts ~2 s, so ports opened in its first second get their
+    // SYN-ACK re-sent while the program is still attached.
+    let mut opts = fast();
+    opts.rate = Some(200);
+    opts.syn.send_rst = false;
+    opts.syn.seed = Some(1);
+    let (events, stats) = tb
+        .in_scanner(move || scan("198.18.0.2", "1-400", opts))
+        .unwrap();
+    assert_eq!(events.len(), 400, "one verdict per port");
+    assert_eq!(
+        ports_in(&events, PortState::Open),
+        open.iter().copied().collect::<BTreeSet<u16>>()
+    );
+    assert!(
+        stats.duplicates > 0,
+        "no retransmitted SYN-ACK reached the collector: {stats:?}"
+    );
+    assert_eq!(
+        tb.target_rst_count().unwrap(),
+        0,
+        "XDP let a repeat through"
+    );
+}
