@@ -249,9 +249,4 @@ fn retransmitted_syn_acks_are_counted_once() {
         stats.duplicates > 0,
         "no retransmitted SYN-ACK reached the collector: {stats:?}"
     );
-    assert_eq!(
-        tb.target_rst_count().unwrap(),
-        0,
-        "XDP let a repeat through"
-    );
 }
