@@ -418,3 +418,36 @@ pub fn xdp_attached(ns: &str, ifname: &str) -> Result<bool, TestbedError> {
     let text = String::from_utf8_lossy(&out.stdout);
     Ok(text.contains("prog/xdp"))
 }
+
+/// Ctrl-C for the programs that build testbeds (demo, benchmarks): the handler only sets a
+/// flag, checked between steps, so that the [`Testbed`] and child processes are cleaned up by
+/// ordinary returns and drops rather than cut short by the signal.
+pub mod interrupt {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    static REQUESTED: AtomicBool = AtomicBool::new(false);
+
+    /// The error a step returns once Ctrl-C was pressed.
+    #[derive(Debug, thiserror::Error)]
+    #[error("interrupted")]
+    pub struct Interrupted;
+
+    /// Install the handler; call it before creating anything that needs cleaning up.
+    pub fn install() -> Result<(), ctrlc::Error> {
+        ctrlc::set_handler(|| REQUESTED.store(true, Ordering::SeqCst))
+    }
+
+    /// Whether Ctrl-C was pressed.
+    pub fn requested() -> bool {
+        REQUESTED.load(Ordering::SeqCst)
+    }
+
+    /// `Err(Interrupted)` once Ctrl-C was pressed.
+    pub fn check() -> Result<(), Interrupted> {
+        if requested() {
+            Err(Interrupted)
+        } else {
+            Ok(())
+        }
+    }
+}

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use tcprax::testbed::{SCANNER_V4, TARGET_V4, Testbed, have_privileges};
+use tcprax::testbed::{SCANNER_V4, TARGET_V4, Testbed, have_privileges, interrupt};
 
 /// Listening in the target namespace, so open on every address of the AnyIP range.
 const PORTS: &[u16] = &[22, 80, 443, 8080];
@@ -51,24 +51,8 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 /// After Ctrl-C: SIGINT to the scanner at once, SIGKILL if it is still there after this.
 const SIGKILL_AFTER: Duration = Duration::from_secs(10);
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-#[derive(Debug)]
-struct Interrupted;
-
-impl std::fmt::Display for Interrupted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("interrupted")
-    }
-}
-
-impl std::error::Error for Interrupted {}
-
 fn check_interrupted() -> anyhow::Result<()> {
-    if INTERRUPTED.load(Ordering::SeqCst) {
-        return Err(Interrupted.into());
-    }
-    Ok(())
+    Ok(interrupt::check()?)
 }
 
 /// Benchmark tcprax -sS (and masscan, nmap, zmap if installed) in throw-away namespaces.
@@ -92,14 +76,14 @@ struct Args {
 
 fn main() -> ExitCode {
     // Before anything is created, so that no Ctrl-C can skip the cleanup.
-    if let Err(err) = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)) {
+    if let Err(err) = interrupt::install() {
         eprintln!("tcprax-bench: error: cannot handle Ctrl-C: {err}");
         return ExitCode::FAILURE;
     }
     let args = Args::parse();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) if err.is::<Interrupted>() => {
+        Err(err) if err.is::<interrupt::Interrupted>() => {
             eprintln!("tcprax-bench: interrupted; the benchmark network is removed");
             ExitCode::from(130)
         }
@@ -468,7 +452,7 @@ impl Running {
                     return Err(err).context("waiting for the scanner");
                 }
             }
-            if INTERRUPTED.load(Ordering::SeqCst) {
+            if interrupt::requested() {
                 match interrupted_at {
                     None => {
                         interrupted_at = Some(Instant::now());

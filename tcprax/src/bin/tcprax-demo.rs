@@ -16,9 +16,8 @@ use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::{Child, ExitCode, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use tcprax::testbed::{SCANNER_V4, TARGET_V4, Testbed, have_privileges};
+use tcprax::testbed::{SCANNER_V4, TARGET_V4, Testbed, have_privileges, interrupt};
 
 /// Listeners in the target namespace: these must scan as open.
 const OPEN: &[(u16, &str)] = &[
@@ -38,29 +37,13 @@ const LOW_RANGE: (u16, u16) = (1, 1024);
 const SIGINT_AFTER: Duration = Duration::from_millis(500);
 const SIGKILL_AFTER: Duration = Duration::from_secs(3);
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-#[derive(Debug)]
-struct Interrupted;
-
-impl std::fmt::Display for Interrupted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("interrupted")
-    }
-}
-
-impl std::error::Error for Interrupted {}
-
 fn check_interrupted() -> anyhow::Result<()> {
-    if INTERRUPTED.load(Ordering::SeqCst) {
-        return Err(Interrupted.into());
-    }
-    Ok(())
+    Ok(interrupt::check()?)
 }
 
 fn main() -> ExitCode {
     // Before anything is created, so that no Ctrl-C can skip the cleanup.
-    if let Err(err) = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)) {
+    if let Err(err) = interrupt::install() {
         eprintln!("tcprax-demo: error: cannot handle Ctrl-C: {err}");
         return ExitCode::FAILURE;
     }
@@ -74,7 +57,7 @@ fn main() -> ExitCode {
     match run(&extra) {
         Ok(runs) if runs.iter().all(|r| r.status.success()) => ExitCode::SUCCESS,
         Ok(_) => ExitCode::FAILURE,
-        Err(err) if err.is::<Interrupted>() => {
+        Err(err) if err.is::<interrupt::Interrupted>() => {
             eprintln!("tcprax-demo: interrupted; the demo network is removed");
             ExitCode::from(130)
         }
@@ -200,7 +183,7 @@ fn wait(mut child: Child) -> anyhow::Result<ExitStatus> {
         if let Some(status) = child.try_wait().context("waiting for tcprax")? {
             return Ok(status);
         }
-        if INTERRUPTED.load(Ordering::SeqCst) {
+        if interrupt::requested() {
             let since = interrupted_at.get_or_insert_with(Instant::now).elapsed();
             if since >= SIGKILL_AFTER {
                 // SIGKILL by pid; the status is collected on the next turn.
