@@ -1,5 +1,5 @@
 //! Builds the XDP program (`tcprax-ebpf`) for bpfel-unknown-none with the nightly toolchain and
-//! leaves the object at `$OUT_DIR/tcprax`, where `src/xdp.rs` embeds it.
+//! leaves the object at `$OUT_DIR/tcprax`, where `src/engine/syn/capture.rs` embeds it.
 //!
 //! With `AYA_BUILD_SKIP=1` (handy for `cargo clippy` on a machine without bpf-linker) an empty
 //! placeholder is written instead; loading it fails with a message that says so.

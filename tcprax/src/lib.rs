@@ -2,16 +2,15 @@
 //! service fingerprinting over TCP and TLS (-sV).
 //!
 //! Layers, each in its own module: `wire` (packet bytes), `engine` (send, receive, schedule,
-//! retry), `probe` (service detection), `output` (printers). Engines emit
+//! retry), `service` (-sV service detection), `output` (printers). Engines emit
 //! [`model::ScanEvent`]s; only `output` writes reports.
 pub mod config;
 pub mod engine;
 pub mod model;
 pub mod output;
 pub mod ports;
-pub mod probe;
 pub mod scan;
+pub mod service;
 pub mod targets;
 pub mod testbed;
 pub mod wire;
-pub mod xdp;

@@ -62,6 +62,10 @@ pub struct ScanEvent {
     /// Round-trip time of the answer that decided the state, if there was one.
     #[serde(serialize_with = "ser_rtt_us", rename = "rtt_us")]
     pub rtt: Option<Duration>,
+    /// IP TTL (hop limit for IPv6) of the reply that decided the state, as nmap's
+    /// `reason_ttl`: -sS only (the kernel hides it from a connect scan); for an ICMP verdict,
+    /// the TTL of the ICMP packet.
+    pub ttl: Option<u8>,
 }
 
 fn ser_rtt_us<S: serde::Serializer>(rtt: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {

@@ -9,7 +9,7 @@ use crate::model::{
     PortReport, PortState, ScanEvent, ScanPlan, ScanSummary, ScanType, ServiceInfo,
 };
 use crate::output::{NameLookup, Printer};
-use crate::probe::ServiceDetector;
+use crate::service::ServiceDetector;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{self, IsTerminal as _};
 use std::net::IpAddr;

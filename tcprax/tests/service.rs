@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 use tcprax::config::ServiceOptions;
 use tcprax::model::{ServiceClass, ServiceInfo, TlsInfo};
-use tcprax::probe::ServiceDetector;
+use tcprax::service::ServiceDetector;
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -299,7 +299,7 @@ fn malformed_certificate_falls_back_to_raw_common_name() {
     let dir = TempDir::new("badcert");
     let cert = TestCert::generate(&dir);
     for cut in [cert.der.len() - 1, cert.der.len() - 40, cert.der.len() / 2] {
-        let info = tcprax::probe::cert_info(&cert.der[..cut]);
+        let info = tcprax::service::cert_info(&cert.der[..cut]);
         assert_eq!(
             info.subject_cn.as_deref(),
             Some("tcprax.test"),
@@ -312,11 +312,11 @@ fn malformed_certificate_falls_back_to_raw_common_name() {
     let mut corrupt = cert.der.clone();
     corrupt[1] ^= 0x7f; // outer SEQUENCE length now wrong
     assert_eq!(
-        tcprax::probe::cert_info(&corrupt).subject_cn.as_deref(),
+        tcprax::service::cert_info(&corrupt).subject_cn.as_deref(),
         Some("tcprax.test")
     );
     for cut in 0..cert.der.len() {
-        let _ = tcprax::probe::cert_info(&cert.der[..cut]);
+        let _ = tcprax::service::cert_info(&cert.der[..cut]);
     }
 }
 

@@ -2,8 +2,8 @@
 //! the test creates, reports through its counters, and is gone after the capture is dropped.
 mod common;
 
+use tcprax::engine::syn::capture::XdpCapture;
 use tcprax::testbed::xdp_attached;
-use tcprax::xdp::XdpCapture;
 use tcprax_common::XdpConfig;
 
 #[test]

@@ -179,6 +179,7 @@ async fn probe_port(
                     state,
                     reason,
                     rtt,
+                    ttl: None,
                 });
             }
             Attempt::TimedOut => {
@@ -190,6 +191,7 @@ async fn probe_port(
                         state: PortState::Filtered,
                         reason: Reason::NoResponse,
                         rtt: None,
+                        ttl: None,
                     });
                 }
             }

@@ -460,6 +460,7 @@ pub(crate) mod fixtures {
                 state,
                 reason,
                 rtt,
+                ttl: None,
             },
             service: None,
         }

@@ -4,5 +4,6 @@
 //! smoltcp-style split: a semantic [`TcpSegment`] with `buffer_len`, `emit` and `parse`; the
 //! byte-level views come from pnet_packet, which stays inside this module.
 pub mod tcp;
+pub mod tls;
 
 pub use tcp::{TcpFlags, TcpSegment, WireError};

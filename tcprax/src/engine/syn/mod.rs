@@ -9,6 +9,7 @@
 //! the scheduler, which decides each port: SYN-ACK -> open (and we RST it ourselves, unless
 //! `--no-rst`), RST -> closed, ICMP unreachable -> filtered, nothing after the retries ->
 //! filtered. Timeouts follow the measured RTT per target (srtt + 4·rttvar, bounded).
+pub mod capture;
 pub mod pacer;
 pub mod permutation;
 pub mod route;
@@ -21,7 +22,7 @@ use crate::model::{PortState, Reason, ScanEvent};
 use crate::ports::PortList;
 use crate::targets::TargetSet;
 use crate::wire::TcpSegment;
-use crate::xdp::{XdpCapture, XdpError};
+use capture::{XdpCapture, XdpError};
 use pacer::Pacer;
 use permutation::Permutation;
 use sender::{BATCH, RawSender, SendError};
@@ -421,6 +422,7 @@ impl Scheduler {
                     state: PortState::Filtered,
                     reason: Reason::NoResponse,
                     rtt: None,
+                    ttl: None,
                 })?;
             }
         }
@@ -482,6 +484,7 @@ impl Scheduler {
             state,
             reason,
             rtt: (f.attempt == 0).then_some(rtt),
+            ttl: Some(ev.ttl),
         })
     }
 

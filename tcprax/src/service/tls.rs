@@ -6,8 +6,8 @@
 //! certificate itself is what we report.
 use super::ProbeError;
 use super::cert::cert_info;
-use super::serverhello::{suite_name, version_name};
 use crate::model::TlsInfo;
+use crate::wire::tls::{suite_name, version_name};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme};

@@ -8,7 +8,7 @@
 //! 2. a TLS handshake, *before* any plain-text request, because a TLS server is also a TCP server
 //!    and would otherwise be misread: a banner over TLS is class 2, an HTTP answer over TLS
 //!    class 4, anything else class 6. When rustls refuses the server (TLS 1.0/1.1, SSLv3, old
-//!    suites, an alert), a hand-made ClientHello ([`serverhello`]) still recognises it and reads
+//!    suites, an alert), a hand-made ClientHello ([`crate::wire::tls`]) still recognises it and reads
 //!    its version, suite and clear-text certificate;
 //! 3. HTTP GET over plain TCP: class 3;
 //! 4. generic lines: class 5, with or without an answer.
@@ -18,7 +18,6 @@
 mod cert;
 pub mod patterns;
 pub mod sanitize;
-pub mod serverhello;
 mod tls;
 
 pub use cert::cert_info;
@@ -27,7 +26,7 @@ pub use sanitize::sanitize;
 
 use crate::config::ServiceOptions;
 use crate::model::{ServiceClass, ServiceInfo, TlsInfo};
-use serverhello::ServerReply;
+use crate::wire::tls::{self as tls_wire, ServerReply};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -400,7 +399,7 @@ async fn read_response<S: AsyncRead + Unpin>(
 /// Send the hand-made ClientHello and read the server's first flight; None if it is not TLS.
 async fn legacy_tls(target: SocketAddr, w: &Waits) -> Option<TlsInfo> {
     let mut stream = connect(target, w).await.ok()?;
-    let hello = serverhello::client_hello(None, rand::random());
+    let hello = tls_wire::client_hello(None, rand::random());
     if !matches!(
         timeout(w.response, stream.write_all(&hello)).await,
         Ok(Ok(()))
@@ -420,7 +419,7 @@ async fn legacy_tls(target: SocketAddr, w: &Waits) -> Option<TlsInfo> {
         {
             Ok(Ok(n)) if n > 0 => {
                 buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
-                if buf.len() >= HELLO_CAP || serverhello::parse_reply(&buf).is_final() {
+                if buf.len() >= HELLO_CAP || tls_wire::parse_reply(&buf).is_final() {
                     break;
                 }
             }
@@ -428,18 +427,18 @@ async fn legacy_tls(target: SocketAddr, w: &Waits) -> Option<TlsInfo> {
         }
     }
     let info = |version: u16| TlsInfo {
-        version: serverhello::version_name(version),
+        version: tls_wire::version_name(version),
         ..TlsInfo::default()
     };
-    match serverhello::parse_reply(&buf) {
+    match tls_wire::parse_reply(&buf) {
         ServerReply::Hello(h) => Some(TlsInfo {
-            cipher: serverhello::suite_name(h.cipher_suite).map(str::to_owned),
+            cipher: tls_wire::suite_name(h.cipher_suite).map(str::to_owned),
             certificate: h.certificate.as_deref().map(cert_info),
             ..info(h.version)
         }),
         ServerReply::Alert { record_version, .. } => Some(info(record_version)),
         // Valid TLS framing that ended early (a truncated flight) is still TLS.
-        ServerReply::Incomplete => serverhello::record_version(&buf).map(info),
+        ServerReply::Incomplete => tls_wire::record_version(&buf).map(info),
         ServerReply::NotTls => None,
     }
 }
