@@ -1,0 +1,106 @@
+//! Reports shared by the printer tests.
+use crate::model::*;
+use std::net::IpAddr;
+use std::time::Duration;
+
+pub fn ip(s: &str) -> IpAddr {
+    s.parse()
+        .unwrap_or_else(|e| panic!("bad test address {s}: {e}"))
+}
+
+pub fn report(addr: &str, port: u16, state: PortState, reason: Reason) -> PortReport {
+    let rtt = match reason {
+        Reason::NoResponse => None,
+        _ => Some(Duration::from_micros(210)),
+    };
+    PortReport {
+        event: ScanEvent {
+            addr: ip(addr),
+            port,
+            state,
+            reason,
+            rtt,
+            ttl: None,
+        },
+        service: None,
+    }
+}
+
+pub fn ssh(addr: &str) -> PortReport {
+    let mut r = report(addr, 22, PortState::Open, Reason::SynAck);
+    r.service = Some(ServiceInfo {
+        class: ServiceClass::TcpServerInitiated,
+        service: Some("ssh".into()),
+        product: Some("OpenSSH".into()),
+        version: Some("9.2p1".into()),
+        title: None,
+        response: "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\nsecond line\r\n".into(),
+        tls: None,
+    });
+    r
+}
+
+pub fn https(addr: &str) -> PortReport {
+    let mut r = report(addr, 443, PortState::Open, Reason::SynAck);
+    r.event.rtt = Some(Duration::from_micros(1500));
+    r.service = Some(ServiceInfo {
+        class: ServiceClass::Https,
+        service: Some("http".into()),
+        product: Some("nginx".into()),
+        version: Some("1.24.0".into()),
+        title: None,
+        response: "HTTP/1.1 200 OK\r\nServer: nginx/1.24.0\r\n\r\n".into(),
+        tls: Some(TlsInfo {
+            version: "TLSv1.3".into(),
+            cipher: Some("TLS13_AES_256_GCM_SHA384".into()),
+            alpn: Some("h2".into()),
+            certificate: Some(CertInfo {
+                subject_cn: Some("example.test".into()),
+                sans: vec!["example.test".into(), "www.example.test".into()],
+                issuer: Some("CN=example.test".into()),
+                not_before: Some("2025-01-01T00:00:00Z".into()),
+                not_after: Some("2026-01-01T00:00:00Z".into()),
+                self_signed: true,
+                sha256: "ab".repeat(32),
+            }),
+        }),
+    });
+    r
+}
+
+pub fn plan(service_detection: bool) -> ScanPlan {
+    ScanPlan {
+        scan_type: ScanType::Syn,
+        targets: vec![
+            TargetInfo {
+                spec: "example.test".into(),
+                resolved: Some(ip("198.18.0.2")),
+                addresses: 1,
+            },
+            TargetInfo {
+                spec: "2001:db8::1".into(),
+                resolved: Some(ip("2001:db8::1")),
+                addresses: 1,
+            },
+        ],
+        port_count: 3,
+        ports: "22,80,443".into(),
+        concurrency: 128,
+        rate: Some(10_000),
+        service_detection,
+    }
+}
+
+pub fn summary() -> ScanSummary {
+    ScanSummary {
+        elapsed: Duration::from_millis(1500),
+        ports_scanned: 6,
+        open: 3,
+        closed: 2,
+        filtered: 1,
+        probes_sent: 8,
+        interrupted: false,
+        service_elapsed: None,
+        xdp: None,
+    }
+}

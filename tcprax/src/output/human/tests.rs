@@ -1,0 +1,276 @@
+//! Unit tests of the human report, printed into a `Vec<u8>`.
+use super::super::fixtures::*;
+use super::*;
+use crate::model::{PortState::*, Reason::*, TargetInfo, XdpStats};
+
+fn names() -> NameLookup {
+    [(ip("198.18.0.2"), "example.test".to_string())]
+        .into_iter()
+        .collect()
+}
+
+fn run(
+    verbosity: Verbosity,
+    plan: Option<ScanPlan>,
+    reports: &[PortReport],
+    summary: &ScanSummary,
+) -> String {
+    let mut p = HumanPrinter::new(Vec::new(), verbosity, names());
+    let result = (|| {
+        if let Some(plan) = &plan {
+            p.plan(plan)?;
+        }
+        for r in reports {
+            p.port(r)?;
+        }
+        p.finish(summary)
+    })();
+    if let Err(e) = result {
+        panic!("printing into a Vec failed: {e}");
+    }
+    String::from_utf8(p.into_inner()).unwrap_or_else(|e| panic!("not UTF-8: {e}"))
+}
+
+/// Arrival order deliberately unsorted: v6 before v4, high ports first.
+fn mixed() -> Vec<PortReport> {
+    vec![
+        report("2001:db8::1", 80, Open, SynAck),
+        https("198.18.0.2"),
+        report("198.18.0.2", 80, Closed, Reset),
+        ssh("198.18.0.2"),
+        report("2001:db8::1", 443, Filtered, NoResponse),
+        report("2001:db8::1", 22, Closed, Reset),
+    ]
+}
+
+#[test]
+fn normal_report_sorted_by_host_then_port() {
+    let text = run(Verbosity::Normal, Some(plan(true)), &mixed(), &summary());
+    let expected = format!(
+        "\
+Starting tcprax {version}
+Target:            example.test (198.18.0.2)
+Target:            2001:db8::1
+Scan type:         SYN, XDP reply capture (-sS)
+Ports:             3 (22,80,443)
+Concurrency:       128
+Rate:              10000 packets/s
+Service detection: on
+
+Scan report for example.test (198.18.0.2)
+PORT     STATE   REASON   RTT     SERVICE   VERSION
+22/tcp   open    syn-ack  0.21ms  ssh       OpenSSH 9.2p1
+| class: [1] TCP server-initiated
+|_response: SSH-2.0-OpenSSH_9.2p1 Debian-2
+80/tcp   closed  reset    0.21ms
+443/tcp  open    syn-ack  1.50ms  ssl/http  nginx 1.24.0
+| class: [4] HTTPS
+| tls: TLSv1.3, TLS13_AES_256_GCM_SHA384, alpn h2
+| cert CN: example.test
+| cert SANs: example.test, www.example.test
+| cert issuer: CN=example.test
+| cert validity: 2025-01-01T00:00:00Z to 2026-01-01T00:00:00Z
+| cert self-signed: yes
+| cert sha256: {sha}
+|_response: HTTP/1.1 200 OK
+
+Scan report for 2001:db8::1
+PORT     STATE     REASON       RTT     SERVICE  VERSION
+22/tcp   closed    reset        0.21ms
+80/tcp   open      syn-ack      0.21ms
+443/tcp  filtered  no-response  -
+
+Scan done: 2 addresses, 6 ports in 1.50 s (4.0 ports/s)
+Ports: 3 open, 2 closed, 1 filtered
+Probes sent: 8
+",
+        version = env!("CARGO_PKG_VERSION"),
+        sha = "ab".repeat(32)
+    );
+    assert_eq!(text, expected);
+}
+
+#[test]
+fn many_closed_ports_are_summarised() {
+    let mut reports: Vec<PortReport> = (1..=1002)
+        .filter(|p| *p != 22 && *p != 80)
+        .map(|p| report("198.18.0.3", p, Closed, Reset))
+        .collect();
+    reports.insert(500, report("198.18.0.3", 80, Open, SynAck));
+    reports.push(report("198.18.0.3", 22, Open, SynAck));
+    let text = run(Verbosity::Normal, None, &reports, &summary());
+    let host = text
+        .trim_start()
+        .split("\n\n")
+        .next()
+        .unwrap_or_else(|| panic!("no host block in {text}"));
+    assert_eq!(
+        host,
+        "\
+Scan report for 198.18.0.3
+Not shown: 1000 closed tcp ports (reset)
+PORT    STATE  REASON   RTT
+22/tcp  open   syn-ack  0.21ms
+80/tcp  open   syn-ack  0.21ms"
+    );
+}
+
+#[test]
+fn up_to_ten_closed_ports_are_listed() {
+    let reports: Vec<PortReport> = (1..=10)
+        .rev()
+        .map(|p| report("198.18.0.3", p, Closed, Refused))
+        .collect();
+    let text = run(Verbosity::Normal, None, &reports, &summary());
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.contains("closed  conn-refused"))
+            .count(),
+        10
+    );
+    assert!(!text.contains("Not shown"), "{text}");
+    assert!(text.contains("\n1/tcp "), "{text}");
+}
+
+#[test]
+fn mixed_reasons_and_all_ignored() {
+    let mut reports: Vec<PortReport> = (1..=20)
+        .map(|p| report("198.18.0.4", p, Filtered, NoResponse))
+        .collect();
+    reports.push(report("198.18.0.4", 21, Filtered, IcmpUnreachable));
+    let text = run(Verbosity::Normal, None, &reports, &summary());
+    assert!(
+        text.contains(
+            "Scan report for 198.18.0.4\n\
+                 All 21 scanned ports on 198.18.0.4 are in ignored states.\n\
+                 Not shown: 21 filtered tcp ports (20 no-response, 1 icmp-unreachable)\n\n"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn many_silent_hosts_fold_into_one_line() {
+    let mut reports: Vec<PortReport> = (10..=30)
+        .map(|h| report(&format!("198.18.1.{h}"), 80, Filtered, NoResponse))
+        .collect();
+    reports.push(report("198.18.1.99", 80, Closed, Reset));
+    let text = run(Verbosity::Normal, None, &reports, &summary());
+    assert_eq!(text.matches("Scan report for").count(), 1, "{text}");
+    assert!(
+        text.contains("Not shown: 21 hosts with every scanned port filtered\n"),
+        "{text}"
+    );
+    let verbose = run(Verbosity::Verbose, None, &reports, &summary());
+    assert_eq!(verbose.matches("Scan report for").count(), 22);
+}
+
+#[test]
+fn verbose_shows_full_response_and_xdp_counters() {
+    let mut s = summary();
+    s.interrupted = true;
+    s.service_elapsed = Some(Duration::from_millis(800));
+    s.xdp = Some(XdpStats {
+        seen: 50,
+        matched: 6,
+        passed: 44,
+        ringbuf_full: 0,
+        bad_cookie: 1,
+    });
+    let text = run(Verbosity::Verbose, None, &[ssh("198.18.0.2")], &s);
+    assert!(
+        text.contains(
+            "| class: [1] TCP server-initiated\n| response:\n|   SSH-2.0-OpenSSH_9.2p1 Debian-2\n|_  second line\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(
+            "\nInterrupted: results are partial\n\
+                 Scan done: 1 address, 6 ports in 1.50 s (4.0 ports/s)\n\
+                 Ports: 3 open, 2 closed, 1 filtered\n\
+                 Probes sent: 8\n\
+                 Service detection: 0.80 s\n\
+                 XDP: seen 50, matched 6, passed 44, ringbuf-full 0, bad-cookie 1\n"
+        ),
+        "{text}"
+    );
+    let normal = run(Verbosity::Normal, None, &[], &s);
+    assert!(!normal.contains("XDP"), "{normal}");
+}
+
+#[test]
+fn quiet_prints_only_open_port_lines() {
+    let text = run(Verbosity::Quiet, Some(plan(true)), &mixed(), &summary());
+    assert_eq!(
+        text,
+        "\
+198.18.0.2   22/tcp   open  syn-ack  0.21ms  ssh       OpenSSH 9.2p1
+198.18.0.2   443/tcp  open  syn-ack  1.50ms  ssl/http  nginx 1.24.0
+2001:db8::1  80/tcp   open  syn-ack  0.21ms
+"
+    );
+}
+
+#[test]
+fn hostile_text_never_emits_control_characters() {
+    let mut r = https("198.18.0.2");
+    if let Some(s) = r.service.as_mut() {
+        s.response = "HTTP/1.1 200 OK\x1b[2J\rX\nLocation: evil\u{202E}txt\r\n".into();
+        s.product = Some("nginx\ttab\x07".into());
+        if let Some(cert) = s.tls.as_mut().and_then(|t| t.certificate.as_mut()) {
+            cert.subject_cn = Some("a\nb\u{202E}c".into());
+            cert.sans.push("evil\r\nline".into());
+        }
+    }
+    let names: NameLookup = [(ip("198.18.0.2"), "bad\x1bname".to_string())]
+        .into_iter()
+        .collect();
+    for verbosity in [Verbosity::Quiet, Verbosity::Normal, Verbosity::Verbose] {
+        let mut p = HumanPrinter::new(Vec::new(), verbosity, names.clone());
+        let printed = p.port(&r).and_then(|_| p.finish(&summary()));
+        assert!(printed.is_ok());
+        let text = String::from_utf8(p.into_inner()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        assert!(!text.contains('\u{202E}'));
+        if verbosity == Verbosity::Normal {
+            assert!(
+                text.contains("|_response: HTTP/1.1 200 OK.[2J.X\n"),
+                "{text}"
+            );
+            assert!(text.contains("| cert CN: a.b.c\n"), "{text}");
+            assert!(
+                text.contains("Scan report for bad.name (198.18.0.2)\n"),
+                "{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn target_labels() {
+    let t = |spec: &str, resolved: Option<&str>, addresses| TargetInfo {
+        spec: spec.into(),
+        resolved: resolved.map(ip),
+        addresses,
+    };
+    assert_eq!(
+        target_label(&t("198.18.0.0/24", None, 256)),
+        "198.18.0.0/24 (256 addresses)"
+    );
+    assert_eq!(
+        target_label(&t("198.18.0.2", Some("198.18.0.2"), 1)),
+        "198.18.0.2"
+    );
+    assert_eq!(
+        target_label(&t("a.test", Some("198.18.0.2"), 1)),
+        "a.test (198.18.0.2)"
+    );
+    assert_eq!(
+        target_label(&t("a.test", Some("198.18.0.2"), 2)),
+        "a.test (198.18.0.2, 2 addresses)"
+    );
+}
