@@ -13,26 +13,15 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 use tcprax::config::{
-    DEFAULT_SOURCE_PORTS, OutputFormat, OutputSpec, ScanConfig, ServiceOptions, Shard, SynOptions,
-    Verbosity,
+    OutputFormat, OutputSpec, ScanConfig, ServiceOptions, Shard, SynOptions, Verbosity, defaults,
 };
 use tcprax::model::ScanType;
 use tcprax::ports::{PortError, PortList};
 use tcprax::targets::{TargetError, TargetSet};
 
-/// -t default: enough parallel connects to keep a LAN busy while staying far below the usual
-/// 1024 file-descriptor soft limit.
-pub const DEFAULT_CONCURRENCY: usize = 512;
-/// --retries default for -sT: one more connect() after a timeout. The kernel already
-/// retransmits the SYN inside each connect(), so more retries mostly add time.
-pub const DEFAULT_RETRIES_CONNECT: u32 = 1;
 /// Upper bound of --retries: past a few dozen attempts a silent port is filtered, and the
 /// -sS engine numbers attempts in a byte.
-pub const MAX_RETRIES: u32 = tcprax::engine::syn::MAX_RETRIES;
-
-/// --retries default for -sS: raw SYNs have no kernel retransmission, and nmap also needs about
-/// two retries before it calls a port filtered on a lossy path.
-pub const DEFAULT_RETRIES_SYN: u32 = 2;
+const MAX_RETRIES: u32 = tcprax::engine::syn::MAX_RETRIES;
 
 /// Why the command line was rejected. Every variant but `Clap` renders as one line naming the
 /// offending token.
@@ -350,7 +339,7 @@ fn build(raw: RawArgs) -> Result<ScanConfig, CliError> {
         .as_deref()
         .map(|v| int_in("-t", v, 1, 65535))
         .transpose()?;
-    let concurrency = threads.map_or(DEFAULT_CONCURRENCY, |t| t as usize);
+    let concurrency = threads.map_or(defaults::CONCURRENCY, |t| t as usize);
     let timeout = raw
         .timeout
         .as_deref()
@@ -358,8 +347,7 @@ fn build(raw: RawArgs) -> Result<ScanConfig, CliError> {
         .transpose()?;
     let retries = match raw.retries.as_deref() {
         Some(v) => int_in("--retries", v, 0, u64::from(MAX_RETRIES))? as u32,
-        None if scan_type == ScanType::Syn => DEFAULT_RETRIES_SYN,
-        None => DEFAULT_RETRIES_CONNECT,
+        None => defaults::retries(scan_type),
     };
     let rate = raw
         .rate
@@ -370,7 +358,7 @@ fn build(raw: RawArgs) -> Result<ScanConfig, CliError> {
     let syn = SynOptions {
         source_ports: match raw.source_port_range.as_deref() {
             Some(v) => source_ports(v)?,
-            None => DEFAULT_SOURCE_PORTS,
+            None => defaults::SOURCE_PORTS,
         },
         source_addr: raw.source_addr.as_deref().map(source_addr).transpose()?,
         interface: raw.interface.map(interface).transpose()?,
@@ -381,7 +369,7 @@ fn build(raw: RawArgs) -> Result<ScanConfig, CliError> {
             .transpose()?,
         shard: match raw.shard.as_deref() {
             Some(v) => shard(v)?,
-            None => Shard { index: 1, count: 1 },
+            None => defaults::SHARD,
         },
         send_rst: !raw.no_rst,
     };
@@ -393,13 +381,12 @@ fn build(raw: RawArgs) -> Result<ScanConfig, CliError> {
         .map(|v| duration("--probe-timeout", v))
         .transpose()?;
     let service = raw.service.then(|| {
-        let defaults = ServiceOptions::default();
         // -t bounds service probes as well; without it keep -sV's gentler default.
-        let concurrency = threads.map_or(defaults.concurrency, |t| t as usize);
+        let concurrency = threads.map_or(defaults::SERVICE_CONCURRENCY, |t| t as usize);
         ServiceOptions {
-            probe_timeout: probe_timeout.unwrap_or(defaults.probe_timeout),
+            probe_timeout: probe_timeout.unwrap_or(defaults::PROBE_TIMEOUT),
             concurrency,
-            per_host: defaults.per_host.min(concurrency),
+            per_host: defaults::SERVICE_PER_HOST.min(concurrency),
         }
     });
 

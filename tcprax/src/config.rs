@@ -1,5 +1,5 @@
-//! The validated, library-side description of a scan. The CLI (clap) builds one of these; the
-//! library never sees clap types.
+//! The validated, library-side description of a scan, and the one home of every default
+//! ([`defaults`]). The CLI (clap) builds a [`ScanConfig`]; the library never sees clap types.
 use crate::model::ScanType;
 use crate::ports::PortList;
 use crate::targets::TargetSet;
@@ -7,9 +7,67 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Default source-port range for -sS: above Linux's default ephemeral range (32768-60999), so
-/// our probes never collide with the host's own connections.
-pub const DEFAULT_SOURCE_PORTS: (u16, u16) = (61000, 65535);
+/// The default of every scan option. The CLI, its `--help`, the pipeline (`scan`) and the
+/// engines' `Default` impls all read these, so that a default is changed in one place.
+pub mod defaults {
+    use super::Shard;
+    use crate::model::ScanType;
+    use std::time::Duration;
+
+    /// -t: enough parallel connects to keep a LAN busy while staying far below the usual 1024
+    /// file-descriptor soft limit.
+    pub const CONCURRENCY: usize = 512;
+
+    /// --retries for -sT: one more connect() after a timeout. The kernel already retransmits
+    /// the SYN inside each connect(), so more retries mostly add time.
+    pub const RETRIES_CONNECT: u32 = 1;
+
+    /// --retries for -sS: raw SYNs have no kernel retransmission, and nmap also needs about two
+    /// retries before it calls a port filtered on a lossy path.
+    pub const RETRIES_SYN: u32 = 2;
+
+    /// Ceiling of the adaptive per-probe timeout of -sT when --timeout is not given. Longer
+    /// than -sS's: a connect() may be waiting on the kernel's own SYN retransmission (the
+    /// first comes after 1 s), which a raw SYN never has.
+    pub const MAX_TIMEOUT_CONNECT: Duration = Duration::from_secs(3);
+
+    /// Ceiling of the adaptive per-probe timeout of -sS when --timeout is not given.
+    pub const MAX_TIMEOUT_SYN: Duration = Duration::from_secs(2);
+
+    /// --source-port-range for -sS: above Linux's default ephemeral range (32768-60999), so
+    /// our probes never collide with the host's own connections.
+    pub const SOURCE_PORTS: (u16, u16) = (61000, 65535);
+
+    /// --shard: the whole probe space, on one machine.
+    pub const SHARD: Shard = Shard { index: 1, count: 1 };
+
+    /// -sV --probe-timeout: upper bound of one wait (banner, handshake, response).
+    pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+    /// -sV probes in flight in all when -t is not given: gentler than the scan's own
+    /// concurrency, since each probe holds a connection for up to several waits.
+    pub const SERVICE_CONCURRENCY: usize = 64;
+
+    /// -sV probes in flight against one host, so one slow host cannot take every slot and a
+    /// small server is not flooded.
+    pub const SERVICE_PER_HOST: usize = 16;
+
+    /// --retries when the user gave none.
+    pub fn retries(scan_type: ScanType) -> u32 {
+        match scan_type {
+            ScanType::Connect => RETRIES_CONNECT,
+            ScanType::Syn => RETRIES_SYN,
+        }
+    }
+
+    /// Timeout ceiling when --timeout is not given.
+    pub fn max_timeout(scan_type: ScanType) -> Duration {
+        match scan_type {
+            ScanType::Connect => MAX_TIMEOUT_CONNECT,
+            ScanType::Syn => MAX_TIMEOUT_SYN,
+        }
+    }
+}
 
 /// A complete, validated scan request.
 #[derive(Debug)]
@@ -19,7 +77,8 @@ pub struct ScanConfig {
     pub ports: PortList,
     /// -t: simultaneous connections (-sT) / service probes (-sV).
     pub concurrency: usize,
-    /// --timeout: upper bound for one probe's wait; None = adaptive default.
+    /// --timeout: upper bound for one probe's wait; None = the scan type's default (see
+    /// [`ScanConfig::max_timeout`]).
     pub timeout: Option<Duration>,
     /// --retries: extra attempts for an unanswered probe.
     pub retries: u32,
@@ -30,6 +89,14 @@ pub struct ScanConfig {
     pub service: Option<ServiceOptions>,
     pub outputs: Vec<OutputSpec>,
     pub verbosity: Verbosity,
+}
+
+impl ScanConfig {
+    /// The ceiling of the adaptive per-probe timeout: --timeout, or the scan type's default.
+    pub fn max_timeout(&self) -> Duration {
+        self.timeout
+            .unwrap_or_else(|| defaults::max_timeout(self.scan_type))
+    }
 }
 
 /// Options that only -sS uses.
@@ -52,11 +119,11 @@ pub struct SynOptions {
 impl Default for SynOptions {
     fn default() -> Self {
         SynOptions {
-            source_ports: DEFAULT_SOURCE_PORTS,
+            source_ports: defaults::SOURCE_PORTS,
             source_addr: None,
             interface: None,
             seed: None,
-            shard: Shard { index: 1, count: 1 },
+            shard: defaults::SHARD,
             send_rst: true,
         }
     }
@@ -84,9 +151,9 @@ pub struct ServiceOptions {
 impl Default for ServiceOptions {
     fn default() -> Self {
         ServiceOptions {
-            probe_timeout: Duration::from_secs(2),
-            concurrency: 64,
-            per_host: 16,
+            probe_timeout: defaults::PROBE_TIMEOUT,
+            concurrency: defaults::SERVICE_CONCURRENCY,
+            per_host: defaults::SERVICE_PER_HOST,
         }
     }
 }

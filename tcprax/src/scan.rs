@@ -65,7 +65,7 @@ fn syn_options(config: &ScanConfig) -> SynScanOptions {
     SynScanOptions {
         rate: config.rate,
         retries: config.retries,
-        max_timeout: config.timeout.unwrap_or(Duration::from_secs(2)),
+        max_timeout: config.max_timeout(),
         syn: config.syn.clone(),
     }
 }
@@ -109,7 +109,7 @@ pub async fn run(
         ScanType::Connect => {
             let opts = ConnectOptions {
                 concurrency: config.concurrency,
-                max_timeout: config.timeout.unwrap_or(Duration::from_secs(3)),
+                max_timeout: config.max_timeout(),
                 retries: config.retries,
             };
             tokio::spawn(async move {

@@ -34,9 +34,10 @@ fn defaults() {
     let c = ok(&["198.18.0.2"]);
     assert_eq!(c.scan_type, ScanType::Connect);
     assert_eq!(c.ports, PortList::default_top());
-    assert_eq!(c.concurrency, DEFAULT_CONCURRENCY);
+    assert_eq!(c.concurrency, defaults::CONCURRENCY);
     assert_eq!(c.timeout, None);
-    assert_eq!(c.retries, DEFAULT_RETRIES_CONNECT);
+    assert_eq!(c.max_timeout(), defaults::MAX_TIMEOUT_CONNECT);
+    assert_eq!(c.retries, defaults::RETRIES_CONNECT);
     assert_eq!(c.rate, None);
     assert_eq!(c.syn, SynOptions::default());
     assert_eq!(c.service, None);
@@ -48,7 +49,9 @@ fn defaults() {
 #[test]
 fn nmap_scan_type_tokens() {
     assert_eq!(ok(&["-sS", "198.18.0.2"]).scan_type, ScanType::Syn);
-    assert_eq!(ok(&["-sS", "198.18.0.2"]).retries, DEFAULT_RETRIES_SYN);
+    let syn = ok(&["-sS", "198.18.0.2"]);
+    assert_eq!(syn.retries, defaults::RETRIES_SYN);
+    assert_eq!(syn.max_timeout(), defaults::MAX_TIMEOUT_SYN);
     assert_eq!(ok(&["-sT", "198.18.0.2"]).scan_type, ScanType::Connect);
     let c = ok(&["-sSV", "198.18.0.2"]);
     assert_eq!((c.scan_type, c.service.is_some()), (ScanType::Syn, true));
@@ -245,7 +248,12 @@ fn threads_also_bound_service_probes() {
     let c = ok(&["-sV", "-t", "100", "198.18.0.2"]);
     assert_eq!(
         c.service.map(|s| (s.concurrency, s.per_host)),
-        Some((100, 16))
+        Some((100, defaults::SERVICE_PER_HOST))
+    );
+    // Without -t, -sV keeps its own defaults, the same as the library's.
+    assert_eq!(
+        ok(&["-sV", "198.18.0.2"]).service,
+        Some(ServiceOptions::default())
     );
 }
 
@@ -262,6 +270,9 @@ fn durations() {
     assert_eq!(t("2.5ms"), Duration::from_micros(2500));
     let c = ok(&["-sV", "--probe-timeout", "3s", "198.18.0.2"]);
     assert_eq!(c.service.unwrap().probe_timeout, Duration::from_secs(3));
+    // --timeout replaces the scan type's default ceiling, whichever the scan type.
+    let c = ok(&["-sS", "--timeout", "750ms", "198.18.0.2"]);
+    assert_eq!(c.max_timeout(), Duration::from_millis(750));
 }
 
 #[test]
