@@ -16,11 +16,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut printers = match tcprax::output::open_printers(
-        &config.outputs,
-        config.verbosity,
-        tcprax::scan::names_of(&config),
-    ) {
+    let mut printers = match tcprax::output::open_printers(&config.outputs, config.verbosity) {
         Ok(p) => p,
         Err(err) => {
             eprintln!("tcprax: error: {err}");

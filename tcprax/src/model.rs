@@ -3,8 +3,12 @@
 //! Engines (connect, SYN) produce [`ScanEvent`]s; service detection turns open ports into
 //! [`ServiceInfo`]; printers consume [`PortReport`]s and a final [`ScanSummary`]. Nothing here
 //! knows which engine produced a value, and nothing here prints.
+//!
+//! The serde shape of these types *is* the JSON lines format (`-oJ`, `docs/output.md`): the
+//! JSON printer only adds the `"type"` tag, so a field renamed here is renamed there.
 use serde::Serialize;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// nmap's three verdicts for a TCP port.
@@ -70,7 +74,7 @@ pub struct ScanEvent {
 
 fn ser_rtt_us<S: serde::Serializer>(rtt: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
     match rtt {
-        Some(d) => s.serialize_some(&(d.as_micros() as u64)),
+        Some(d) => s.serialize_some(&u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
         None => s.serialize_none(),
     }
 }
@@ -171,12 +175,37 @@ pub struct ServiceInfo {
     pub tls: Option<TlsInfo>,
 }
 
-/// A port's final line in the report: the scan verdict plus service detection, if it ran.
+/// A port's final line in the report: the scan verdict, the host name the user gave for its
+/// address, and service detection, if it ran.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PortReport {
     #[serde(flatten)]
     pub event: ScanEvent,
+    /// The host name the user typed for this address ([`crate::targets::TargetSet::name_of`]),
+    /// if any; shared, since every port of the host carries it.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_name")]
+    pub name: Option<Arc<str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub service: Option<ServiceInfo>,
+}
+
+impl PortReport {
+    /// A verdict without a name or service details.
+    pub fn new(event: ScanEvent) -> PortReport {
+        PortReport {
+            event,
+            name: None,
+            service: None,
+        }
+    }
+}
+
+// serde's `Arc` support needs its `rc` feature; a name is just a string.
+fn ser_name<S: serde::Serializer>(name: &Option<Arc<str>>, s: S) -> Result<S::Ok, S::Error> {
+    match name {
+        Some(n) => s.serialize_some(&**n),
+        None => s.serialize_none(),
+    }
 }
 
 /// A target as given by the user, with what it resolved to.

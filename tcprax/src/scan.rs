@@ -8,11 +8,10 @@ use crate::engine::{EngineStats, ScanControl};
 use crate::model::{
     PortReport, PortState, ScanEvent, ScanPlan, ScanSummary, ScanType, ServiceInfo,
 };
-use crate::output::{NameLookup, Printer};
+use crate::output::Printer;
 use crate::service::ServiceDetector;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{self, IsTerminal as _};
-use std::net::IpAddr;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -48,17 +47,6 @@ pub fn plan_of(config: &ScanConfig) -> ScanPlan {
         },
         service_detection: config.service.is_some(),
     }
-}
-
-/// Host names the user typed, by address, for the reports.
-pub fn names_of(config: &ScanConfig) -> NameLookup {
-    config
-        .targets
-        .infos()
-        .into_iter()
-        .filter(|i| i.spec.parse::<IpAddr>().is_err() && i.addresses == 1)
-        .filter_map(|i| i.resolved.map(|a| (a, i.spec)))
-        .collect()
 }
 
 fn syn_options(config: &ScanConfig) -> SynScanOptions {
@@ -128,6 +116,13 @@ pub async fn run(
         }
     };
 
+    // The host name is attached here, once per report, from the one map that holds names: the
+    // printers and the JSON shape take it from the report.
+    let report = |event: ScanEvent, service: Option<ServiceInfo>| PortReport {
+        name: config.targets.name_of(&event.addr),
+        event,
+        service,
+    };
     let detector = config.service.as_ref().map(ServiceDetector::new);
     let mut detections: JoinSet<(ScanEvent, ServiceInfo)> = JoinSet::new();
     let mut summary = ScanSummary::default();
@@ -165,9 +160,7 @@ pub async fn run(
                                 (ev, info)
                             });
                         }
-                        _ => printers
-                            .port(&PortReport { event: ev, service: None })
-                            .map_err(out_err)?,
+                        _ => printers.port(&report(ev, None)).map_err(out_err)?,
                     }
                 }
                 None => channel_open = false,
@@ -177,9 +170,7 @@ pub async fn run(
                     match done {
                         Ok((event, info)) => {
                             sv_last = Some(Instant::now());
-                            printers
-                                .port(&PortReport { event, service: Some(info) })
-                                .map_err(out_err)?;
+                            printers.port(&report(event, Some(info))).map_err(out_err)?;
                         }
                         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
                         Err(_) => {}

@@ -23,6 +23,7 @@ use crate::model::TargetInfo;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Whether a spec names targets or exclusions; only used to word errors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -380,8 +381,9 @@ pub struct TargetSet {
     /// Merged, sorted, disjoint inclusive ranges.
     exclude_v4: Vec<(u128, u128)>,
     exclude_v6: Vec<(u128, u128)>,
-    /// Address -> the first host name that resolved to it.
-    names: HashMap<IpAddr, String>,
+    /// Address -> the first host name that resolved to it: the only record of host names,
+    /// which every report of the address carries (shared, hence `Arc`).
+    names: HashMap<IpAddr, Arc<str>>,
     infos: Vec<TargetInfo>,
 }
 
@@ -502,7 +504,7 @@ impl TargetSet {
         if let Some(name) = &range.name {
             self.names
                 .entry(range.first_addr())
-                .or_insert_with(|| name.clone());
+                .or_insert_with(|| Arc::from(name.as_str()));
         }
         self.starts.push(self.total);
         self.total = total;
@@ -584,9 +586,10 @@ impl TargetSet {
         self.excluded_until(family, value).is_some()
     }
 
-    /// The host name the user gave for `addr`, if it came from a name.
-    pub fn name_of(&self, addr: &IpAddr) -> Option<&str> {
-        self.names.get(addr).map(String::as_str)
+    /// The host name the user gave for `addr` (on the command line or in a `-iL` file), if it
+    /// came from a name.
+    pub fn name_of(&self, addr: &IpAddr) -> Option<Arc<str>> {
+        self.names.get(addr).cloned()
     }
 
     /// The parsed target ranges, in the order given.

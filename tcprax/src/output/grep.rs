@@ -7,8 +7,7 @@
 //! `Ignored State:`. Field values never contain the separators: '/' becomes '|', ',' becomes
 //! ';', tabs and other control characters '.'.
 use super::{
-    HostPorts, HostTable, ListPolicy, NameLookup, Printer, Row, clean, plural, product_version,
-    target_label,
+    HostPorts, HostTable, ListPolicy, Printer, Row, clean, plural, product_version, target_label,
 };
 use crate::config::Verbosity;
 use crate::model::{PortReport, ScanPlan, ScanSummary};
@@ -21,18 +20,16 @@ const TARGET_LIST_LIMIT: usize = 10;
 /// Prints the grepable report. See the module documentation and `docs/output.md`.
 pub struct GrepPrinter<W> {
     wtr: W,
-    names: NameLookup,
     table: HostTable,
 }
 
 impl<W: Write> GrepPrinter<W> {
     /// `verbosity` only decides which non-open ports are listed, as in the human report;
     /// quiet lists the same as normal (a machine format has no "less").
-    pub fn new(wtr: W, verbosity: Verbosity, names: NameLookup) -> GrepPrinter<W> {
+    pub fn new(wtr: W, verbosity: Verbosity) -> GrepPrinter<W> {
         let policy = ListPolicy::for_verbosity(verbosity.max(Verbosity::Normal));
         GrepPrinter {
             wtr,
-            names,
             table: HostTable::new(policy),
         }
     }
@@ -42,7 +39,7 @@ impl<W: Write> GrepPrinter<W> {
     }
 
     fn host_line(&self, addr: &IpAddr, host: &HostPorts) -> String {
-        let name = self.names.get(addr).map(field).unwrap_or_default();
+        let name = host.name().map(field).unwrap_or_default();
         let mut line = format!("Host: {addr} ({name})");
         let ports: Vec<String> = host.rows().iter().map(port_entry).collect();
         if !ports.is_empty() {
@@ -144,16 +141,13 @@ mod tests {
     use crate::model::{PortState::*, Reason::*};
 
     fn run(verbosity: Verbosity, reports: &[PortReport], interrupted: bool) -> String {
-        let names: NameLookup = [(ip("198.18.0.2"), "example.test".to_string())]
-            .into_iter()
-            .collect();
-        let mut p = GrepPrinter::new(Vec::new(), verbosity, names);
+        let mut p = GrepPrinter::new(Vec::new(), verbosity);
         let mut s = summary();
         s.interrupted = interrupted;
         let result = (|| {
             p.plan(&plan(true))?;
             for r in reports {
-                p.port(r)?;
+                p.port(&named(r))?;
             }
             p.finish(&s)
         })();

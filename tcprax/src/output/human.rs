@@ -6,7 +6,7 @@
 //! [`LIST_LIMIT`](super::LIST_LIMIT) of a state, as nmap does; hosts that answered nothing at
 //! all are summarised the same way when there are many of them.
 use super::{
-    Hidden, HostPorts, HostTable, ListPolicy, NameLookup, Printer, Row, clean, plural, plural_u128,
+    Hidden, HostPorts, HostTable, ListPolicy, Printer, Row, clean, plural, plural_u128,
     product_version, reason_str, response_lines, target_label,
 };
 use crate::config::Verbosity;
@@ -28,18 +28,16 @@ const SILENT_HOST_LIMIT: usize = 10;
 pub struct HumanPrinter<W> {
     wtr: W,
     verbosity: Verbosity,
-    names: NameLookup,
     table: HostTable,
     /// Whether the port table has SERVICE and VERSION columns: -sV ran.
     service_column: bool,
 }
 
 impl<W: Write> HumanPrinter<W> {
-    pub fn new(wtr: W, verbosity: Verbosity, names: NameLookup) -> HumanPrinter<W> {
+    pub fn new(wtr: W, verbosity: Verbosity) -> HumanPrinter<W> {
         HumanPrinter {
             wtr,
             verbosity,
-            names,
             table: HostTable::new(ListPolicy::for_verbosity(verbosity)),
             service_column: false,
         }
@@ -47,14 +45,6 @@ impl<W: Write> HumanPrinter<W> {
 
     pub fn into_inner(self) -> W {
         self.wtr
-    }
-
-    /// "example.test (198.18.0.2)" where the user gave a name, else "198.18.0.2".
-    fn host_label(&self, addr: &IpAddr) -> String {
-        match self.names.get(addr) {
-            Some(name) => format!("{} ({addr})", clean(name)),
-            None => addr.to_string(),
-        }
     }
 
     fn write_plan(&mut self, plan: &ScanPlan) -> io::Result<()> {
@@ -113,7 +103,7 @@ impl<W: Write> HumanPrinter<W> {
     }
 
     fn host_block(&self, out: &mut String, addr: &IpAddr, host: &HostPorts) {
-        let label = self.host_label(addr);
+        let label = host_label(addr, host);
         let _ = writeln!(out, "\nScan report for {label}");
         let rows = host.rows();
         if rows.is_empty() {
@@ -224,6 +214,14 @@ impl<W: Write> Printer for HumanPrinter<W> {
             self.write_summary(summary)?;
         }
         self.wtr.flush()
+    }
+}
+
+/// "example.test (198.18.0.2)" where the user gave a name, else "198.18.0.2".
+fn host_label(addr: &IpAddr, host: &HostPorts) -> String {
+    match host.name() {
+        Some(name) => format!("{} ({addr})", clean(name)),
+        None => addr.to_string(),
     }
 }
 

@@ -2,19 +2,18 @@
 //! first, a `port` per verdict as it arrives (streamed, never buffered in full), a `summary`
 //! last. The schema is documented in `docs/output.md`; serde escapes control characters, so
 //! no line ever breaks inside a value.
-use super::{NameLookup, Printer};
-use crate::model::{PortReport, PortState, Reason, ScanPlan, ScanSummary, ServiceInfo};
+use super::Printer;
+use crate::model::{PortReport, ScanPlan, ScanSummary};
 use serde::Serialize;
 use std::io::{self, Write};
-use std::net::IpAddr;
 
 /// Prints JSON lines. Verbosity does not apply: every verdict is written.
 pub struct JsonPrinter<W> {
     wtr: W,
-    names: NameLookup,
 }
 
-/// A model value with a `"type"` field in front of its own fields.
+/// A model value with a `"type"` field in front of its own fields: the only thing this
+/// printer adds to the model's own serde shape, which is the documented format.
 #[derive(Serialize)]
 struct Tagged<'a, T> {
     #[serde(rename = "type")]
@@ -26,26 +25,9 @@ struct Tagged<'a, T> {
     body: &'a T,
 }
 
-/// A port line. Written out rather than flattened from [`PortReport`] so that `service` and
-/// `name` are absent, not null, when there is none.
-#[derive(Serialize)]
-struct PortLine<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    addr: IpAddr,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-    port: u16,
-    state: PortState,
-    reason: Reason,
-    rtt_us: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    service: Option<&'a ServiceInfo>,
-}
-
 impl<W: Write> JsonPrinter<W> {
-    pub fn new(wtr: W, names: NameLookup) -> JsonPrinter<W> {
-        JsonPrinter { wtr, names }
+    pub fn new(wtr: W) -> JsonPrinter<W> {
+        JsonPrinter { wtr }
     }
 
     pub fn into_inner(self) -> W {
@@ -72,20 +54,14 @@ impl<W: Write> Printer for JsonPrinter<W> {
     }
 
     fn port(&mut self, report: &PortReport) -> io::Result<()> {
-        let e = &report.event;
-        let line = PortLine {
-            kind: "port",
-            addr: e.addr,
-            name: self.names.get(&e.addr),
-            port: e.port,
-            state: e.state,
-            reason: e.reason,
-            rtt_us: e
-                .rtt
-                .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
-            service: report.service.as_ref(),
-        };
-        write_line(&mut self.wtr, &line)
+        write_line(
+            &mut self.wtr,
+            &Tagged {
+                kind: "port",
+                tcprax: None,
+                body: report,
+            },
+        )
     }
 
     fn finish(&mut self, summary: &ScanSummary) -> io::Result<()> {
@@ -110,14 +86,11 @@ mod tests {
     use std::time::Duration;
 
     fn lines(reports: &[PortReport], summary: &ScanSummary) -> (String, Vec<Value>) {
-        let names: NameLookup = [(ip("198.18.0.2"), "example.test".to_string())]
-            .into_iter()
-            .collect();
-        let mut p = JsonPrinter::new(Vec::new(), names);
+        let mut p = JsonPrinter::new(Vec::new());
         let result = (|| {
             p.plan(&plan(true))?;
             for r in reports {
-                p.port(r)?;
+                p.port(&named(r))?;
             }
             p.finish(summary)
         })();
@@ -167,16 +140,18 @@ mod tests {
         );
         // Streamed in arrival order, not sorted.
         assert_eq!(v[1]["port"], 22);
+        // No name, no service: both absent; nothing answered: rtt_us and ttl null.
         assert_eq!(
             v[2],
             json!({"type": "port", "addr": "2001:db8::1", "port": 443, "state": "filtered",
-                   "reason": "no-response", "rtt_us": null})
+                   "reason": "no-response", "rtt_us": null, "ttl": null})
         );
         assert_eq!(
             v[4],
-            json!({"type": "port", "addr": "198.18.0.2", "name": "example.test", "port": 80,
-                   "state": "closed", "reason": "reset", "rtt_us": 210})
+            json!({"type": "port", "addr": "198.18.0.2", "port": 80, "state": "closed",
+                   "reason": "reset", "rtt_us": 210, "ttl": 64, "name": "example.test"})
         );
+        assert_eq!(v[1]["ttl"], 64);
         let ssh = &v[1]["service"];
         assert_eq!(ssh["class"], "tcp-server-initiated");
         assert_eq!(ssh["service"], "ssh");
@@ -209,15 +184,46 @@ mod tests {
 
     #[test]
     fn ports_stream_before_finish() {
-        let mut p = JsonPrinter::new(Vec::new(), NameLookup::default());
+        let mut p = JsonPrinter::new(Vec::new());
         let written = p.port(&report("198.18.0.9", 80, Open, Connected));
         assert!(written.is_ok());
         let text = String::from_utf8(p.into_inner()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             text,
             "{\"type\":\"port\",\"addr\":\"198.18.0.9\",\"port\":80,\"state\":\"open\",\
-             \"reason\":\"connected\",\"rtt_us\":210}\n"
+             \"reason\":\"connected\",\"rtt_us\":210,\"ttl\":null}\n"
         );
+    }
+
+    /// The field order docs/output.md documents, byte for byte, for a line with every field.
+    #[test]
+    fn port_line_fields_in_documented_order() {
+        let mut r = named(&ssh("198.18.0.2"));
+        if let Some(s) = r.service.as_mut() {
+            s.response = "SSH-2.0-x\r\n".into();
+        }
+        let mut p = JsonPrinter::new(Vec::new());
+        assert!(p.port(&r).is_ok());
+        let text = String::from_utf8(p.into_inner()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            text,
+            "{\"type\":\"port\",\"addr\":\"198.18.0.2\",\"port\":22,\"state\":\"open\",\
+             \"reason\":\"syn-ack\",\"rtt_us\":210,\"ttl\":64,\"name\":\"example.test\",\
+             \"service\":{\"class\":\"tcp-server-initiated\",\"service\":\"ssh\",\
+             \"product\":\"OpenSSH\",\"version\":\"9.2p1\",\"title\":null,\
+             \"response\":\"SSH-2.0-x\\r\\n\",\"tls\":null}}\n"
+        );
+    }
+
+    /// Durations too long for a u64 of microseconds saturate instead of wrapping.
+    #[test]
+    fn huge_rtt_saturates() {
+        let mut r = report("198.18.0.9", 80, Open, Connected);
+        r.event.rtt = Some(Duration::MAX);
+        let mut p = JsonPrinter::new(Vec::new());
+        assert!(p.port(&r).is_ok());
+        let v: Value = serde_json::from_slice(&p.into_inner()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v["rtt_us"], u64::MAX);
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub use json::JsonPrinter;
 use crate::config::{OutputFormat, OutputSpec, Verbosity};
 use crate::model::{PortReport, PortState, Reason, ScanPlan, ScanSummary, ServiceInfo, TargetInfo};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::net::IpAddr;
@@ -88,42 +88,16 @@ pub enum OutputError {
     },
 }
 
-/// Host names the user typed, by the address they resolved to, so reports can say
-/// "name (addr)". Cheap to clone: every printer holds the same map.
-#[derive(Clone, Debug, Default)]
-pub struct NameLookup {
-    names: Arc<HashMap<IpAddr, String>>,
-}
-
-impl NameLookup {
-    pub fn new(names: HashMap<IpAddr, String>) -> NameLookup {
-        NameLookup {
-            names: Arc::new(names),
-        }
-    }
-
-    pub fn get(&self, addr: &IpAddr) -> Option<&str> {
-        self.names.get(addr).map(String::as_str)
-    }
-}
-
-impl FromIterator<(IpAddr, String)> for NameLookup {
-    fn from_iter<I: IntoIterator<Item = (IpAddr, String)>>(iter: I) -> NameLookup {
-        NameLookup::new(iter.into_iter().collect())
-    }
-}
-
 /// Builds the printer for `format` over any writer.
 pub fn printer_for<W: Write + Send + 'static>(
     format: OutputFormat,
     wtr: W,
     verbosity: Verbosity,
-    names: NameLookup,
 ) -> Box<dyn Printer + Send> {
     match format {
-        OutputFormat::Normal => Box::new(HumanPrinter::new(wtr, verbosity, names)),
-        OutputFormat::Json => Box::new(JsonPrinter::new(wtr, names)),
-        OutputFormat::Grep => Box::new(GrepPrinter::new(wtr, verbosity, names)),
+        OutputFormat::Normal => Box::new(HumanPrinter::new(wtr, verbosity)),
+        OutputFormat::Json => Box::new(JsonPrinter::new(wtr)),
+        OutputFormat::Grep => Box::new(GrepPrinter::new(wtr, verbosity)),
     }
 }
 
@@ -132,7 +106,6 @@ pub fn printer_for<W: Write + Send + 'static>(
 pub fn open_printers(
     specs: &[OutputSpec],
     verbosity: Verbosity,
-    names: NameLookup,
 ) -> Result<Vec<Box<dyn Printer + Send>>, OutputError> {
     let mut printers = Vec::with_capacity(specs.len());
     for spec in specs {
@@ -147,7 +120,7 @@ pub fn open_printers(
                 Box::new(BufWriter::new(file))
             }
         };
-        printers.push(printer_for(spec.format, wtr, verbosity, names.clone()));
+        printers.push(printer_for(spec.format, wtr, verbosity));
     }
     Ok(printers)
 }
@@ -249,6 +222,8 @@ pub(crate) struct Hidden {
 /// What a sorted printer keeps about one host.
 #[derive(Debug, Default)]
 pub(crate) struct HostPorts {
+    /// The host name the user gave for this address, from the first report that had one.
+    name: Option<Arc<str>>,
     open: Vec<PortReport>,
     closed: Bucket,
     filtered: Bucket,
@@ -311,6 +286,11 @@ impl HostPorts {
         .collect()
     }
 
+    /// The host name the user gave for this address, if any.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
     /// Ports with a verdict on this host.
     pub(crate) fn total(&self) -> u64 {
         self.open.len() as u64 + self.closed.count + self.filtered.count
@@ -339,6 +319,9 @@ impl HostTable {
 
     pub(crate) fn add(&mut self, report: &PortReport) {
         let host = self.hosts.entry(report.event.addr).or_default();
+        if host.name.is_none() {
+            host.name.clone_from(&report.name);
+        }
         let brief = Brief {
             port: report.event.port,
             reason: report.event.reason,

@@ -84,18 +84,8 @@ fn fan_out_calls_every_printer_and_returns_first_error() {
     }
     let shared = SharedBuf::default();
     let mut printers: Vec<Box<dyn Printer + Send>> = vec![
-        printer_for(
-            OutputFormat::Json,
-            Failing,
-            Verbosity::Normal,
-            NameLookup::default(),
-        ),
-        printer_for(
-            OutputFormat::Json,
-            shared.clone(),
-            Verbosity::Normal,
-            NameLookup::default(),
-        ),
+        printer_for(OutputFormat::Json, Failing, Verbosity::Normal),
+        printer_for(OutputFormat::Json, shared.clone(), Verbosity::Normal),
     ];
     let err = printers.as_mut_slice().plan(&plan(false));
     assert_eq!(err.map_err(|e| e.kind()), Err(io::ErrorKind::BrokenPipe));
@@ -109,7 +99,7 @@ fn open_printers_names_the_bad_path() {
         format: OutputFormat::Json,
         path: Some(path.clone()),
     }];
-    match open_printers(&specs, Verbosity::Normal, NameLookup::default()) {
+    match open_printers(&specs, Verbosity::Normal) {
         Err(err @ OutputError::Open { .. }) => {
             assert!(
                 err.to_string().contains("/nonexistent-dir-tcprax/out.json"),

@@ -79,12 +79,29 @@ fn host_name_is_resolved_and_remembered() {
     assert_eq!(s.len(), 1);
     let addr = s.get(0).unwrap();
     assert!(addr.is_loopback(), "{addr}");
-    assert_eq!(s.name_of(&addr), Some("localhost"));
+    assert_eq!(s.name_of(&addr).as_deref(), Some("localhost"));
     let info = &s.infos()[0];
     assert_eq!(
         (info.spec.as_str(), info.resolved, info.addresses),
         ("localhost", Some(addr), 1)
     );
+}
+
+/// Regression: reports used to take a host name from any one-address spec that was not an
+/// address literal, so "198.18.0.1-1", "[2001:db8::2]" or "-iL one.txt" printed as names.
+#[test]
+fn only_host_names_name_an_address() {
+    let f = TempFile::new("one-address", "198.18.0.3\n");
+    let s = TargetSet::parse(
+        &["198.18.0.1-1".into(), "[2001:db8::2]".into()],
+        std::slice::from_ref(&f.0),
+        &[],
+        &[],
+    )
+    .unwrap();
+    let named: Vec<IpAddr> = s.iter().filter(|a| s.name_of(a).is_some()).collect();
+    assert_eq!(named, [] as [IpAddr; 0]);
+    assert_eq!(s.infos()[2].addresses, 1);
 }
 
 #[test]
@@ -299,7 +316,7 @@ fn input_list_file_with_comments_and_blank_lines() {
     assert_eq!(infos.len(), 2);
     assert_eq!(infos[1].spec, format!("-iL {}", f.0.display()));
     assert_eq!(infos[1].addresses, 6);
-    assert_eq!(s.name_of(&s.get(6).unwrap()), Some("localhost"));
+    assert_eq!(s.name_of(&s.get(6).unwrap()).as_deref(), Some("localhost"));
 }
 
 #[test]

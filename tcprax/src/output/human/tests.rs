@@ -3,25 +3,19 @@ use super::super::fixtures::*;
 use super::*;
 use crate::model::{PortState::*, Reason::*, TargetInfo, XdpStats};
 
-fn names() -> NameLookup {
-    [(ip("198.18.0.2"), "example.test".to_string())]
-        .into_iter()
-        .collect()
-}
-
 fn run(
     verbosity: Verbosity,
     plan: Option<ScanPlan>,
     reports: &[PortReport],
     summary: &ScanSummary,
 ) -> String {
-    let mut p = HumanPrinter::new(Vec::new(), verbosity, names());
+    let mut p = HumanPrinter::new(Vec::new(), verbosity);
     let result = (|| {
         if let Some(plan) = &plan {
             p.plan(plan)?;
         }
         for r in reports {
-            p.port(r)?;
+            p.port(&named(r))?;
         }
         p.finish(summary)
     })();
@@ -223,11 +217,9 @@ fn hostile_text_never_emits_control_characters() {
             cert.sans.push("evil\r\nline".into());
         }
     }
-    let names: NameLookup = [(ip("198.18.0.2"), "bad\x1bname".to_string())]
-        .into_iter()
-        .collect();
+    r.name = Some("bad\x1bname".into());
     for verbosity in [Verbosity::Quiet, Verbosity::Normal, Verbosity::Verbose] {
-        let mut p = HumanPrinter::new(Vec::new(), verbosity, names.clone());
+        let mut p = HumanPrinter::new(Vec::new(), verbosity);
         let printed = p.port(&r).and_then(|_| p.finish(&summary()));
         assert!(printed.is_ok());
         let text = String::from_utf8(p.into_inner()).unwrap_or_else(|e| panic!("{e}"));
