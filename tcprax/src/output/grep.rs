@@ -6,6 +6,9 @@
 //! open port, few enough closed or filtered ones); the rest are counted under
 //! `Ignored State:`. Field values never contain the separators: '/' becomes '|', ',' becomes
 //! ';', tabs and other control characters '.'.
+//!
+//! Reasons and the reply TTL are left out: the seven fields have no place for them (nmap's own
+//! `-oG` omits them too), and a new field would break the parsers this format exists for.
 use super::{
     HostPorts, HostTable, ListPolicy, Printer, Row, clean, plural, product_version, target_label,
 };
@@ -177,6 +180,8 @@ Host: 2001:db8::1 ()\tPorts: 80/open/tcp/////, 443/filtered/tcp/////
             env!("CARGO_PKG_VERSION")
         );
         assert_eq!(run(Verbosity::Normal, &reports, false), expected);
+        // The fixtures' -sS replies carry a TTL; -v shows it in the human report, never here.
+        assert_eq!(run(Verbosity::Verbose, &reports, false), expected);
     }
 
     #[test]

@@ -127,7 +127,8 @@ impl<W: Write> HumanPrinter<W> {
             return;
         }
         let mut cells = vec![header(self.service_column)];
-        cells.extend(rows.iter().map(|r| row_cells(r, self.service_column)));
+        let ttl = self.verbosity >= Verbosity::Verbose;
+        cells.extend(rows.iter().map(|r| row_cells(r, self.service_column, ttl)));
         let lines = align(&cells);
         let _ = writeln!(out, "{}", lines[0]);
         for (row, line) in rows.iter().zip(&lines[1..]) {
@@ -144,7 +145,7 @@ impl<W: Write> HumanPrinter<W> {
         for (addr, host) in self.table.hosts() {
             for row in host.rows().iter().filter(|r| r.state == PortState::Open) {
                 let mut line = vec![addr.to_string()];
-                line.extend(row_cells(row, self.service_column));
+                line.extend(row_cells(row, self.service_column, false));
                 cells.push(line);
             }
         }
@@ -245,11 +246,17 @@ fn header(service_column: bool) -> Vec<String> {
     h
 }
 
-fn row_cells(row: &Row<'_>, service_column: bool) -> Vec<String> {
+/// The cells of one port line. With `ttl` (-v), the reason carries the reply's TTL as nmap's
+/// `--reason` shows it ("syn-ack ttl 64"), when the engine saw one.
+fn row_cells(row: &Row<'_>, service_column: bool, ttl: bool) -> Vec<String> {
+    let reason = match row.ttl.filter(|_| ttl) {
+        Some(ttl) => format!("{} ttl {ttl}", reason_str(row.reason)),
+        None => reason_str(row.reason).to_string(),
+    };
     let mut cells = vec![
         format!("{}/tcp", row.port),
         row.state.to_string(),
-        reason_str(row.reason).to_string(),
+        reason,
         rtt_label(row.rtt),
     ];
     if service_column {

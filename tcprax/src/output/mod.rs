@@ -166,6 +166,7 @@ struct Brief {
     port: u16,
     reason: Reason,
     rtt: Option<Duration>,
+    ttl: Option<u8>,
 }
 
 /// The non-open ports of one state on one host: a count, a tally by reason, and the few
@@ -236,6 +237,8 @@ pub(crate) struct Row<'a> {
     pub state: PortState,
     pub reason: Reason,
     pub rtt: Option<Duration>,
+    /// IP TTL / hop limit of the reply that decided the state (-sS only).
+    pub ttl: Option<u8>,
     pub service: Option<&'a ServiceInfo>,
 }
 
@@ -247,6 +250,7 @@ impl HostPorts {
             state: r.event.state,
             reason: r.event.reason,
             rtt: r.event.rtt,
+            ttl: r.event.ttl,
             service: r.service.as_ref(),
         });
         let others = [
@@ -260,6 +264,7 @@ impl HostPorts {
                 state,
                 reason: b.reason,
                 rtt: b.rtt,
+                ttl: b.ttl,
                 service: None,
             })
         });
@@ -326,6 +331,7 @@ impl HostTable {
             port: report.event.port,
             reason: report.event.reason,
             rtt: report.event.rtt,
+            ttl: report.event.ttl,
         };
         match report.event.state {
             PortState::Open => host.open.push(report.clone()),

@@ -266,3 +266,46 @@ fn target_labels() {
         "a.test (198.18.0.2, 2 addresses)"
     );
 }
+
+#[test]
+fn verbose_reason_carries_the_reply_ttl() {
+    let reports = [
+        report("198.18.0.3", 443, Filtered, NoResponse),
+        report("198.18.0.3", 22, Open, SynAck),
+        report("198.18.0.3", 81, Filtered, IcmpUnreachable),
+        report("198.18.0.3", 80, Closed, Reset),
+    ];
+    let text = run(Verbosity::Verbose, None, &reports, &summary());
+    let host = text
+        .split("\n\n")
+        .find(|b| b.contains("Scan report for 198.18.0.3"))
+        .unwrap_or_else(|| panic!("no host block in {text}"))
+        .trim_start();
+    assert_eq!(
+        host,
+        "\
+Scan report for 198.18.0.3
+PORT     STATE     REASON                   RTT
+22/tcp   open      syn-ack ttl 64           0.21ms
+80/tcp   closed    reset ttl 64             0.21ms
+81/tcp   filtered  icmp-unreachable ttl 63  0.21ms
+443/tcp  filtered  no-response              -"
+    );
+    // Without -v, and in the one-line-per-port quiet form, the reason stays nmap's plain word.
+    for verbosity in [Verbosity::Normal, Verbosity::Quiet] {
+        let text = run(verbosity, None, &reports, &summary());
+        assert!(!text.contains("ttl"), "{verbosity:?}: {text}");
+        assert!(text.contains("syn-ack"), "{verbosity:?}: {text}");
+    }
+    // A connect scan never sees the TTL: no "ttl" even with -v.
+    let connect = run(
+        Verbosity::Verbose,
+        None,
+        &[report("198.18.0.3", 22, Open, Connected)],
+        &summary(),
+    );
+    assert!(
+        connect.contains("22/tcp  open   conn-established  0.21ms\n"),
+        "{connect}"
+    );
+}
