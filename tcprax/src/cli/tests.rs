@@ -1,5 +1,7 @@
 //! Unit tests of the command-line grammar: every option, default and one-line error.
 use super::*;
+use std::time::Duration;
+use tcprax::config::{OutputFormat, OutputSpec, Shard};
 
 fn parse(args: &[&str]) -> Result<ScanConfig, CliError> {
     parse_from(
