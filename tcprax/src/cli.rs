@@ -16,6 +16,7 @@ use tcprax::ports::{PortError, PortList};
 use tcprax::targets::{TargetError, TargetSet};
 use values::{duration, int_in, interface, outputs, positive, shard, source_addr, source_ports};
 
+mod help;
 mod values;
 
 /// Upper bound of --retries: past a few dozen attempts a silent port is filtered, and the
@@ -81,160 +82,221 @@ pub enum Problem {
     EmptyPath,
 }
 
-const EXAMPLES: &str = "\
-Examples:
-  tcprax 198.18.0.2                              connect scan (-sT) of nmap's top 100 ports
-  tcprax -sT -p 22,80-90,443 198.18.0.2
-  tcprax -sS -p- --rate 20000 198.18.0.0/24      SYN scan of every port (needs CAP_NET_ADMIN/RAW)
-  tcprax -sSV -p 1-1024 -oJ scan.json 198.18.0.0/24 --exclude 198.18.0.1
-  tcprax -sTV --probe-timeout 3s localhost 198.18.0.1-20
-  tcprax -iL hosts.txt --excludefile skip.txt -oG - -q
-  tcprax -sS --seed 7 --shard 2/4 198.18.0.0/16  the second of four machines sharing one scan
-
-nmap spellings are accepted and rewritten before parsing:
-  -sS = --syn, -sT = --connect, -sV = --service (combinable: -sSV, -sTV)
-  -oN/-oJ/-oG FILE = --output-normal/--output-json/--output-grep FILE ('-' = stdout)
-  -iL FILE = --input-list FILE, -p- = --ports 1-65535
-
-Targets: 198.18.0.2, 2001:db8::1, localhost, 198.18.0.0/24, 2001:db8::/120, 198.18.0.1-20,
-198.18.0.1-198.18.0.20 and comma lists of these. CIDR blocks include network and broadcast.
-Ports: 22, 80-90, 22,80-90,443, 1024- (to 65535), -100 (from 1; write -p-100), - (all).
-Without -o options the normal report goes to stdout; with -o options that all write files, it
-still goes to stdout as well.";
-
-/// The raw command line, as clap sees it after [`rewrite_nmap_forms`].
-///
-/// Numeric options set `allow_negative_numbers` so that `-t -1` reaches [`build`] and gets our
-/// one-line "not a whole number" instead of clap's "unexpected argument '-1'".
+// The raw command line, as clap sees it after `rewrite_nmap_forms`. Every user-facing text is
+// an explicit `help`/`long_help` (clap would otherwise print these comments in --help), and the
+// texts that quote a default come from `help`, built on `config::defaults`.
+//
+// Numeric options set `allow_negative_numbers` so that `-t -1` reaches `build` and gets our
+// one-line "not a whole number" instead of clap's "unexpected argument '-1'".
 #[derive(Debug, Parser)]
 #[command(
     name = "tcprax",
     version,
-    about = "TCP reconnaissance: XDP-assisted SYN scan, connect scan, service fingerprinting",
-    override_usage = "tcprax [-sS | -sT] [-sV] [OPTIONS] <TARGET>...",
-    after_help = EXAMPLES,
+    about = help::ABOUT,
+    long_about = help::LONG_ABOUT,
+    override_usage = help::USAGE,
+    after_help = help::after_short(),
+    after_long_help = help::after_long(),
     // nmap semantics: a repeated option replaces the earlier one instead of being an error.
     args_override_self = true,
 )]
 struct RawArgs {
-    /// Hosts to scan: addresses, names, CIDR blocks, ranges, comma lists.
-    #[arg(value_name = "TARGET")]
+    #[arg(
+        value_name = "TARGET",
+        help = "Hosts to scan: addresses, names, CIDR blocks, ranges, comma lists"
+    )]
     targets: Vec<String>,
 
-    /// -sS: SYN scan with raw packets, replies caught by XDP (needs privileges).
-    #[arg(long = "syn", help_heading = "Scan type (default -sT)")]
+    #[arg(
+        long = "syn",
+        help_heading = "Scan type (default -sT)",
+        help = "-sS: SYN scan, replies caught by XDP (needs root)",
+        long_help = "-sS: SYN scan. Raw SYNs; an XDP program on the interface validates and\n\
+                     drops the replies, so this host never answers them itself. Needs root\n\
+                     (a raw socket and an XDP program)"
+    )]
     syn: bool,
-    /// -sT: TCP connect scan through the kernel, no privileges needed [default].
-    #[arg(long = "connect", help_heading = "Scan type (default -sT)")]
+    #[arg(
+        long = "connect",
+        help_heading = "Scan type (default -sT)",
+        help = "-sT: connect scan through the kernel, no privileges needed [default]"
+    )]
     connect: bool,
-    /// -sV: service and version detection on open ports; combines with -sS or -sT.
-    #[arg(long = "service", help_heading = "Scan type (default -sT)")]
+    #[arg(
+        long = "service",
+        help_heading = "Scan type (default -sT)",
+        help = "-sV: service and version detection on open ports; combines with -sS or -sT"
+    )]
     service: bool,
 
-    /// Ports: 22 | 80-90 | 22,80-90,443 | - (all, also -p-). Default: nmap's top 100.
     #[arg(
         short = 'p',
         long = "ports",
         value_name = "PORTS",
         allow_hyphen_values = true,
-        help_heading = "Targets and ports"
+        help_heading = "Targets and ports",
+        help = "22 | 80-90 | 22,80-90,443 | - or -p- (all) [default: nmap's top 100]"
     )]
     ports: Option<String>,
-    /// -iL: read targets from FILE (one or more per line, '#' comments).
-    #[arg(long = "input-list", value_name = "FILE", action = ArgAction::Append, help_heading = "Targets and ports")]
+    #[arg(
+        long = "input-list",
+        value_name = "FILE",
+        action = ArgAction::Append,
+        help_heading = "Targets and ports",
+        help = "-iL: read targets from FILE (one or more per line, '#' comments)"
+    )]
     input_list: Vec<PathBuf>,
-    /// Do not scan these targets (same grammar, comma list; repeatable).
-    #[arg(long = "exclude", value_name = "LIST", action = ArgAction::Append, help_heading = "Targets and ports")]
+    #[arg(
+        long = "exclude",
+        value_name = "LIST",
+        action = ArgAction::Append,
+        help_heading = "Targets and ports",
+        help = "Do not scan these targets (same forms, comma list; repeatable)"
+    )]
     exclude: Vec<String>,
-    /// Do not scan the targets listed in FILE.
-    #[arg(long = "excludefile", value_name = "FILE", action = ArgAction::Append, help_heading = "Targets and ports")]
+    #[arg(
+        long = "excludefile",
+        value_name = "FILE",
+        action = ArgAction::Append,
+        help_heading = "Targets and ports",
+        help = "Do not scan the targets listed in FILE"
+    )]
     excludefile: Vec<PathBuf>,
 
-    /// Simultaneous connections (-sT) / service probes (-sV), 1-65535 [default: 512].
     #[arg(
         short = 't',
         long = "threads",
         allow_negative_numbers = true,
         value_name = "N",
-        help_heading = "Timing"
+        help_heading = "Timing",
+        help = help::threads(),
+        long_help = help::threads_long()
     )]
     threads: Option<String>,
-    /// Longest wait for one probe: 500ms, 2s, 1m, 1.5 (= seconds) [default: adaptive].
     #[arg(
         long = "timeout",
         allow_negative_numbers = true,
         value_name = "DURATION",
-        help_heading = "Timing"
+        help_heading = "Timing",
+        help = help::TIMEOUT,
+        long_help = help::timeout_long()
     )]
     timeout: Option<String>,
-    /// Extra attempts for an unanswered probe [default: 1 for -sT, 2 for -sS].
     #[arg(
         long = "retries",
         allow_negative_numbers = true,
         value_name = "N",
-        help_heading = "Timing"
+        help_heading = "Timing",
+        help = help::retries(),
+        long_help = help::retries_long()
     )]
     retries: Option<String>,
-    /// -sS: packets per second, > 0 [default: unlimited].
     #[arg(
         long = "rate",
         allow_negative_numbers = true,
         value_name = "PPS",
-        help_heading = "Timing"
+        help_heading = "Timing",
+        help = "-sS: packets per second [default: as fast as the sender goes]"
     )]
     rate: Option<String>,
 
-    /// -sS: source ports LO-HI [default: 61000-65535, above Linux's ephemeral range].
     #[arg(
         long = "source-port-range",
         value_name = "LO-HI",
-        help_heading = "SYN scan (-sS)"
+        help_heading = "SYN scan (-sS)",
+        help = help::source_port_range(),
+        long_help = help::source_port_range_long()
     )]
     source_port_range: Option<String>,
-    /// -sS: source address [default: from the route to the first target].
-    #[arg(short = 'S', value_name = "ADDR", help_heading = "SYN scan (-sS)")]
+    #[arg(
+        short = 'S',
+        value_name = "ADDR",
+        help_heading = "SYN scan (-sS)",
+        help = "-sS: source address [default: as routed to the first target]"
+    )]
     source_addr: Option<String>,
-    /// -sS: network interface [default: from the route to the first target].
-    #[arg(short = 'e', value_name = "IFACE", help_heading = "SYN scan (-sS)")]
+    #[arg(
+        short = 'e',
+        value_name = "IFACE",
+        help_heading = "SYN scan (-sS)",
+        help = "-sS: network interface [default: as routed to the first target]"
+    )]
     interface: Option<String>,
-    /// -sS: seed of the probe-order permutation, for reproducible or sharded scans.
     #[arg(
         long = "seed",
         allow_negative_numbers = true,
         value_name = "N",
-        help_heading = "SYN scan (-sS)"
+        help_heading = "SYN scan (-sS)",
+        help = "-sS: seed of the probe order [default: random]",
+        long_help = "-sS: seed of the pseudo-random probe order [default: random]. Give it to\n\
+                     repeat a scan in the same order, and to every machine of a --shard set"
     )]
     seed: Option<String>,
-    /// -sS: scan only shard I of N (1 <= I <= N); give every shard the same --seed.
-    #[arg(long = "shard", value_name = "I/N", help_heading = "SYN scan (-sS)")]
+    #[arg(
+        long = "shard",
+        value_name = "I/N",
+        help_heading = "SYN scan (-sS)",
+        help = help::shard(),
+        long_help = help::shard_long()
+    )]
     shard: Option<String>,
-    /// -sS: do not send our own RST to ports that answer SYN-ACK.
-    #[arg(long = "no-rst", help_heading = "SYN scan (-sS)")]
+    #[arg(
+        long = "no-rst",
+        help_heading = "SYN scan (-sS)",
+        help = "-sS: do not send our own RST to ports that answer SYN-ACK"
+    )]
     no_rst: bool,
 
-    /// -sV: longest wait for a banner, handshake or response [default: 2s].
     #[arg(
         long = "probe-timeout",
         allow_negative_numbers = true,
         value_name = "DURATION",
-        help_heading = "Service detection (-sV)"
+        help_heading = "Service detection (-sV)",
+        help = help::probe_timeout()
     )]
     probe_timeout: Option<String>,
 
-    /// -oN: human-readable report to FILE ('-' = stdout).
-    #[arg(long = "output-normal", value_name = "FILE", action = ArgAction::Append, help_heading = "Output")]
+    #[arg(
+        long = "output-normal",
+        value_name = "FILE",
+        action = ArgAction::Append,
+        help_heading = "Output",
+        help = "-oN: human-readable report to FILE ('-' = stdout)"
+    )]
     output_normal: Vec<String>,
-    /// -oJ: JSON lines to FILE ('-' = stdout).
-    #[arg(long = "output-json", value_name = "FILE", action = ArgAction::Append, help_heading = "Output")]
+    #[arg(
+        long = "output-json",
+        value_name = "FILE",
+        action = ArgAction::Append,
+        help_heading = "Output",
+        help = "-oJ: JSON lines to FILE ('-' = stdout)"
+    )]
     output_json: Vec<String>,
-    /// -oG: grepable output to FILE ('-' = stdout).
-    #[arg(long = "output-grep", value_name = "FILE", action = ArgAction::Append, help_heading = "Output")]
+    #[arg(
+        long = "output-grep",
+        value_name = "FILE",
+        action = ArgAction::Append,
+        help_heading = "Output",
+        help = "-oG: grepable output to FILE ('-' = stdout)"
+    )]
     output_grep: Vec<String>,
-    /// More detail; repeat (-vv) for debug output.
-    #[arg(short = 'v', long = "verbose", action = ArgAction::Count, help_heading = "Output")]
+    #[arg(
+        short = 'v',
+        long = "verbose",
+        action = ArgAction::Count,
+        help_heading = "Output",
+        help = "More detail; repeat (-vv) for debug output",
+        long_help = "More detail: more closed and filtered ports listed, whole service\n\
+                     responses, the reply TTL next to the reason (-sS), XDP counters.\n\
+                     Repeat (-vv) for debug output"
+    )]
     verbose: u8,
-    /// Only results and errors.
-    #[arg(short = 'q', long = "quiet", help_heading = "Output")]
+    #[arg(
+        short = 'q',
+        long = "quiet",
+        help_heading = "Output",
+        help = "Only results and errors: one line per open port, no progress"
+    )]
     quiet: bool,
 }
 

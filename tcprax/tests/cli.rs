@@ -1,10 +1,11 @@
 //! End-to-end tests of the command line through the real binary: every class of user error
 //! must end with exit code 2, exactly one line on stderr naming the bad token, nothing on
-//! stdout, and no panic; `--help` must succeed and show examples.
+//! stdout, and no panic; `--help` must succeed, show examples and speak to users only.
 //!
 //! Valid command lines are not run here: they would start a scan once main wires the engines.
 use std::path::PathBuf;
 use std::process::{Command, Output};
+use tcprax::config::defaults;
 
 fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tcprax"))
@@ -224,4 +225,68 @@ fn help_exits_zero_and_shows_examples() {
             assert!(stdout.contains(form), "--help does not mention {form}");
         }
     }
+}
+
+/// `--help` is for users: nothing of the code behind it (clap turns doc comments into help
+/// text, and once printed the parser's internal notes), every quoted default is the one the
+/// scan uses, and the short form fits a 100-column terminal.
+#[test]
+fn help_speaks_to_users_only() {
+    for flag in ["--help", "-h"] {
+        let out = run(&[flag]);
+        assert_eq!(out.status.code(), Some(0), "{flag}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        for internal in [
+            "clap",
+            "rewrite_nmap_forms",
+            "allow_negative_numbers",
+            "RawArgs",
+            "[`",
+            "build]",
+            "ScanConfig",
+        ] {
+            assert!(
+                !help.contains(internal),
+                "{flag} mentions {internal:?}:\n{help}"
+            );
+        }
+        let (lo, hi) = defaults::SOURCE_PORTS;
+        for quoted in [
+            format!(
+                "{} / {}]",
+                defaults::CONCURRENCY,
+                defaults::SERVICE_CONCURRENCY
+            ),
+            format!(
+                "{} for -sT, {} for -sS]",
+                defaults::RETRIES_CONNECT,
+                defaults::RETRIES_SYN
+            ),
+            format!("[default: {lo}-{hi}"),
+            format!("[default: {}s]", defaults::PROBE_TIMEOUT.as_secs()),
+        ] {
+            if flag == "--help" && quoted.contains(" / ") {
+                // The long form spells -t's two defaults out instead.
+                continue;
+            }
+            assert!(
+                help.contains(&quoted),
+                "{flag} does not quote {quoted:?}:\n{help}"
+            );
+        }
+    }
+    let short = run(&["-h"]);
+    for line in String::from_utf8_lossy(&short.stdout).lines() {
+        assert!(line.chars().count() <= 100, "-h line too wide: {line:?}");
+    }
+    let long = String::from_utf8_lossy(&run(&["--help"]).stdout).into_owned();
+    assert!(
+        long.contains(&format!(
+            "[default: {} connects, {} service probes]",
+            defaults::CONCURRENCY,
+            defaults::SERVICE_CONCURRENCY
+        )),
+        "{long}"
+    );
+    assert!(long.contains("Exit status:"), "{long}");
 }
