@@ -189,17 +189,6 @@ pub struct PortReport {
     pub service: Option<ServiceInfo>,
 }
 
-impl PortReport {
-    /// A verdict without a name or service details.
-    pub fn new(event: ScanEvent) -> PortReport {
-        PortReport {
-            event,
-            name: None,
-            service: None,
-        }
-    }
-}
-
 // serde's `Arc` support needs its `rc` feature; a name is just a string.
 fn ser_name<S: serde::Serializer>(name: &Option<Arc<str>>, s: S) -> Result<S::Ok, S::Error> {
     match name {
