@@ -384,6 +384,7 @@ fn build(raw: RawArgs) -> Result<ScanConfig, CliError> {
             None => Shard { index: 1, count: 1 },
         },
         send_rst: !raw.no_rst,
+        xdp_log: verbosity == Verbosity::Debug,
     };
 
     // Validated even without -sV so a typo never waits for the flag that would expose it.
@@ -967,6 +968,7 @@ mod tests {
                 seed: Some(42),
                 shard: Shard { index: 2, count: 3 },
                 send_rst: false,
+                xdp_log: false,
             }
         );
         assert_eq!(
@@ -1081,6 +1083,7 @@ mod tests {
         assert_eq!(ok(&["-q", "198.18.0.2"]).verbosity, Verbosity::Quiet);
         assert_eq!(ok(&["-v", "198.18.0.2"]).verbosity, Verbosity::Verbose);
         assert_eq!(ok(&["-vv", "198.18.0.2"]).verbosity, Verbosity::Debug);
+        assert!(ok(&["-vv", "198.18.0.2"]).syn.xdp_log);
         assert_eq!(
             ok(&["-v", "-v", "-v", "198.18.0.2"]).verbosity,
             Verbosity::Debug
