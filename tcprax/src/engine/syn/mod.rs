@@ -166,6 +166,7 @@ pub async fn syn_scan(
             enabled: 1,
             _pad: [0; 3],
         },
+        opts.syn.xdp_log.into(),
     )?;
     let sender = RawSender::new(origin.source.is_ipv4(), origin.source.is_ipv6())?;
 
