@@ -3,8 +3,8 @@
 mod common;
 
 use tcprax::engine::syn::capture::{XdpCapture, XdpLog};
-use tcprax::testbed::xdp_attached;
 use tcprax_common::XdpConfig;
+use tcprax_lab::testbed::xdp_attached;
 
 #[test]
 fn xdp_loads_attaches_counts_and_detaches() {

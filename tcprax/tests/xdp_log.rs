@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 use tcprax::engine::syn::capture::OBJECT;
-use tcprax::testbed::{SCANNER_V4, TARGET_V4, Testbed, have_privileges, xdp_attached};
+use tcprax_lab::testbed::{SCANNER_V4, TARGET_V4, Testbed, have_privileges, xdp_attached};
 use tcprax::wire::tcp::{TcpFlags, TcpSegment};
 
 /// The scanner's source ports in these tests; the forged segments go to one inside.
