@@ -494,3 +494,144 @@ impl Scheduler {
             .map_err(|_| SynError::ChannelClosed)
     }
 }
+
+/// The old scheduler driven without sockets, for a before/after figure of the sans-IO
+/// refactor: same synthetic network as the new machine's benchmark.
+#[cfg(test)]
+mod bench_old {
+    use super::*;
+    use std::time::Instant;
+
+    fn thread_cpu_ns() -> u64 {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes into a valid timespec.
+        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    }
+
+    /// 50 % open, 37.5 % closed, 12.5 % silent, by a hash of (address, port).
+    fn outcome(addr: IpAddr, port: u16) -> Option<u8> {
+        let IpAddr::V4(a) = addr else { return None };
+        let x = (u64::from(u32::from(a)) << 16) | u64::from(port);
+        match x.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 60 {
+            0..=7 => Some(kind::SYN_ACK),
+            8..=13 => Some(kind::RST),
+            _ => None,
+        }
+    }
+
+    #[test]
+    #[ignore = "benchmark: cargo test --release -p tcprax --lib bench_old -- --ignored --nocapture"]
+    fn old_scheduler_ns_per_probe() {
+        let targets = TargetSet::parse(&["198.18.0.0/15".to_string()], &[], &[], &[]).unwrap();
+        let ports: Vec<u16> = vec![22, 25, 53, 80, 110, 443, 3389, 8080];
+        let space = targets.len() as u64 * ports.len() as u64;
+        let (ev_tx, mut ev_rx) = mpsc::channel(1 << 16);
+        let (_reply_tx, reply_rx) = std_mpsc::channel();
+        let opts = SynScanOptions::default();
+        let mut s = Scheduler {
+            targets,
+            ports,
+            perm: Permutation::new(space, 7),
+            next: 0,
+            step: 1,
+            origin: Origin {
+                source: IpAddr::from([198, 18, 0, 1]),
+                interface: "none".into(),
+            },
+            key: (1, 2),
+            pacer: Pacer::new(None),
+            sender: RawSender::new(false, false).unwrap(),
+            opts,
+            in_flight: HashMap::new(),
+            timeline: VecDeque::new(),
+            retry_queue: VecDeque::new(),
+            rtt_global: RttEstimator::new(RttBounds::default()),
+            rtt_per_target: HashMap::new(),
+            replies: reply_rx,
+            events: ev_tx,
+            stop: ScanControl::new(),
+            duplicates: 0,
+            probes_sent: 0,
+        };
+        let rtt = 200_000u64;
+        let mut now = 1_000_000_000u64;
+        let mut pending: VecDeque<(u64, ReplyEvent)> = VecDeque::new();
+        let mut decided = 0u64;
+        let start = Instant::now();
+        let cpu0 = thread_cpu_ns();
+        loop {
+            while let Some(&(due, ev)) = pending.front() {
+                if due > now {
+                    break;
+                }
+                pending.pop_front();
+                if s.sender.is_full() {
+                    s.sender.discard();
+                }
+                s.on_reply(&ev).unwrap();
+            }
+            s.expire(now).unwrap();
+            let more = !s.retry_queue.is_empty() || s.next < s.perm.len();
+            if more {
+                let budget = s.pacer.take(now, BATCH);
+                for _ in 0..budget {
+                    if s.sender.is_full() {
+                        s.sender.discard();
+                    }
+                    if !s.send_next(now).unwrap() {
+                        break;
+                    }
+                    let &((addr, port), _, _) = s.timeline.back().unwrap();
+                    if let Some(k) = outcome(addr, port) {
+                        let ab = addr_bytes(addr);
+                        pending.push_back((
+                            now + rtt,
+                            ReplyEvent {
+                                ktime_ns: now + rtt,
+                                addr: ab,
+                                target_port: port,
+                                // The TCP source port, right after the 20-byte IPv4 header.
+                                scan_port: {
+                                    let b = s.sender.last();
+                                    u16::from_be_bytes([b[20], b[21]])
+                                },
+                                kind: k,
+                                family: 4,
+                                ttl: 64,
+                                ..ReplyEvent::default()
+                            },
+                        ));
+                    }
+                }
+                s.sender.discard();
+            } else if s.in_flight.is_empty() {
+                break;
+            }
+            while ev_rx.try_recv().is_ok() {
+                decided += 1;
+            }
+            // 64 probes per round at 1 µs each: a simulated 1 Mpps.
+            now += 64_000;
+        }
+        while ev_rx.try_recv().is_ok() {
+            decided += 1;
+        }
+        let cpu = thread_cpu_ns() - cpu0;
+        let took = start.elapsed();
+        assert_eq!(decided, space);
+        assert_eq!(s.duplicates, 0);
+        println!(
+            "old scheduler: {} probes ({} ports decided) in {:?} wall, {:.3} s CPU: {:.1} ns/probe wall, {:.1} ns/probe CPU",
+            s.probes_sent,
+            decided,
+            took,
+            cpu as f64 / 1e9,
+            took.as_nanos() as f64 / s.probes_sent as f64,
+            cpu as f64 / s.probes_sent as f64
+        );
+    }
+}
