@@ -113,18 +113,6 @@ impl RawSender {
         self.n
     }
 
-    /// Benchmark harness only: forget the batch instead of sending it (no socket needed).
-    #[cfg(test)]
-    pub(crate) fn discard(&mut self) {
-        self.n = 0;
-    }
-
-    /// Benchmark harness only: the last packet pushed.
-    #[cfg(test)]
-    pub(crate) fn last(&self) -> &[u8] {
-        &self.bufs[self.n - 1][..self.lens[self.n - 1]]
-    }
-
     /// Add one packet to the batch; flushes first if the batch is full.
     pub fn push(&mut self, seg: &TcpSegment) -> Result<(), SendError> {
         if self.is_full() {
