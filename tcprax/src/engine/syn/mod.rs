@@ -15,6 +15,7 @@
 //! validates replies against the same cookie in the kernel, drops them (so the kernel never
 //! RSTs them) and hands them over.
 pub mod capture;
+mod keyhash;
 pub mod pacer;
 pub mod permutation;
 pub mod route;

@@ -13,6 +13,7 @@
 //! shape of quinn-proto's `Connection`).
 //!
 //! Times are nanoseconds of CLOCK_MONOTONIC, the clock of the kernel timestamps on replies.
+use super::keyhash::KeyMap;
 use super::pacer::Pacer;
 use super::permutation::Permutation;
 use super::{SynError, SynScanOptions};
@@ -21,7 +22,7 @@ use crate::engine::rtt::{RttBounds, RttEstimator};
 use crate::model::{PortState, Reason, ScanEvent};
 use crate::targets::TargetSet;
 use crate::wire::TcpSegment;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::time::Duration;
 use tcprax_common::{ReplyEvent, cookie, kind, v4_mapped};
@@ -187,7 +188,7 @@ pub struct Scheduler {
     pacer: Pacer,
     /// SYNs left in the current batch; None between batches.
     batch: Option<usize>,
-    in_flight: HashMap<Key, InFlight>,
+    in_flight: KeyMap<Key, InFlight>,
     /// (key, attempt, sent at) in send order. The deadline is sent-at plus the timeout as
     /// known *now*: probes sent before the first RTT sample (with the 1 s initial timeout)
     /// expire as soon as the measured RTT says they should.
@@ -195,7 +196,7 @@ pub struct Scheduler {
     /// Probes whose attempt timed out, with the number of the attempt to send next.
     retry_queue: VecDeque<(Key, u8)>,
     rtt_global: RttEstimator,
-    rtt_per_target: HashMap<IpAddr, RttEstimator>,
+    rtt_per_target: KeyMap<IpAddr, RttEstimator>,
     /// RSTs owed to open ports, sent ahead of any SYN and outside the rate (they answer
     /// packets that already arrived).
     rsts: VecDeque<Transmit>,
@@ -244,11 +245,11 @@ impl Scheduler {
             max_timeout: cfg.opts.max_timeout,
             pacer: Pacer::new(cfg.opts.rate),
             batch: None,
-            in_flight: HashMap::new(),
+            in_flight: KeyMap::default(),
             timeline: VecDeque::new(),
             retry_queue: VecDeque::new(),
             rtt_global: RttEstimator::new(RttBounds::default()),
-            rtt_per_target: HashMap::new(),
+            rtt_per_target: KeyMap::default(),
             rsts: VecDeque::new(),
             events: VecDeque::new(),
             stopped: false,
@@ -331,14 +332,16 @@ impl Scheduler {
             return;
         }
         while let Some(&(key, attempt, sent)) = self.timeline.front() {
-            if sent + self.timeout_ns(&key.0) > now {
+            // Stale entries (answered, or superseded by a later attempt) go at once: they
+            // expire nothing, and a live probe behind one should not wait for a deadline that
+            // no longer matters (nor pay for working it out: most entries are stale).
+            let live = matches!(self.in_flight.get(&key), Some(f) if f.attempt == attempt);
+            if live && sent + self.timeout_ns(&key.0) > now {
                 break;
             }
             self.timeline.pop_front();
-            // Stale entries (answered, or superseded by a later attempt) are skipped.
-            match self.in_flight.get(&key) {
-                Some(f) if f.attempt == attempt => {}
-                _ => continue,
+            if !live {
+                continue;
             }
             if u32::from(attempt) < self.retries {
                 // Kept in flight so that a late answer to this attempt still counts.
@@ -864,6 +867,51 @@ mod tests {
             .collect();
         let order: Vec<_> = sent.iter().map(key_of).collect();
         assert_eq!(expired, order);
+    }
+
+    /// The timeline is in send order, but deadlines differ per target: an answered probe to a
+    /// slow host used to hold up the expiry of a silent probe to a fast host sent right after
+    /// it, until the slow host's deadline. Answered entries now leave the front at once.
+    #[test]
+    fn an_answered_probe_to_a_slow_host_does_not_hold_up_expiry_behind_it() {
+        let mut cfg = config("198.18.0.2-3", &[], &(1..=20).collect::<Vec<u16>>());
+        cfg.opts.retries = 0;
+        let mut m = machine(cfg);
+        // Phase 1 at T0: probes until each host has had one. The first host is the slow one
+        // (500 ms), the other the fast one (10 ms).
+        let mut phase1 = vec![m.poll_transmit(T0).unwrap()];
+        let slow = key_of(&phase1[0]).0;
+        while key_of(phase1.last().unwrap()).0 == slow {
+            phase1.push(m.poll_transmit(T0).unwrap());
+        }
+        let fast = key_of(phase1.last().unwrap()).0;
+        m.handle_reply(&reply(phase1.last().unwrap(), ReplyKind::Rst, T0 + 10 * MS));
+        for t in &phase1[..phase1.len() - 1] {
+            m.handle_reply(&reply(t, ReplyKind::Rst, T0 + 500 * MS));
+        }
+        let t1 = T0 + 500 * MS;
+        m.handle_timeout(t1);
+        events(&mut m);
+        assert_eq!(m.timeout_ns(&fast), 100 * MS);
+        assert!(m.timeout_ns(&slow) >= 1000 * MS, "{}", m.timeout_ns(&slow));
+        // Phase 2 at t1: the rest; find a probe to the slow host sent right before one to the
+        // fast host. Every slow-host probe up to it is answered (500 ms again, so the slow host
+        // stays slow); the fast-host probe stays silent.
+        let rest = transmits(&mut m, t1);
+        let i = rest
+            .windows(2)
+            .position(|w| key_of(&w[0]).0 == slow && key_of(&w[1]).0 == fast)
+            .expect("seed 42 interleaves the hosts");
+        for t in rest[..=i].iter().filter(|t| key_of(t).0 == slow) {
+            m.handle_reply(&reply(t, ReplyKind::Rst, t1 + 500 * MS));
+        }
+        events(&mut m);
+        let silent = key_of(&rest[i + 1]);
+        // Its own deadline (t1 + 100 ms) has passed; the answered probe in front of it would
+        // have expired only at t1 + 1 s or later.
+        m.handle_timeout(t1 + 500 * MS);
+        let expired: Vec<_> = events(&mut m).iter().map(|e| (e.addr, e.port)).collect();
+        assert!(expired.contains(&silent), "{silent:?} not in {expired:?}");
     }
 
     #[test]
