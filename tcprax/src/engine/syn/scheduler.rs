@@ -462,11 +462,6 @@ impl Scheduler {
         }
     }
 
-    /// Probes waiting for an answer or a retry.
-    pub fn in_flight(&self) -> usize {
-        self.in_flight.len()
-    }
-
     fn has_more(&self) -> bool {
         !self.retry_queue.is_empty() || self.next < self.perm.len()
     }
