@@ -23,12 +23,6 @@ impl RttBounds {
     }
 }
 
-impl Default for RttBounds {
-    fn default() -> Self {
-        RttBounds::with_max(Duration::from_secs(3))
-    }
-}
-
 /// srtt / rttvar estimator.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RttEstimator {

@@ -23,7 +23,7 @@ pub mod scheduler;
 pub mod sender;
 
 use super::{EngineStats, ScanControl};
-use crate::config::SynOptions;
+use crate::config::{SynOptions, defaults};
 use crate::model::ScanEvent;
 use crate::ports::PortList;
 use crate::targets::TargetSet;
@@ -52,8 +52,8 @@ impl Default for SynScanOptions {
     fn default() -> Self {
         SynScanOptions {
             rate: None,
-            retries: 2,
-            max_timeout: Duration::from_secs(2),
+            retries: defaults::RETRIES_SYN,
+            max_timeout: defaults::MAX_TIMEOUT_SYN,
             syn: SynOptions::default(),
         }
     }
@@ -149,6 +149,7 @@ pub async fn syn_scan(
     }
     let key = (rand::random::<u64>(), rand::random::<u64>());
     let (lo, hi) = opts.syn.source_ports;
+    let xdp_log = opts.syn.xdp_log;
     // Size and source-port checks happen here, before anything is attached or sent.
     let machine = Scheduler::new(SchedulerConfig {
         targets: targets.clone(),
@@ -168,7 +169,7 @@ pub async fn syn_scan(
             enabled: 1,
             _pad: [0; 3],
         },
-        opts.syn.xdp_log.into(),
+        xdp_log.into(),
     )?;
     let sender = RawSender::new(origin.source.is_ipv4(), origin.source.is_ipv6())?;
 
