@@ -104,9 +104,9 @@ impl ScanConfig {
 pub struct SynOptions {
     /// --source-port-range LO-HI (inclusive).
     pub source_ports: (u16, u16),
-    /// -S: source address (default: from the route to the first target).
+    /// -S: source address of every probe (default: per target, as routed).
     pub source_addr: Option<IpAddr>,
-    /// -e: interface (default: from the route to the first target).
+    /// -e: interface of every probe (default: per target, as routed).
     pub interface: Option<String>,
     /// --seed: permutation seed (default: random).
     pub seed: Option<u64>,
@@ -116,6 +116,10 @@ pub struct SynOptions {
     pub send_rst: bool,
     /// -vv: the XDP program explains on stderr why it passed frames that looked like ours.
     pub xdp_log: bool,
+    /// --include-broadcast: also probe the network and broadcast addresses of directly
+    /// connected IPv4 subnets (skipped by default: the kernel refuses to send to a broadcast
+    /// address, and a network address is nobody's).
+    pub include_broadcast: bool,
 }
 
 impl Default for SynOptions {
@@ -128,6 +132,7 @@ impl Default for SynOptions {
             shard: defaults::SHARD,
             send_rst: true,
             xdp_log: false,
+            include_broadcast: false,
         }
     }
 }

@@ -11,13 +11,19 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// nmap's three verdicts for a TCP port.
+/// nmap's three verdicts for a TCP port, and one of our own: `Unreachable`, for a probe this
+/// host could not send at all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PortState {
     Open,
     Closed,
     Filtered,
+    /// -sS: the probe never left: no route to the target (a blackhole, unreachable or prohibit
+    /// route, or none at all) or the kernel refused to send it (a broadcast address, a local
+    /// firewall). Nothing is known about the port itself, which is why this is not `filtered`
+    /// (a middlebox dropping or rejecting what we sent).
+    Unreachable,
 }
 
 impl PortState {
@@ -26,6 +32,7 @@ impl PortState {
             PortState::Open => "open",
             PortState::Closed => "closed",
             PortState::Filtered => "filtered",
+            PortState::Unreachable => "unreachable",
         }
     }
 }
@@ -36,9 +43,10 @@ impl std::fmt::Display for PortState {
     }
 }
 
-/// Why a port got its state (nmap's "reason" column).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
+/// Why a port got its state (nmap's "reason" column). Serialised as its kebab-case name
+/// ([`Reason::name`]); the errno of [`Reason::SendFailed`] goes into fields of its own on the
+/// port line (see [`ScanEvent`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Reason {
     /// -sS: the target answered our SYN with SYN-ACK.
     SynAck,
@@ -54,17 +62,92 @@ pub enum Reason {
     Refused,
     /// -sT: host or network unreachable.
     Unreachable,
+    /// -sS: the routing table has no usable route to the target (none, or a blackhole,
+    /// unreachable or prohibit route): nothing was sent.
+    NoRoute,
+    /// -sS: the kernel refused to send the probe, with this errno: EACCES for a broadcast
+    /// address, EPERM from a local firewall, EHOSTUNREACH/ENETUNREACH/EINVAL when a route
+    /// changed under the scan. Not retried: the kernel would refuse again.
+    SendFailed { errno: i32 },
+}
+
+impl Reason {
+    /// The name JSON uses (docs/output.md); the human formats use nmap's names where nmap has
+    /// one (`output::reason_str`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::SynAck => "syn-ack",
+            Reason::Reset => "reset",
+            Reason::IcmpUnreachable => "icmp-unreachable",
+            Reason::NoResponse => "no-response",
+            Reason::Connected => "connected",
+            Reason::Refused => "refused",
+            Reason::Unreachable => "unreachable",
+            Reason::NoRoute => "no-route",
+            Reason::SendFailed { .. } => "send-failed",
+        }
+    }
+
+    /// The errno a [`Reason::SendFailed`] carries.
+    pub fn errno(self) -> Option<i32> {
+        match self {
+            Reason::SendFailed { errno } => Some(errno),
+            _ => None,
+        }
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// The symbolic name of the errnos a send can fail with ("EACCES"), else "errno N": what the
+/// human report shows next to `send-failed`.
+pub fn errno_name(errno: i32) -> std::borrow::Cow<'static, str> {
+    let name = match errno {
+        libc::EACCES => "EACCES",
+        libc::EPERM => "EPERM",
+        libc::EINVAL => "EINVAL",
+        libc::ENETUNREACH => "ENETUNREACH",
+        libc::EHOSTUNREACH => "EHOSTUNREACH",
+        libc::ENETDOWN => "ENETDOWN",
+        libc::EHOSTDOWN => "EHOSTDOWN",
+        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
+        libc::EMSGSIZE => "EMSGSIZE",
+        libc::ENXIO => "ENXIO",
+        libc::ENODEV => "ENODEV",
+        _ => return format!("errno {errno}").into(),
+    };
+    name.into()
+}
+
+/// The system's text for `errno` ("Permission denied"), without std's " (os error N)" tail.
+pub fn errno_text(errno: i32) -> String {
+    let mut buf = [0u8; 128];
+    // SAFETY: strerror_r (the XSI version libc binds) writes at most buf.len() bytes, NUL
+    // included, into buf.
+    let rc = unsafe { libc::strerror_r(errno, buf.as_mut_ptr().cast(), buf.len()) };
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(0);
+    if rc != 0 || end == 0 {
+        return format!("errno {errno}");
+    }
+    String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
 /// One verdict for one (address, port), as produced by any engine.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+///
+/// Serialised (by hand, for the two optional fields) as `addr`, `port`, `state`, `reason`,
+/// then for `send-failed` only `errno` (the number) and `error` (the system's text for it),
+/// then `rtt_us` and `ttl`: the field order docs/output.md documents.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScanEvent {
     pub addr: IpAddr,
     pub port: u16,
     pub state: PortState,
     pub reason: Reason,
     /// Round-trip time of the answer that decided the state, if there was one.
-    #[serde(serialize_with = "ser_rtt_us", rename = "rtt_us")]
     pub rtt: Option<Duration>,
     /// IP TTL (hop limit for IPv6) of the reply that decided the state, as nmap's
     /// `reason_ttl`: -sS only (the kernel hides it from a connect scan); for an ICMP verdict,
@@ -72,10 +155,26 @@ pub struct ScanEvent {
     pub ttl: Option<u8>,
 }
 
-fn ser_rtt_us<S: serde::Serializer>(rtt: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-    match rtt {
-        Some(d) => s.serialize_some(&u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
-        None => s.serialize_none(),
+impl Serialize for ScanEvent {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let errno = self.reason.errno();
+        let fields = if errno.is_some() { 8 } else { 6 };
+        let mut st = s.serialize_struct("ScanEvent", fields)?;
+        st.serialize_field("addr", &self.addr)?;
+        st.serialize_field("port", &self.port)?;
+        st.serialize_field("state", &self.state)?;
+        st.serialize_field("reason", &self.reason)?;
+        if let Some(errno) = errno {
+            st.serialize_field("errno", &errno)?;
+            st.serialize_field("error", &errno_text(errno))?;
+        }
+        let rtt_us = self
+            .rtt
+            .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        st.serialize_field("rtt_us", &rtt_us)?;
+        st.serialize_field("ttl", &self.ttl)?;
+        st.end()
     }
 }
 
@@ -233,6 +332,21 @@ pub struct XdpStats {
     pub bad_cookie: u64,
 }
 
+impl std::ops::Add for XdpStats {
+    type Output = XdpStats;
+
+    /// The counters of several programs (one per interface) as one.
+    fn add(self, o: XdpStats) -> XdpStats {
+        XdpStats {
+            seen: self.seen + o.seen,
+            matched: self.matched + o.matched,
+            passed: self.passed + o.passed,
+            ringbuf_full: self.ringbuf_full + o.ringbuf_full,
+            bad_cookie: self.bad_cookie + o.bad_cookie,
+        }
+    }
+}
+
 /// Totals after the scan.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ScanSummary {
@@ -243,6 +357,11 @@ pub struct ScanSummary {
     pub open: u64,
     pub closed: u64,
     pub filtered: u64,
+    /// -sS: ports whose probe could not be sent (no route, or the kernel refused it).
+    pub unreachable: u64,
+    /// -sS: addresses never probed: the network and broadcast addresses of directly
+    /// connected IPv4 subnets (unless `--include-broadcast`).
+    pub skipped: u64,
     /// Probes (SYNs or connect attempts) sent, retries included.
     pub probes_sent: u64,
     /// True if the scan was interrupted (Ctrl-C) and the results are partial.
@@ -269,6 +388,7 @@ impl ScanSummary {
             PortState::Open => self.open += 1,
             PortState::Closed => self.closed += 1,
             PortState::Filtered => self.filtered += 1,
+            PortState::Unreachable => self.unreachable += 1,
         }
     }
 }
@@ -281,5 +401,104 @@ fn ser_secs_opt<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::O
     match d {
         Some(d) => s.serialize_some(&d.as_secs_f64()),
         None => s.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(state: PortState, reason: Reason) -> ScanEvent {
+        ScanEvent {
+            addr: IpAddr::from([198, 18, 5, 15]),
+            port: 22,
+            state,
+            reason,
+            rtt: None,
+            ttl: None,
+        }
+    }
+
+    /// A refused send names its errno twice, as a number and as the system's text, right
+    /// after the reason; every other line keeps the shape it always had.
+    #[test]
+    fn send_failed_lines_carry_the_errno() {
+        let line = serde_json::to_string(&PortReport {
+            event: event(
+                PortState::Unreachable,
+                Reason::SendFailed {
+                    errno: libc::EACCES,
+                },
+            ),
+            name: None,
+            service: None,
+        })
+        .unwrap();
+        assert_eq!(
+            line,
+            "{\"addr\":\"198.18.5.15\",\"port\":22,\"state\":\"unreachable\",\
+             \"reason\":\"send-failed\",\"errno\":13,\"error\":\"Permission denied\",\
+             \"rtt_us\":null,\"ttl\":null}"
+        );
+        let line = serde_json::to_string(&event(PortState::Unreachable, Reason::NoRoute)).unwrap();
+        assert_eq!(
+            line,
+            "{\"addr\":\"198.18.5.15\",\"port\":22,\"state\":\"unreachable\",\
+             \"reason\":\"no-route\",\"rtt_us\":null,\"ttl\":null}"
+        );
+    }
+
+    #[test]
+    fn reason_names_are_unchanged() {
+        let names: Vec<String> = [
+            Reason::SynAck,
+            Reason::Reset,
+            Reason::IcmpUnreachable,
+            Reason::NoResponse,
+            Reason::Connected,
+            Reason::Refused,
+            Reason::Unreachable,
+            Reason::NoRoute,
+            Reason::SendFailed { errno: 1 },
+        ]
+        .iter()
+        .map(|r| serde_json::to_string(r).unwrap())
+        .collect();
+        assert_eq!(
+            names,
+            [
+                "\"syn-ack\"",
+                "\"reset\"",
+                "\"icmp-unreachable\"",
+                "\"no-response\"",
+                "\"connected\"",
+                "\"refused\"",
+                "\"unreachable\"",
+                "\"no-route\"",
+                "\"send-failed\""
+            ]
+        );
+    }
+
+    #[test]
+    fn errno_names_and_texts() {
+        assert_eq!(errno_name(libc::EACCES), "EACCES");
+        assert_eq!(errno_name(libc::EPERM), "EPERM");
+        assert_eq!(errno_name(9999), "errno 9999");
+        assert_eq!(errno_text(libc::EPERM), "Operation not permitted");
+        assert!(!errno_text(9999).is_empty());
+    }
+
+    #[test]
+    fn summary_counts_unreachable_ports() {
+        let mut s = ScanSummary::default();
+        for state in [
+            PortState::Open,
+            PortState::Unreachable,
+            PortState::Unreachable,
+        ] {
+            s.count(state);
+        }
+        assert_eq!((s.ports_scanned, s.open, s.unreachable), (3, 1, 2));
     }
 }

@@ -186,14 +186,37 @@ pub async fn run(
         }
     }
     let stats = match engine_result {
-        Some(r) => r?,
-        None => engine.await.map_err(|_| ScanError::EngineGone)??,
+        Some(r) => r,
+        None => engine.await.map_err(|_| ScanError::EngineGone)?,
     };
     bar.finish_and_clear();
     summary.elapsed = started.elapsed();
+    let stats = match stats {
+        Ok(stats) => stats,
+        Err(e) => {
+            // The engine broke mid-scan: what it decided is still reported (as partial)
+            // before the error ends the run. One that failed before deciding anything (XDP
+            // could not attach) has nothing to report.
+            if summary.ports_scanned > 0 {
+                summary.interrupted = true;
+                printers.finish(&summary).map_err(out_err)?;
+            }
+            return Err(e);
+        }
+    };
     summary.probes_sent = stats.probes_sent;
     summary.interrupted = stats.interrupted;
     summary.xdp = stats.xdp;
+    summary.skipped = stats.skipped.len() as u64;
+    if !stats.skipped.is_empty() && config.verbosity > Verbosity::Quiet {
+        let list: Vec<String> = stats.skipped.iter().map(|a| a.to_string()).collect();
+        eprintln!(
+            "tcprax: notice: skipped {} network/broadcast address(es) of directly connected \
+             subnets: {}; --include-broadcast probes them",
+            list.len(),
+            list.join(", ")
+        );
+    }
     if let (Some(a), Some(b)) = (sv_first, sv_last) {
         summary.service_elapsed = Some(b.duration_since(a));
     }

@@ -129,6 +129,7 @@ pub async fn connect_scan(
         interrupted: interrupted || stop.is_stopped(),
         xdp: None,
         duplicates: 0,
+        skipped: Vec::new(),
     })
 }
 

@@ -47,4 +47,8 @@ pub struct EngineStats {
     pub xdp: Option<crate::model::XdpStats>,
     /// Replies that were valid but for a probe already decided (retransmitted SYN-ACKs).
     pub duplicates: u64,
+    /// Addresses among the targets that were never probed (-sS: the network and broadcast
+    /// addresses of directly connected subnets), for the pipeline's notice and count. A few
+    /// per connected subnet at most.
+    pub skipped: Vec<std::net::IpAddr>,
 }

@@ -115,6 +115,8 @@ pub fn summary() -> ScanSummary {
         open: 3,
         closed: 2,
         filtered: 1,
+        unreachable: 0,
+        skipped: 0,
         probes_sent: 8,
         interrupted: false,
         service_elapsed: None,

@@ -10,7 +10,7 @@ use super::{
     product_version, reason_str, response_lines, target_label,
 };
 use crate::config::Verbosity;
-use crate::model::{PortReport, PortState, Reason, ScanPlan, ScanSummary, ServiceInfo};
+use crate::model::{PortReport, PortState, Reason, ScanPlan, ScanSummary, ServiceInfo, errno_name};
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -82,9 +82,13 @@ impl<W: Write> HumanPrinter<W> {
     fn write_hosts(&mut self) -> io::Result<()> {
         let silent = self.table.hosts().filter(|(_, h)| h.silent()).count();
         let fold_silent = self.verbosity < Verbosity::Verbose && silent > SILENT_HOST_LIMIT;
+        // Hosts no probe could reach (a blackholed range) fold the same way.
+        let unreachable = self.table.hosts().filter(|(_, h)| h.unreachable()).count();
+        let fold_unreachable =
+            self.verbosity < Verbosity::Verbose && unreachable > SILENT_HOST_LIMIT;
         let mut out = String::new();
         for (addr, host) in self.table.hosts() {
-            if fold_silent && host.silent() {
+            if (fold_silent && host.silent()) || (fold_unreachable && host.unreachable()) {
                 continue;
             }
             self.host_block(&mut out, addr, host);
@@ -97,6 +101,13 @@ impl<W: Write> HumanPrinter<W> {
             writeln!(
                 self.wtr,
                 "\nNot shown: {hosts} with every scanned port filtered"
+            )?;
+        }
+        if fold_unreachable {
+            let hosts = plural(unreachable as u64, "host", "hosts");
+            writeln!(
+                self.wtr,
+                "\nNot shown: {hosts} with every scanned port unreachable"
             )?;
         }
         Ok(())
@@ -169,11 +180,22 @@ impl<W: Write> HumanPrinter<W> {
             summary.elapsed.as_secs_f64(),
             summary.ports_per_second()
         )?;
+        let unreachable = match summary.unreachable {
+            0 => String::new(),
+            n => format!(", {n} unreachable"),
+        };
         writeln!(
             w,
-            "Ports: {} open, {} closed, {} filtered",
+            "Ports: {} open, {} closed, {} filtered{unreachable}",
             summary.open, summary.closed, summary.filtered
         )?;
+        if summary.skipped > 0 {
+            writeln!(
+                w,
+                "Skipped: {} (network/broadcast of a connected subnet)",
+                plural(summary.skipped, "address", "addresses")
+            )?;
+        }
         writeln!(w, "Probes sent: {}", summary.probes_sent)?;
         if let Some(sv) = summary.service_elapsed {
             writeln!(w, "Service detection: {:.2} s", sv.as_secs_f64())?;
@@ -249,10 +271,14 @@ fn header(service_column: bool) -> Vec<String> {
 /// The cells of one port line. With `ttl` (-v), the reason carries the reply's TTL as nmap's
 /// `--reason` shows it ("syn-ack ttl 64"), when the engine saw one.
 fn row_cells(row: &Row<'_>, service_column: bool, ttl: bool) -> Vec<String> {
-    let reason = match row.ttl.filter(|_| ttl) {
+    let mut reason = match row.ttl.filter(|_| ttl) {
         Some(ttl) => format!("{} ttl {ttl}", reason_str(row.reason)),
         None => reason_str(row.reason).to_string(),
     };
+    // send-failed says which errno: "send-failed EACCES".
+    if let Some(errno) = row.reason.errno() {
+        let _ = write!(reason, " {}", errno_name(errno));
+    }
     let mut cells = vec![
         format!("{}/tcp", row.port),
         row.state.to_string(),

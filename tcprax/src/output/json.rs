@@ -176,7 +176,7 @@ mod tests {
             v[5],
             json!({
                 "type": "summary", "elapsed_s": 1.5, "ports_scanned": 6, "open": 3, "closed": 2,
-                "filtered": 1, "probes_sent": 8, "interrupted": false, "service_detection_s": 0.25,
+                "filtered": 1, "unreachable": 0, "skipped": 0, "probes_sent": 8, "interrupted": false, "service_detection_s": 0.25,
                 "xdp": {"seen": 9, "matched": 6, "passed": 3, "ringbuf_full": 0, "bad_cookie": 0}
             })
         );

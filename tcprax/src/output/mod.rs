@@ -228,6 +228,7 @@ pub(crate) struct HostPorts {
     open: Vec<PortReport>,
     closed: Bucket,
     filtered: Bucket,
+    unreachable: Bucket,
 }
 
 /// One port line of a report, whatever its state.
@@ -256,6 +257,7 @@ impl HostPorts {
         let others = [
             (PortState::Closed, &self.closed),
             (PortState::Filtered, &self.filtered),
+            (PortState::Unreachable, &self.unreachable),
         ]
         .into_iter()
         .flat_map(|(state, bucket)| {
@@ -278,6 +280,7 @@ impl HostPorts {
         [
             (PortState::Closed, &self.closed),
             (PortState::Filtered, &self.filtered),
+            (PortState::Unreachable, &self.unreachable),
         ]
         .into_iter()
         .filter_map(|(state, bucket)| {
@@ -298,12 +301,17 @@ impl HostPorts {
 
     /// Ports with a verdict on this host.
     pub(crate) fn total(&self) -> u64 {
-        self.open.len() as u64 + self.closed.count + self.filtered.count
+        self.open.len() as u64 + self.closed.count + self.filtered.count + self.unreachable.count
     }
 
     /// True if the host answered nothing: every port filtered.
     pub(crate) fn silent(&self) -> bool {
-        self.open.is_empty() && self.closed.count == 0
+        self.open.is_empty() && self.closed.count == 0 && self.unreachable.count == 0
+    }
+
+    /// True if no probe to the host could be sent: every port unreachable.
+    pub(crate) fn unreachable(&self) -> bool {
+        self.unreachable.count > 0 && self.unreachable.count == self.total()
     }
 }
 
@@ -337,6 +345,7 @@ impl HostTable {
             PortState::Open => host.open.push(report.clone()),
             PortState::Closed => host.closed.add(brief, self.policy),
             PortState::Filtered => host.filtered.add(brief, self.policy),
+            PortState::Unreachable => host.unreachable.add(brief, self.policy),
         }
     }
 
@@ -360,6 +369,8 @@ pub(crate) fn reason_str(reason: Reason) -> &'static str {
         Reason::Connected => "conn-established",
         Reason::Refused => "conn-refused",
         Reason::Unreachable => "unreachable",
+        Reason::NoRoute => "no-route",
+        Reason::SendFailed { .. } => "send-failed",
     }
 }
 

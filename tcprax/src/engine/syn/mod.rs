@@ -5,17 +5,25 @@
 //! sequence number is a keyed cookie of the 4-tuple, and keeps state only for probes in flight
 //! (so memory grows with rate × timeout, not with the size of the scan). It decides each port:
 //! SYN-ACK -> open (and we RST it ourselves, unless `--no-rst`), RST -> closed, ICMP
-//! unreachable -> filtered, nothing after the retries -> filtered, with timeouts that follow
-//! the measured RTT per target (srtt + 4·rttvar, bounded).
+//! unreachable -> filtered, nothing after the retries -> filtered, no route or a send the
+//! kernel refuses -> unreachable, with timeouts that follow the measured RTT per target
+//! (srtt + 4·rttvar, bounded).
+//!
+//! Before the first probe, [`route`] plans where each target leaves from ([`egress`]: the
+//! interface and source address the routing table gives its prefix, or no route, or skipped
+//! as a network/broadcast address of a connected subnet).
 //!
 //! This file is the shell around it: a blocking thread that reads the clock, feeds the
 //! machine replies and time, batches what it asks to send into the raw socket ([`sender`]),
-//! passes verdicts on, and sleeps until the machine's next deadline or the next reply; and
-//! the async *collector* that reads the XDP program's ring buffer ([`capture`]): the program
-//! validates replies against the same cookie in the kernel, drops them (so the kernel never
-//! RSTs them) and hands them over.
+//! tells it which packets the kernel refused, passes verdicts on, and sleeps until the
+//! machine's next deadline or the next reply; and one async *collector* per egress interface
+//! that reads the XDP program's ring buffer there ([`capture`]): the program validates replies
+//! against the same cookie in the kernel, drops them (so the kernel never RSTs them) and hands
+//! them over.
 pub mod capture;
+pub mod egress;
 mod keyhash;
+mod netlink;
 pub mod pacer;
 pub mod permutation;
 pub mod route;
@@ -24,17 +32,18 @@ pub mod sender;
 
 use super::{EngineStats, ScanControl};
 use crate::config::{SynOptions, defaults};
-use crate::model::ScanEvent;
+use crate::model::{ScanEvent, XdpStats};
 use crate::ports::PortList;
 use crate::targets::TargetSet;
 use capture::{XdpCapture, XdpError};
+use route::EgressPlan;
 use scheduler::{Reply, Scheduler, SchedulerConfig, Transmit};
 use sender::{RawSender, SendError};
-use std::net::IpAddr;
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 use tcprax_common::{ReplyEvent, XdpConfig};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
 
 pub use scheduler::MAX_RETRIES;
 
@@ -67,12 +76,6 @@ pub enum SynError {
     Xdp(#[from] XdpError),
     #[error(transparent)]
     Send(#[from] SendError),
-    #[error("-sS scans one address family at a time: {first} is {first_family}, {other} is not")]
-    MixedFamilies {
-        first: IpAddr,
-        first_family: &'static str,
-        other: IpAddr,
-    },
     #[error("the scan space ({targets} addresses × {ports} ports) is too large")]
     TooLarge { targets: u128, ports: usize },
     #[error("bad source-port range {lo}-{hi}: the start is above the end")]
@@ -83,33 +86,6 @@ pub enum SynError {
     ChannelClosed,
     #[error("the scheduler thread failed: {why}")]
     Scheduler { why: &'static str },
-}
-
-/// Where probes come from, as resolved before the scan.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Origin {
-    pub source: IpAddr,
-    pub interface: String,
-}
-
-/// Pick the source address and interface for `targets` (the route to the first one, unless
-/// overridden), checking that every target is of the same family.
-pub fn resolve_origin(targets: &TargetSet, opts: &SynOptions) -> Result<Origin, SynError> {
-    let first = targets.iter().next().ok_or(SynError::NoTargets)?;
-    let source = match (opts.source_addr, &opts.interface) {
-        (Some(s), _) => s,
-        (None, Some(ifname)) => route::address_of(ifname, first.is_ipv6())?,
-        (None, None) => route::source_for(first)?,
-    };
-    let interface = match &opts.interface {
-        Some(i) => i.clone(),
-        None => route::interface_of(source)?,
-    };
-    Ok(Origin { source, interface })
-}
-
-fn family(a: &IpAddr) -> &'static str {
-    if a.is_ipv4() { "IPv4" } else { "IPv6" }
 }
 
 /// Monotonic clock in ns: the same clock as the kernel's `bpf_ktime_get_ns`, so reply
@@ -125,6 +101,10 @@ fn mono_ns() -> u64 {
 }
 
 /// Run the SYN scan, sending one event per decided (address, port) to `tx`.
+///
+/// Where each target leaves from is decided first ([`route::plan`]); the XDP program is then
+/// attached to every interface a target leaves through (replies come back the same way), and
+/// one collector task per interface forwards its ring buffer to the scheduler thread.
 pub async fn syn_scan(
     targets: &TargetSet,
     ports: &PortList,
@@ -132,48 +112,50 @@ pub async fn syn_scan(
     tx: mpsc::Sender<ScanEvent>,
     stop: ScanControl,
 ) -> Result<EngineStats, SynError> {
-    let origin = resolve_origin(targets, &opts.syn)?;
-    // One family per scan (one raw socket, one source address): refuse before anything is
-    // attached or sent, not half-way through.
-    if let Some(other) = targets
-        .ranges()
-        .iter()
-        .map(|r| r.first_addr())
-        .find(|a| a.is_ipv4() != origin.source.is_ipv4())
-    {
-        return Err(SynError::MixedFamilies {
-            first: origin.source,
-            first_family: family(&origin.source),
-            other,
-        });
+    if targets.included_len() == 0 {
+        return Err(SynError::NoTargets);
     }
+    let plan: EgressPlan = route::plan(targets, &opts.syn)?;
     let key = (rand::random::<u64>(), rand::random::<u64>());
     let (lo, hi) = opts.syn.source_ports;
     let xdp_log = opts.syn.xdp_log;
+    let (v4, v6) = plan.families();
     // Size and source-port checks happen here, before anything is attached or sent.
     let machine = Scheduler::new(SchedulerConfig {
         targets: targets.clone(),
         ports: ports.as_slice().to_vec(),
-        source: origin.source,
+        egress: plan.table.clone(),
+        sources: plan.sources(),
         key,
         seed: opts.syn.seed.unwrap_or_else(rand::random),
         opts,
     })?;
-    let mut capture = XdpCapture::attach(
-        &origin.interface,
-        XdpConfig {
-            key0: key.0,
-            key1: key.1,
-            port_lo: lo,
-            port_hi: hi,
-            enabled: 1,
-            _pad: [0; 3],
-        },
-        xdp_log.into(),
-    )?;
-    let sender = RawSender::new(origin.source.is_ipv4(), origin.source.is_ipv6())?;
+    let config = XdpConfig {
+        key0: key.0,
+        key1: key.1,
+        port_lo: lo,
+        port_hi: hi,
+        enabled: 1,
+        _pad: [0; 3],
+    };
+    // Every capture is attached before the first probe: an interface that cannot take XDP
+    // fails the scan before anything is sent.
+    let mut captures = Vec::new();
+    for interface in plan.interfaces() {
+        captures.push(XdpCapture::attach(interface, config, xdp_log.into())?);
+    }
+    let sender = RawSender::new(v4, v6)?;
 
     let (reply_tx, reply_rx) = std_mpsc::channel::<ReplyEvent>();
+    let (stop_collectors, collectors_stopped) = watch::channel(false);
+    let mut collectors = JoinSet::new();
+    for capture in captures {
+        collectors.spawn(collect(
+            capture,
+            reply_tx.clone(),
+            collectors_stopped.clone(),
+        ));
+    }
     let shell = Shell {
         machine,
         sender,
@@ -182,27 +164,64 @@ pub async fn syn_scan(
         control: stop,
     };
     let mut handle = tokio::task::spawn_blocking(move || shell.run());
-    let mut batch = Vec::with_capacity(1024);
+    // The scheduler thread is joined (or has failed) when this loop ends; `reply_tx` lives
+    // until then, so the thread never sees its reply channel close under it, even when no
+    // target needed a capture (all without a route).
     let result = loop {
         tokio::select! {
             done = &mut handle => break done,
-            read = capture.read_events(&mut batch) => {
-                read?;
-                for ev in batch.drain(..) {
-                    // The scheduler only goes away after the select sees it finish.
-                    let _ = reply_tx.send(ev);
+            Some(ended) = collectors.join_next() => {
+                // A collector only ends early on an error: the scan cannot see replies.
+                match ended {
+                    Ok(Err(e)) => return Err(e.into()),
+                    Ok(Ok(_)) => {}
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    Err(_) => return Err(SynError::Scheduler { why: "collector cancelled" }),
                 }
             }
         }
     };
-    let xdp = capture.stats().ok();
-    drop(capture);
+    drop(reply_tx);
+    let _ = stop_collectors.send(true);
+    let mut xdp: Option<XdpStats> = None;
+    while let Some(ended) = collectors.join_next().await {
+        if let Ok(Ok(Some(stats))) = ended {
+            xdp = Some(xdp.map_or(stats, |sum| sum + stats));
+        }
+    }
     let stats = match result {
         Ok(r) => r?,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(_) => return Err(SynError::Scheduler { why: "cancelled" }),
     };
-    Ok(EngineStats { xdp, ..stats })
+    Ok(EngineStats {
+        xdp,
+        skipped: plan.skipped,
+        ..stats
+    })
+}
+
+/// Forward one interface's validated replies to the scheduler thread until told to stop;
+/// then read the program's counters and detach it (by dropping the capture).
+async fn collect(
+    mut capture: XdpCapture,
+    replies: std_mpsc::Sender<ReplyEvent>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<Option<XdpStats>, XdpError> {
+    let mut batch = Vec::with_capacity(1024);
+    loop {
+        tokio::select! {
+            read = capture.read_events(&mut batch) => {
+                read?;
+                for ev in batch.drain(..) {
+                    // The scheduler only goes away after the scan loop sees it finish.
+                    let _ = replies.send(ev);
+                }
+            }
+            _ = stop.changed() => break,
+        }
+    }
+    Ok(capture.stats().ok())
 }
 
 /// Longest sleep of the scheduler thread: how soon it notices a stop request (Ctrl-C) when
@@ -220,9 +239,28 @@ struct Shell {
 }
 
 impl Shell {
+    /// Run the scan to its end. If the sender breaks, the verdicts reached so far are still
+    /// handed on before the error, so the report keeps them.
+    fn run(mut self) -> Result<EngineStats, SynError> {
+        match self.rounds() {
+            Ok(stats) => Ok(stats),
+            Err(e) => {
+                self.machine.stop();
+                while let Some(event) = self.machine.poll_event() {
+                    if self.events.blocking_send(event).is_err() {
+                        break;
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
     /// One round per batch: replies and time in, packets and verdicts out, then sleep until
     /// the machine's next deadline unless a reply comes first.
-    fn run(mut self) -> Result<EngineStats, SynError> {
+    fn rounds(&mut self) -> Result<EngineStats, SynError> {
+        // What this round handed the sender, by tag: a refused packet names its Transmit.
+        let mut round: Vec<Transmit> = Vec::with_capacity(2 * sender::BATCH);
         loop {
             while let Ok(ev) = self.replies.try_recv() {
                 self.machine.handle_reply(&Reply::from(&ev));
@@ -232,12 +270,21 @@ impl Shell {
             if self.control.is_stopped() {
                 self.machine.stop();
             }
-            let mut syns = 0;
+            round.clear();
             while let Some(t) = self.machine.poll_transmit(now) {
-                self.sender.push(&t.segment())?;
-                syns += u64::from(matches!(t, Transmit::Syn { .. }));
+                self.sender.push(&t.segment(), round.len())?;
+                round.push(t);
             }
             self.sender.flush()?;
+            let mut syns = round
+                .iter()
+                .filter(|t| matches!(t, Transmit::Syn { .. }))
+                .count() as u64;
+            for refused in self.sender.take_refused() {
+                let t = &round[refused.tag];
+                syns -= u64::from(matches!(t, Transmit::Syn { .. }));
+                self.machine.handle_send_error(t, refused.errno);
+            }
             self.control.add_sent(syns);
             while let Some(event) = self.machine.poll_event() {
                 self.events

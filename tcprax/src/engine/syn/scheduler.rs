@@ -2,17 +2,20 @@
 //! timed out, and what a reply decides.
 //!
 //! It owns the walk through the permutation of targets × ports (this shard's positions,
-//! excluded addresses skipped), the token bucket, the probes in flight and their expiry
+//! excluded and skipped addresses passed over, targets without a route decided `unreachable`
+//! on the spot), the source address of each probe (its target's egress group), the token
+//! bucket, the probes in flight and their expiry
 //! timeline in send order, the retry queue, the RTT estimators (per target and global, Karn's
 //! rule), the RSTs owed to open ports, duplicate counting and stop. Time and replies come in as
 //! plain values ([`Scheduler::handle_timeout`], [`Scheduler::handle_reply`],
-//! [`Scheduler::stop`]); packets to send, verdicts and the next wake-up go out as plain values
+//! [`Scheduler::handle_send_error`], [`Scheduler::stop`]); packets to send, verdicts and the next wake-up go out as plain values
 //! ([`Scheduler::poll_transmit`], [`Scheduler::poll_event`], [`Scheduler::poll_timeout`]). It
 //! never reads a clock, touches a socket or blocks: that is the shell's job in `syn/mod.rs`,
 //! and it is what lets every timing rule here be a unit test that runs in microseconds (the
 //! shape of quinn-proto's `Connection`).
 //!
 //! Times are nanoseconds of CLOCK_MONOTONIC, the clock of the kernel timestamps on replies.
+use super::egress::{Egress, EgressTable, GroupId};
 use super::keyhash::KeyMap;
 use super::pacer::Pacer;
 use super::permutation::Permutation;
@@ -50,8 +53,10 @@ const MIN_EXPIRY_WAIT_NS: u64 = 100_000;
 pub struct SchedulerConfig {
     pub targets: TargetSet,
     pub ports: Vec<u16>,
-    /// Our address: the source of every probe.
-    pub source: IpAddr,
+    /// Which way each target leaves (or that it is skipped, or has no route).
+    pub egress: EgressTable,
+    /// Our address in each egress group, by [`GroupId`]: the source of its probes.
+    pub sources: Vec<IpAddr>,
     /// SipHash key of the cookie, the same the XDP program checks replies against.
     pub key: (u64, u64),
     /// Permutation seed (`--seed`, or a random one chosen by the caller).
@@ -167,7 +172,19 @@ type Key = (IpAddr, u16);
 struct InFlight {
     /// 0 for the first attempt.
     attempt: u8,
+    /// Its target's egress group: the source of its retries and of our RST.
+    group: GroupId,
     sent_ns: u64,
+}
+
+/// What the walk found at the next position of the permutation.
+enum Next {
+    Probe(Transmit),
+    /// Verdicts reached without sending (targets without a route) fill the queue: hand them
+    /// out before walking on, so a blackholed /8 cannot grow it without bound.
+    Yield,
+    /// Nothing left to send.
+    Done,
 }
 
 /// The SYN scan's decisions, without any I/O. See the module comment.
@@ -179,7 +196,8 @@ pub struct Scheduler {
     /// I-1+N, ...).
     next: u64,
     step: u64,
-    source: IpAddr,
+    egress: EgressTable,
+    sources: Vec<IpAddr>,
     key: (u64, u64),
     source_ports: (u16, u16),
     send_rst: bool,
@@ -237,7 +255,8 @@ impl Scheduler {
             perm: Permutation::new(space, cfg.seed),
             next: u64::from(shard.index.saturating_sub(1)),
             step: u64::from(shard.count.max(1)),
-            source: cfg.source,
+            egress: cfg.egress,
+            sources: cfg.sources,
             key: cfg.key,
             source_ports: (lo, hi),
             send_rst: cfg.opts.syn.send_rst,
@@ -295,7 +314,7 @@ impl Scheduler {
             )
             .wrapping_add(1);
             self.rsts.push_back(Transmit::Rst {
-                src: self.source,
+                src: self.sources[usize::from(f.group)],
                 dst: reply.addr,
                 src_port: reply.scan_port,
                 dst_port: reply.target_port,
@@ -309,6 +328,42 @@ impl Scheduler {
             reason,
             rtt: (f.attempt == 0).then_some(rtt),
             ttl: Some(reply.ttl),
+        });
+    }
+
+    /// The kernel refused to send `sent` (one of ours, from [`poll_transmit`]) with `errno`:
+    /// a SYN's port is decided at once, `unreachable`, with no retry (the kernel would refuse
+    /// again), and the SYN does not count as sent. A refused RST changes nothing: its port is
+    /// already open, and the target times its half-open connection out.
+    ///
+    /// [`poll_transmit`]: Self::poll_transmit
+    pub fn handle_send_error(&mut self, sent: &Transmit, errno: i32) {
+        let Transmit::Syn {
+            dst,
+            dst_port,
+            attempt,
+            ..
+        } = *sent
+        else {
+            return;
+        };
+        if self.stopped {
+            return;
+        }
+        let key = (dst, dst_port);
+        // Only the live attempt decides: anything else was decided already.
+        if !matches!(self.in_flight.get(&key), Some(f) if f.attempt == attempt) {
+            return;
+        }
+        self.in_flight.remove(&key);
+        self.probes_sent = self.probes_sent.saturating_sub(1);
+        self.events.push_back(ScanEvent {
+            addr: dst,
+            port: dst_port,
+            state: PortState::Unreachable,
+            reason: Reason::SendFailed { errno },
+            rtt: None,
+            ttl: None,
         });
     }
 
@@ -402,11 +457,16 @@ impl Scheduler {
             }
         };
         match self.next_probe(now) {
-            Some(t) => {
+            Next::Probe(t) => {
                 self.batch = Some(left - 1);
                 Some(t)
             }
-            None => {
+            Next::Yield => {
+                // The batch goes on at the next call, once the verdicts are taken.
+                self.batch = Some(left);
+                None
+            }
+            Next::Done => {
                 // Nothing left to send: the rest of the batch's tokens lapse.
                 self.batch = None;
                 None
@@ -461,6 +521,7 @@ impl Scheduler {
             interrupted: self.stopped,
             xdp: None,
             duplicates: self.duplicates,
+            skipped: Vec::new(),
         }
     }
 
@@ -478,26 +539,44 @@ impl Scheduler {
         t.min(self.max_timeout).as_nanos() as u64
     }
 
-    /// A due retry, else the next fresh probe of this shard; None when neither is left.
-    fn next_probe(&mut self, now: u64) -> Option<Transmit> {
+    /// A due retry, else the next fresh probe of this shard. Targets without a route get
+    /// their verdict here, without a probe.
+    fn next_probe(&mut self, now: u64) -> Next {
         while let Some((key, attempt)) = self.retry_queue.pop_front() {
             // Answered while it waited in the queue: nothing to resend.
-            if self.in_flight.contains_key(&key) {
-                return Some(self.probe(key, attempt, now));
+            if let Some(f) = self.in_flight.get(&key) {
+                let group = f.group;
+                return Next::Probe(self.probe(key, attempt, group, now));
             }
         }
         let nports = self.ports.len() as u64;
         while self.next < self.perm.len() {
             let x = self.perm.get(self.next);
             self.next += self.step;
-            // None = excluded. Families were checked for the whole set before the scan.
+            // None = excluded.
             let Some(addr) = self.targets.get(u128::from(x / nports)) else {
                 continue;
             };
             let port = self.ports[(x % nports) as usize];
-            return Some(self.probe((addr, port), 0, now));
+            match self.egress.lookup(addr) {
+                Egress::Via(group) => return Next::Probe(self.probe((addr, port), 0, group, now)),
+                Egress::Skip => continue,
+                Egress::NoRoute => {
+                    self.events.push_back(ScanEvent {
+                        addr,
+                        port,
+                        state: PortState::Unreachable,
+                        reason: Reason::NoRoute,
+                        rtt: None,
+                        ttl: None,
+                    });
+                    if self.events.len() >= BATCH {
+                        return Next::Yield;
+                    }
+                }
+            }
         }
-        None
+        Next::Done
     }
 
     /// Our source port for a probe: spread over the range, different for each attempt, so a
@@ -509,8 +588,8 @@ impl Scheduler {
         lo + (h % span) as u16
     }
 
-    /// Record `key`'s attempt as sent at `now` and build its SYN.
-    fn probe(&mut self, key: Key, attempt: u8, now: u64) -> Transmit {
+    /// Record `key`'s attempt as sent at `now` from `group` and build its SYN.
+    fn probe(&mut self, key: Key, attempt: u8, group: GroupId, now: u64) -> Transmit {
         let (addr, port) = key;
         let ab = addr_bytes(addr);
         let src_port = self.source_port(&ab, port, attempt);
@@ -520,12 +599,13 @@ impl Scheduler {
             key,
             InFlight {
                 attempt,
+                group,
                 sent_ns: now,
             },
         );
         self.timeline.push_back((key, attempt, now));
         Transmit::Syn {
-            src: self.source,
+            src: self.sources[usize::from(group)],
             dst: addr,
             src_port,
             dst_port: port,

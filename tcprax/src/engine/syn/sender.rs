@@ -1,6 +1,13 @@
 //! The raw-socket sender: whole IP packets (we write the IP header) handed to the kernel in
 //! batches with `sendmmsg`, one syscall per batch rather than per packet. The socket is
 //! `IPPROTO_RAW`, which never receives, so replies cost it nothing (XDP takes them anyway).
+//!
+//! A packet the kernel refuses is an outcome, not the end of the scan. `sendmmsg` stops at the
+//! first message that fails (returning how many went before it, or -1 and the errno when it
+//! is the first): the sender records that message's tag and errno as a [`Refused`], skips it
+//! and sends the rest. Errors that belong to the destination (EACCES for a broadcast address,
+//! EPERM from a local firewall, unreachable routes...) are refusals; a full queue is waited
+//! out; anything else means the socket itself is broken and ends the scan ([`SendError`]).
 use crate::wire::TcpSegment;
 use std::io;
 use std::mem::{size_of, zeroed};
@@ -18,8 +25,51 @@ pub enum SendError {
     Socket { source: io::Error },
     #[error("sendmmsg failed: {source}")]
     Send { source: io::Error },
+    #[error("no raw socket for {family} was opened, yet a packet to {dst} was queued")]
+    NoSocket { family: &'static str, dst: IpAddr },
     #[error("cannot build packet: {source}")]
     Wire { source: crate::wire::WireError },
+}
+
+/// A packet the kernel would not send: the caller's tag for it, and the errno.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refused {
+    pub tag: usize,
+    pub errno: i32,
+}
+
+/// What one message's errno means for the scan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fault {
+    /// The socket buffer or device queue is full, or a signal came: wait, send it again.
+    Busy,
+    /// The kernel will not send to this destination: a verdict for the probe.
+    Destination,
+    /// The socket itself is broken: the scan cannot go on.
+    Sender,
+}
+
+/// Classify the errno of a failed message to `dst`.
+fn fault(errno: i32, dst: IpAddr) -> Fault {
+    match errno {
+        libc::ENOBUFS | libc::EAGAIN | libc::EINTR => Fault::Busy,
+        // Broadcast (EACCES), a firewall (EPERM), routes that refuse or went away, a device
+        // that is down or gone, a path MTU below our 64 bytes.
+        libc::EACCES
+        | libc::EPERM
+        | libc::ENETUNREACH
+        | libc::EHOSTUNREACH
+        | libc::ENETDOWN
+        | libc::EHOSTDOWN
+        | libc::EADDRNOTAVAIL
+        | libc::ENXIO
+        | libc::ENODEV
+        | libc::EMSGSIZE => Fault::Destination,
+        // A blackhole route answers EINVAL, but so does a socket handed a bad message: it is
+        // the destination's only if the routing table refuses that destination too.
+        libc::EINVAL if super::route::refusal(dst) == Some(libc::EINVAL) => Fault::Destination,
+        _ => Fault::Sender,
+    }
 }
 
 /// A batch of packets being filled, then sent in one go.
@@ -29,7 +79,10 @@ pub struct RawSender {
     bufs: Box<[[u8; SLOT]; BATCH]>,
     lens: [usize; BATCH],
     dsts: [IpAddr; BATCH],
+    tags: [usize; BATCH],
     n: usize,
+    /// Packets the kernel refused since the last [`take_refused`](Self::take_refused).
+    refused: Vec<Refused>,
     /// Packets handed to the kernel.
     pub sent: u64,
 }
@@ -100,7 +153,9 @@ impl RawSender {
             bufs: Box::new([[0u8; SLOT]; BATCH]),
             lens: [0; BATCH],
             dsts: [IpAddr::from([0u8; 4]); BATCH],
+            tags: [0; BATCH],
             n: 0,
+            refused: Vec::new(),
             sent: 0,
         })
     }
@@ -113,8 +168,9 @@ impl RawSender {
         self.n
     }
 
-    /// Add one packet to the batch; flushes first if the batch is full.
-    pub fn push(&mut self, seg: &TcpSegment) -> Result<(), SendError> {
+    /// Add one packet to the batch, with a tag of the caller's choosing that comes back in a
+    /// [`Refused`] if the kernel will not send it; flushes first if the batch is full.
+    pub fn push(&mut self, seg: &TcpSegment, tag: usize) -> Result<(), SendError> {
         if self.is_full() {
             self.flush()?;
         }
@@ -123,11 +179,18 @@ impl RawSender {
             .map_err(|source| SendError::Wire { source })?;
         self.lens[self.n] = len;
         self.dsts[self.n] = seg.dst;
+        self.tags[self.n] = tag;
         self.n += 1;
         Ok(())
     }
 
-    /// Send everything batched, retrying on a full socket buffer; nothing is dropped.
+    /// The packets refused since the last call, in the order they were pushed.
+    pub fn take_refused(&mut self) -> std::vec::Drain<'_, Refused> {
+        self.refused.drain(..)
+    }
+
+    /// Send everything batched, retrying on a full socket buffer; a packet the kernel refuses
+    /// is recorded (see [`take_refused`](Self::take_refused)) and the rest still go.
     pub fn flush(&mut self) -> Result<(), SendError> {
         let mut start = 0;
         while start < self.n {
@@ -148,8 +211,9 @@ impl RawSender {
         let fd = match if v6 { &self.v6 } else { &self.v4 } {
             Some(fd) => fd.as_raw_fd(),
             None => {
-                return Err(SendError::Send {
-                    source: io::Error::new(io::ErrorKind::Unsupported, "no socket for family"),
+                return Err(SendError::NoSocket {
+                    family: if v6 { "IPv6" } else { "IPv4" },
+                    dst: self.dsts[start],
                 });
             }
         };
@@ -191,19 +255,86 @@ impl RawSender {
                 libc::sendmmsg(fd, msgs.as_mut_ptr().add(done), (count - done) as u32, 0)
             };
             if rc < 0 {
+                // The message at `done` failed (those before it, if any, went in an earlier
+                // call that returned their count).
                 let err = io::Error::last_os_error();
-                match err.raw_os_error() {
-                    // Socket buffer or device queue full: wait a little, send the rest.
-                    Some(libc::ENOBUFS | libc::EAGAIN | libc::EINTR) => {
+                let errno = err.raw_os_error().unwrap_or(0);
+                let k = start + done;
+                match fault(errno, self.dsts[k]) {
+                    Fault::Busy => {
                         std::thread::sleep(std::time::Duration::from_micros(50));
-                        continue;
                     }
-                    _ => return Err(SendError::Send { source: err }),
+                    Fault::Destination => {
+                        self.refused.push(Refused {
+                            tag: self.tags[k],
+                            errno,
+                        });
+                        done += 1;
+                    }
+                    Fault::Sender => return Err(SendError::Send { source: err }),
                 }
+                continue;
             }
             done += rc as usize;
             self.sent += rc as u64;
         }
         Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Needs CAP_NET_RAW (root); skipped with a message otherwise. On loopback, so nothing
+    /// leaves the machine: a broadcast address in the middle of a batch is refused (EACCES)
+    /// and reported with its tag, and the packets around it are still sent.
+    #[test]
+    fn a_refused_packet_mid_batch_is_reported_and_skipped() {
+        let mut sender = match RawSender::new(true, false) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("SKIP: {e}");
+                return;
+            }
+        };
+        let lo = IpAddr::from([127, 0, 0, 1]);
+        // 127.255.255.255: lo's broadcast address; the kernel will not send there unless
+        // the socket has SO_BROADCAST.
+        let bcast = IpAddr::from([127, 255, 255, 255]);
+        for (tag, dst) in [lo, lo, bcast, lo, bcast].into_iter().enumerate() {
+            let seg = TcpSegment::syn(lo, dst, 61000, 9, 1);
+            sender.push(&seg, tag).unwrap();
+        }
+        sender.flush().unwrap();
+        let refused: Vec<Refused> = sender.take_refused().collect();
+        assert_eq!(
+            refused,
+            [
+                Refused {
+                    tag: 2,
+                    errno: libc::EACCES
+                },
+                Refused {
+                    tag: 4,
+                    errno: libc::EACCES
+                }
+            ]
+        );
+        assert_eq!(sender.sent, 3);
+        assert_eq!(sender.take_refused().count(), 0, "taken once");
+    }
+
+    #[test]
+    fn errnos_are_classified() {
+        let dst = IpAddr::from([127, 0, 0, 1]);
+        assert_eq!(fault(libc::ENOBUFS, dst), Fault::Busy);
+        assert_eq!(fault(libc::EACCES, dst), Fault::Destination);
+        assert_eq!(fault(libc::EPERM, dst), Fault::Destination);
+        assert_eq!(fault(libc::EHOSTUNREACH, dst), Fault::Destination);
+        assert_eq!(fault(libc::EBADF, dst), Fault::Sender);
+        assert_eq!(fault(libc::ENOTSOCK, dst), Fault::Sender);
+        // Loopback is routable: an EINVAL for it is the socket's fault, not the route's.
+        assert_eq!(fault(libc::EINVAL, dst), Fault::Sender);
     }
 }

@@ -309,3 +309,57 @@ PORT     STATE     REASON                   RTT
         "{connect}"
     );
 }
+
+/// Ports whose probe could not be sent: listed with the errno of a refused send, counted in
+/// the summary, and hosts with nothing else fold into one line when there are many.
+#[test]
+fn unreachable_ports_and_hosts() {
+    let mut reports = vec![
+        report("198.18.5.2", 22, Open, SynAck),
+        report(
+            "198.18.5.15",
+            22,
+            PortState::Unreachable,
+            SendFailed {
+                errno: libc::EACCES,
+            },
+        ),
+        report("198.18.5.15", 80, Closed, Reset),
+    ];
+    // Nothing answered a probe that never left.
+    reports[1].event.rtt = None;
+    reports.extend((0..=20).map(|h| {
+        report(
+            &format!("198.18.9.{h}"),
+            22,
+            PortState::Unreachable,
+            NoRoute,
+        )
+    }));
+    let mut sum = summary();
+    sum.unreachable = 22;
+    sum.skipped = 1;
+    let text = run(Verbosity::Normal, None, &reports, &sum);
+    assert!(
+        text.contains(
+            "Scan report for 198.18.5.15\n\
+             PORT    STATE        REASON              RTT\n\
+             22/tcp  unreachable  send-failed EACCES  -\n\
+             80/tcp  closed       reset               0.21ms\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("Not shown: 21 hosts with every scanned port unreachable\n"),
+        "{text}"
+    );
+    assert!(!text.contains("198.18.9."), "{text}");
+    assert!(
+        text.contains("Ports: 3 open, 2 closed, 1 filtered, 22 unreachable\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Skipped: 1 address (network/broadcast of a connected subnet)\n"),
+        "{text}"
+    );
+}

@@ -1,6 +1,8 @@
 //! Unit tests of the sans-IO scheduler: no sockets, no root, synthetic time and replies.
 use super::*;
 use crate::config::Shard;
+use crate::engine::syn::egress::key;
+use crate::targets::Family;
 use std::collections::{BTreeSet, HashSet};
 
 const MS: u64 = 1_000_000;
@@ -14,7 +16,8 @@ fn config(targets: &str, exclude: &[&str], ports: &[u16]) -> SchedulerConfig {
     SchedulerConfig {
         targets: TargetSet::parse(&[targets.to_string()], &[], &exclude, &[]).unwrap(),
         ports: ports.to_vec(),
-        source: IpAddr::from([198, 18, 0, 1]),
+        egress: EgressTable::uniform(&[(Family::V4, 0), (Family::V6, 0)]),
+        sources: vec![IpAddr::from([198, 18, 0, 1])],
         key: KEY,
         seed: 42,
         opts: SynScanOptions::default(),
@@ -842,4 +845,185 @@ fn scheduler_ns_per_probe() {
             cpu as f64 / probes as f64,
         );
     }
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+/// Every verdict and SYN of a scan nobody answers, driven to the end with 0 retries.
+fn run_unanswered(mut cfg: SchedulerConfig) -> (Vec<Transmit>, Vec<ScanEvent>) {
+    cfg.opts.retries = 0;
+    let mut m = machine(cfg);
+    let (mut sent, mut verdicts) = (Vec::new(), Vec::new());
+    let mut now = T0;
+    while !m.is_done() {
+        m.handle_timeout(now);
+        sent.extend(transmits(&mut m, now));
+        verdicts.extend(events(&mut m));
+        now += SEC;
+    }
+    (sent, verdicts)
+}
+
+/// A send the kernel refuses (EACCES for a broadcast address) decides the port at once:
+/// unreachable, send-failed with the errno, no retry, not counted as sent; the rest of the
+/// batch goes on.
+#[test]
+fn a_refused_send_is_unreachable_at_once_and_never_retried() {
+    let mut m = machine(config("198.18.5.14-15", &[], &[22]));
+    let sent = transmits(&mut m, T0);
+    assert_eq!(sent.len(), 2);
+    let refused = sent
+        .iter()
+        .find(|t| key_of(t).0 == ip("198.18.5.15"))
+        .copied()
+        .unwrap();
+    m.handle_send_error(&refused, libc::EACCES);
+    assert_eq!(
+        events(&mut m),
+        [ScanEvent {
+            addr: ip("198.18.5.15"),
+            port: 22,
+            state: PortState::Unreachable,
+            reason: Reason::SendFailed {
+                errno: libc::EACCES
+            },
+            rtt: None,
+            ttl: None,
+        }]
+    );
+    assert_eq!(m.stats().probes_sent, 1, "the refused SYN never left");
+    // Its timeline entry expires nothing and asks for no retry.
+    m.handle_timeout(T0 + 10 * SEC);
+    let retries = transmits(&mut m, T0 + 10 * SEC);
+    assert!(
+        retries.iter().all(|t| key_of(t).0 != ip("198.18.5.15")),
+        "{retries:?}"
+    );
+    // A second report for the same probe (or one for a decided port) changes nothing.
+    m.handle_send_error(&refused, libc::EACCES);
+    assert!(events(&mut m).is_empty());
+}
+
+#[test]
+fn a_refused_retry_decides_and_a_refused_rst_is_ignored() {
+    let mut m = machine(config("198.18.0.2", &[], &[22, 80]));
+    let first = transmits(&mut m, T0);
+    let (open, quiet) = (first[0], first[1]);
+    m.handle_reply(&reply(&open, ReplyKind::SynAck, T0 + MS));
+    assert_eq!(events(&mut m)[0].state, PortState::Open);
+    let rst = transmits(&mut m, T0 + MS);
+    assert!(matches!(rst[..], [Transmit::Rst { .. }]));
+    m.handle_send_error(&rst[0], libc::EPERM);
+    assert!(events(&mut m).is_empty(), "the open port stays open");
+    // The unanswered port's retry is refused (a route vanished mid-scan): decided at once.
+    m.handle_timeout(T0 + SEC);
+    let retry = transmits(&mut m, T0 + SEC);
+    assert_eq!(retry.len(), 1);
+    assert_eq!(key_of(&retry[0]), key_of(&quiet));
+    // The first attempt's report is stale: only the live attempt decides.
+    m.handle_send_error(&quiet, libc::ENETUNREACH);
+    assert!(events(&mut m).is_empty());
+    m.handle_send_error(&retry[0], libc::ENETUNREACH);
+    let ev = events(&mut m);
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].state, PortState::Unreachable);
+    assert_eq!(ev[0].reason.errno(), Some(libc::ENETUNREACH));
+    assert!(m.is_done());
+}
+
+/// Each target's SYNs (and the RSTs to its open ports) leave from its own group's source;
+/// targets without a route are decided unreachable/no-route without a SYN; skipped
+/// addresses get neither.
+#[test]
+fn sources_follow_the_egress_table() {
+    let mut cfg = config("198.18.0.0/22", &[], &[22, 80]);
+    let mut t = EgressTable::default();
+    let range = |a: &str, b: &str| (key(ip(a)).1, key(ip(b)).1);
+    let (a, b) = range("198.18.0.0", "198.18.1.255");
+    t.insert(Family::V4, a, b, Egress::Via(0));
+    let (a, b) = range("198.18.2.0", "198.18.2.255");
+    t.insert(Family::V4, a, b, Egress::Via(1));
+    let (a, b) = range("198.18.3.0", "198.18.3.255");
+    t.insert(Family::V4, a, b, Egress::NoRoute);
+    t.punch(ip("198.18.0.0"), Egress::Skip);
+    t.punch(ip("198.18.2.255"), Egress::Skip);
+    cfg.egress = t;
+    cfg.sources = vec![ip("198.18.0.1"), ip("198.18.2.1")];
+    let (sent, verdicts) = run_unanswered(cfg);
+    let src_of = |t: &Transmit| match *t {
+        Transmit::Syn { src, .. } | Transmit::Rst { src, .. } => src,
+    };
+    assert_eq!(
+        sent.len(),
+        (511 + 255) * 2,
+        "one SYN per routed, unskipped probe"
+    );
+    for t in &sent {
+        let dst = key_of(t).0;
+        let want = if dst < ip("198.18.2.0") {
+            ip("198.18.0.1")
+        } else {
+            ip("198.18.2.1")
+        };
+        assert_eq!(src_of(t), want, "{t:?}");
+        assert!(dst < ip("198.18.3.0"), "no SYN to a target without a route");
+        assert!(
+            dst != ip("198.18.0.0") && dst != ip("198.18.2.255"),
+            "skipped"
+        );
+    }
+    let no_route: BTreeSet<_> = verdicts
+        .iter()
+        .filter(|e| e.reason == Reason::NoRoute)
+        .map(|e| {
+            assert_eq!(e.state, PortState::Unreachable);
+            (e.addr, e.port)
+        })
+        .collect();
+    assert_eq!(no_route.len(), 256 * 2);
+    assert!(no_route.iter().all(|(a, _)| *a >= ip("198.18.3.0")));
+    assert_eq!(
+        verdicts.len(),
+        sent.len() + 512,
+        "every other probe: no-response"
+    );
+    assert!(
+        verdicts
+            .iter()
+            .all(|e| e.addr != ip("198.18.0.0") && e.addr != ip("198.18.2.255"))
+    );
+
+    // The RST to an open port leaves from the group of the SYN it answers.
+    let mut cfg = config("198.18.2.9", &[], &[22]);
+    cfg.egress = EgressTable::uniform(&[(Family::V4, 1)]);
+    cfg.sources = vec![ip("198.18.0.1"), ip("198.18.2.1")];
+    let mut m = machine(cfg);
+    let syn = transmits(&mut m, T0);
+    m.handle_reply(&reply(&syn[0], ReplyKind::SynAck, T0 + MS));
+    let rst = transmits(&mut m, T0 + MS);
+    assert_eq!(rst.len(), 1);
+    assert_eq!(src_of(&rst[0]), ip("198.18.2.1"));
+}
+
+/// A whole blackholed range is decided without a probe, a batch of verdicts at a time:
+/// the queue the shell drains never holds more than one batch.
+#[test]
+fn no_route_verdicts_come_a_batch_at_a_time() {
+    let mut cfg = config("198.18.0.0/20", &[], &[22, 80, 443]);
+    cfg.egress = EgressTable::default();
+    let mut m = machine(cfg);
+    let mut total = 0;
+    let mut rounds = 0;
+    while !m.is_done() {
+        rounds += 1;
+        assert!(transmits(&mut m, T0).is_empty(), "nothing is sent");
+        let n = events(&mut m).len();
+        assert!(n <= BATCH, "{n} verdicts queued at once");
+        total += n;
+        assert!(rounds < 10_000, "no progress");
+    }
+    assert_eq!(total, 4096 * 3);
+    assert_eq!(m.stats().probes_sent, 0);
 }
