@@ -212,14 +212,14 @@ struct RawArgs {
         short = 'S',
         value_name = "ADDR",
         help_heading = "SYN scan (-sS)",
-        help = "-sS: source address [default: as routed to the first target]"
+        help = "-sS: source address of every probe [default: per target, as routed]"
     )]
     source_addr: Option<String>,
     #[arg(
         short = 'e',
         value_name = "IFACE",
         help_heading = "SYN scan (-sS)",
-        help = "-sS: network interface [default: as routed to the first target]"
+        help = "-sS: network interface of every probe [default: per target, as routed]"
     )]
     interface: Option<String>,
     #[arg(
@@ -246,6 +246,15 @@ struct RawArgs {
         help = "-sS: do not send our own RST to ports that answer SYN-ACK"
     )]
     no_rst: bool,
+    #[arg(
+        long = "include-broadcast",
+        help_heading = "SYN scan (-sS)",
+        help = "-sS: also probe network/broadcast addresses of connected subnets",
+        long_help = "-sS: also probe the network and broadcast addresses of directly connected\n\
+                     IPv4 subnets. Skipped by default (with a notice): the kernel refuses to\n\
+                     send to a broadcast address, and they come out unreachable (send-failed)"
+    )]
+    include_broadcast: bool,
 
     #[arg(
         long = "probe-timeout",
@@ -434,6 +443,7 @@ fn build(raw: RawArgs) -> Result<ScanConfig, CliError> {
         },
         send_rst: !raw.no_rst,
         xdp_log: verbosity == Verbosity::Debug,
+        include_broadcast: raw.include_broadcast,
     };
 
     // Validated even without -sV so a typo never waits for the flag that would expose it.

@@ -364,12 +364,25 @@ fn syn_options() {
             shard: Shard { index: 2, count: 3 },
             send_rst: false,
             xdp_log: false,
+            include_broadcast: false,
         }
     );
     assert_eq!(
         ok(&["-S", "2001:db8::1", "198.18.0.2"]).syn.source_addr,
         Some("2001:db8::1".parse().unwrap())
     );
+}
+
+/// Network and broadcast addresses of connected subnets are skipped unless asked for.
+#[test]
+fn include_broadcast_flag() {
+    assert!(!ok(&["-sS", "198.18.5.0/28"]).syn.include_broadcast);
+    assert!(
+        ok(&["-sS", "--include-broadcast", "198.18.5.0/28"])
+            .syn
+            .include_broadcast
+    );
+    assert!(parse(&["--include-broadcast=yes", "198.18.5.0/28"]).is_err());
 }
 
 #[test]
