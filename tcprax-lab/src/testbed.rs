@@ -7,6 +7,9 @@
 //! running in parallel never collide. Dropping the testbed deletes both namespaces (which
 //! deletes the veth pair and anything attached to it, XDP programs included).
 //!
+//! [`Testbed::add_uplink`] gives the scanner a second way out: an [`Uplink`], a third namespace
+//! on a veth pair of its own, for scans whose targets leave through different interfaces.
+//!
 //! Code can run *inside* a namespace without forking: [`Testbed::in_scanner`] and
 //! [`Testbed::in_target`] run a closure on a fresh thread that has `setns`-ed into it; sockets
 //! created there stay in that namespace after the thread ends.
@@ -413,6 +416,154 @@ impl Drop for Listeners {
             let _ = t.join();
         }
     }
+}
+
+/// A second way out of the scanner namespace: a namespace of its own joined to the scanner by
+/// its own veth pair, with one IPv4 subnet between them (see [`Testbed::add_uplink`]). Deleted
+/// on drop (deleting the namespace deletes the veth pair, and whatever the scanner attached
+/// to its end).
+#[derive(Debug)]
+pub struct Uplink {
+    pub ns: String,
+    /// The veth end inside the scanner namespace.
+    pub scanner_if: String,
+    /// The veth end inside this uplink's namespace.
+    pub target_if: String,
+    pub scanner_addr: Ipv4Addr,
+    pub target_addr: Ipv4Addr,
+}
+
+impl Testbed {
+    /// Give the scanner a second uplink: a new namespace, a veth pair to it, `scanner` (an
+    /// address with its prefix, e.g. `198.19.2.1/24`) on the scanner's end and `target` on
+    /// the far end, both up, and the link carrying traffic before this returns.
+    pub fn add_uplink(&self, scanner: &str, target: &str) -> Result<Uplink, TestbedError> {
+        let bad = |what: &str| TestbedError::Command {
+            command: format!("add_uplink {scanner} {target}"),
+            stderr: format!("{what} is not an IPv4 address with a prefix length"),
+        };
+        let addr = |cidr: &str| -> Option<Ipv4Addr> { cidr.split_once('/')?.0.parse().ok() };
+        let scanner_addr = addr(scanner).ok_or_else(|| bad(scanner))?;
+        let target_addr = addr(target).ok_or_else(|| bad(target))?;
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let pid = std::process::id();
+        let up = Uplink {
+            ns: format!("{}-up{n}", self.target_ns),
+            scanner_if: trunc15(format!("u{n}{pid}s")),
+            target_if: trunc15(format!("u{n}{pid}t")),
+            scanner_addr,
+            target_addr,
+        };
+        // From here on, Drop cleans up whatever part was created.
+        run("ip", &["netns", "add", &up.ns])?;
+        run(
+            "ip",
+            &[
+                "link",
+                "add",
+                &up.scanner_if,
+                "netns",
+                &self.scanner_ns,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &up.target_if,
+                "netns",
+                &up.ns,
+            ],
+        )?;
+        self.ip(&up.ns, &["link", "set", "lo", "up"])?;
+        self.ip(&up.ns, &["addr", "add", target, "dev", &up.target_if])?;
+        self.ip(&up.ns, &["link", "set", &up.target_if, "up"])?;
+        self.ip(
+            &self.scanner_ns,
+            &["addr", "add", scanner, "dev", &up.scanner_if],
+        )?;
+        self.ip(&self.scanner_ns, &["link", "set", &up.scanner_if, "up"])?;
+        let to = SocketAddr::new(IpAddr::V4(target_addr), 9);
+        let ready = self.in_scanner(move || {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                match std::net::TcpStream::connect_timeout(&to, Duration::from_millis(100)) {
+                    Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return true,
+                    _ if std::time::Instant::now() > deadline => return false,
+                    _ => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        })?;
+        if !ready {
+            return Err(TestbedError::Command {
+                command: format!("wait for the uplink to {target_addr}"),
+                stderr: "the far end did not answer within 10 s".into(),
+            });
+        }
+        Ok(up)
+    }
+}
+
+impl Uplink {
+    /// Run a shell command inside this uplink's namespace.
+    pub fn sh(&self, script: &str) -> Result<Output, TestbedError> {
+        run("ip", &["netns", "exec", &self.ns, "sh", "-c", script])
+    }
+
+    /// Listen on `ports` (all addresses, v4 and v6) inside this uplink's namespace, as
+    /// [`Testbed::target_listen`] does in the target's.
+    pub fn listen(&self, ports: &[u16]) -> Result<Listeners, TestbedError> {
+        let ports = ports.to_vec();
+        let listeners = in_netns(&self.ns, move || -> io::Result<Vec<TcpListener>> {
+            ports
+                .iter()
+                .map(|&p| {
+                    let l =
+                        TcpListener::bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), p))?;
+                    l.set_nonblocking(true)?;
+                    Ok(l)
+                })
+                .collect()
+        })?;
+        let listeners = listeners.map_err(|source| TestbedError::Spawn {
+            command: "bind listeners in uplink namespace".into(),
+            source,
+        })?;
+        Ok(Listeners::spawn(listeners))
+    }
+
+    /// Start counting every TCP segment with RST set that reaches this namespace, whatever
+    /// its source (one from a wrong source address counts too). Read with
+    /// [`Uplink::rst_count`].
+    pub fn count_rst(&self) -> Result<(), TestbedError> {
+        self.sh("nft add table inet tcprax_count && \
+             nft add chain inet tcprax_count input '{ type filter hook input priority -10; }' && \
+             nft add rule inet tcprax_count input 'tcp flags & rst == rst' counter")?;
+        Ok(())
+    }
+
+    /// RST segments seen since [`Uplink::count_rst`].
+    pub fn rst_count(&self) -> Result<u64, TestbedError> {
+        let out = self.sh("nft list table inet tcprax_count")?;
+        Ok(nft_packets(&String::from_utf8_lossy(&out.stdout)))
+    }
+}
+
+impl Drop for Uplink {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.ns])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// The sum of the `packets N` counters in an `nft list` output.
+fn nft_packets(text: &str) -> u64 {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .windows(2)
+        .filter(|w| w[0] == "packets")
+        .filter_map(|w| w[1].parse::<u64>().ok())
+        .sum()
 }
 
 /// Whether `ip link show` in `ns` reports an XDP program on `ifname`.
