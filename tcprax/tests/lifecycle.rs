@@ -151,14 +151,24 @@ fn without_privileges_the_error_says_why_and_suggests_connect_scan() {
     assert!(!attached(&tb));
 }
 
+/// Both families in one scan are fine when each is routed (field_routes.rs); with one source
+/// address for every probe (-S) they cannot be, and that is refused up front.
 #[test]
-fn mixed_families_are_refused_before_anything_is_sent() {
+fn mixed_families_with_one_source_are_refused_before_anything_is_sent() {
     let Some(tb) = common::testbed("trxlcmix") else {
         return;
     };
     let out = tb
         .scanner_command(common::bin())
-        .args(["-sS", "198.18.0.2", "2001:2::2", "-p", "80"])
+        .args([
+            "-sS",
+            "-S",
+            "198.18.0.1",
+            "198.18.0.2",
+            "2001:2::2",
+            "-p",
+            "80",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
