@@ -212,14 +212,14 @@ struct RawArgs {
         short = 'S',
         value_name = "ADDR",
         help_heading = "SYN scan (-sS)",
-        help = "-sS: source address of every probe [default: per target, as routed]"
+        help = "-sS: source address of all probes [default: per target, routed]"
     )]
     source_addr: Option<String>,
     #[arg(
         short = 'e',
         value_name = "IFACE",
         help_heading = "SYN scan (-sS)",
-        help = "-sS: network interface of every probe [default: per target, as routed]"
+        help = "-sS: interface of all probes [default: per target, routed]"
     )]
     interface: Option<String>,
     #[arg(
