@@ -231,6 +231,9 @@ pub struct XdpStats {
     pub passed: u64,
     pub ringbuf_full: u64,
     pub bad_cookie: u64,
+    /// Validated replies to probes already reported (retransmissions, replays): dropped in the
+    /// kernel without an event.
+    pub repeats: u64,
 }
 
 /// Totals after the scan.

@@ -181,8 +181,8 @@ impl<W: Write> HumanPrinter<W> {
         if let Some(x) = summary.xdp.filter(|_| self.verbosity >= Verbosity::Verbose) {
             writeln!(
                 w,
-                "XDP: seen {}, matched {}, passed {}, ringbuf-full {}, bad-cookie {}",
-                x.seen, x.matched, x.passed, x.ringbuf_full, x.bad_cookie
+                "XDP: seen {}, matched {}, passed {}, ringbuf-full {}, bad-cookie {}, repeats {}",
+                x.seen, x.matched, x.passed, x.ringbuf_full, x.bad_cookie, x.repeats
             )?;
         }
         Ok(())
