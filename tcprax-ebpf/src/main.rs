@@ -507,7 +507,7 @@ fn emit<const V6: bool>(ctx: &XdpContext, mut event: ReplyEvent) -> Result<Verdi
         target_port: event.target_port,
         scan_port: event.scan_port,
     };
-    if REPORTED.get_ptr(&probe).is_some() {
+    if REPORTED.get_ptr(probe).is_some() {
         // Reported already: a retransmission, or a replay meant to crowd out other hosts. The
         // collector would count it as a duplicate; dropping it here keeps it off the ring.
         bump(counter::REPEATS);
@@ -521,7 +521,7 @@ fn emit<const V6: bool>(ctx: &XdpContext, mut event: ReplyEvent) -> Result<Verdi
             // Remembered only once reported: a reply dropped for a full ring buffer must get
             // through when the retried probe is answered. Failing to remember costs at most a
             // duplicate event.
-            let _ = REPORTED.insert(&probe, &1, 0);
+            let _ = REPORTED.insert(probe, 1, 0);
         }
         // The reply is validated as ours: letting it through would make the kernel RST the
         // target. Drop it and count it; the scheduler retries the unanswered probe.

@@ -6,8 +6,8 @@ use std::net::IpAddr;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 use tcprax::engine::syn::capture::OBJECT;
-use tcprax_lab::testbed::{SCANNER_V4, TARGET_V4, Testbed, have_privileges, xdp_attached};
 use tcprax::wire::tcp::{TcpFlags, TcpSegment};
+use tcprax_lab::testbed::{SCANNER_V4, TARGET_V4, Testbed, have_privileges, xdp_attached};
 
 /// The scanner's source ports in these tests; the forged segments go to one inside.
 const SOURCE_PORTS: &str = "61000-61999";

@@ -6,7 +6,7 @@ fn attr(typ: u16, value: &[u8]) -> Vec<u8> {
     a.extend_from_slice(&((4 + value.len()) as u16).to_ne_bytes());
     a.extend_from_slice(&typ.to_ne_bytes());
     a.extend_from_slice(value);
-    while a.len() % 4 != 0 {
+    while !a.len().is_multiple_of(4) {
         a.push(0);
     }
     a
