@@ -495,6 +495,58 @@ mod tests {
         }
     }
 
+    /// What each kind of holder is told to do; the integration tests (`xdp_links.rs`) see the
+    /// first two in a real attach.
+    #[test]
+    fn occupied_message_names_the_holder_and_what_to_do() {
+        use super::{XdpAttachMode, XdpHolder, occupied_message};
+        let holder = |name: &str, mode, via_link| XdpHolder {
+            id: 7,
+            name: Some(name.to_string()),
+            mode,
+            via_link,
+        };
+        let common = "; or scan through another interface with -e IFACE; or use -sT (a connect \
+                      scan, no XDP)";
+        let cases = [
+            (
+                Some(holder("tcprax", XdpAttachMode::Native, true)),
+                "XDP program 7 'tcprax' (native mode, held through a bpf_link) is attached to \
+                 it already",
+                "Another tcprax -sS is probably scanning through it: wait for that scan to end \
+                 (or stop it)",
+            ),
+            (
+                Some(holder("xdp_lb", XdpAttachMode::Generic, false)),
+                "XDP program 7 'xdp_lb' (generic mode) is attached",
+                "If nothing needs it, detach it: `ip link set dev eth1 xdpgeneric off`",
+            ),
+            (
+                Some(holder("cil_xdp_entry", XdpAttachMode::Native, true)),
+                "XDP program 7 'cil_xdp_entry' (native mode, held through a bpf_link)",
+                "The process that owns the link keeps it attached (`bpftool link show` names \
+                 it): stop that process if it is not needed",
+            ),
+            (
+                None,
+                "'eth1': another XDP program is attached",
+                "If nothing needs it, detach it: `ip link set dev eth1 xdp off`",
+            ),
+        ];
+        for (holder, who, what_to_do) in cases {
+            let text = occupied_message("eth1", holder.as_ref());
+            assert!(
+                text.starts_with("cannot attach XDP to interface 'eth1': "),
+                "{text}"
+            );
+            assert!(text.contains(who), "{who:?} not in {text}");
+            assert!(
+                text.ends_with(&format!("{what_to_do}{common}")),
+                "{what_to_do:?} not at the end of {text}"
+            );
+        }
+    }
+
     #[test]
     fn cookie_depends_on_every_part_of_the_tuple() {
         let a = v4_mapped([198, 18, 0, 2]);
