@@ -132,6 +132,7 @@ fn sigterm_stops_a_syn_scan_with_a_complete_report_and_exit_143() {
     std::thread::sleep(Duration::from_millis(700));
     send(&child, libc::SIGTERM);
     let (status, took) = exit_within(&mut child, Duration::from_secs(5));
+    eprintln!("-sS exited {took:?} after SIGTERM");
     let stderr = stderr_of(&mut child);
     assert_eq!(status.code(), Some(143), "stderr: {stderr}");
     assert!(stderr.contains("SIGTERM"), "stderr: {stderr}");
@@ -172,7 +173,9 @@ fn sighup_stops_a_connect_scan_and_flushes_every_report_exit_129() {
     wait_for_plan(&json);
     std::thread::sleep(Duration::from_millis(1500));
     send(&child, libc::SIGHUP);
-    let (status, _) = exit_within(&mut child, Duration::from_secs(8));
+    let (status, took) = exit_within(&mut child, Duration::from_secs(8));
+    // In-flight connects to dropped ports end at their timeout (1 s before any RTT sample).
+    eprintln!("-sT exited {took:?} after SIGHUP");
     let stderr = stderr_of(&mut child);
     assert_eq!(status.code(), Some(129), "stderr: {stderr}");
     let ports = interrupted_report(&json.text());
@@ -265,6 +268,7 @@ fn sigint_cancels_running_service_detection_and_exits_130_at_once() {
     std::thread::sleep(Duration::from_millis(1500));
     send(&child, libc::SIGINT);
     let (status, took) = exit_within(&mut child, Duration::from_secs(15));
+    eprintln!("-sV exited {took:?} after SIGINT");
     let stderr = stderr_of(&mut child);
     assert_eq!(status.code(), Some(130), "stderr: {stderr}");
     assert!(
@@ -336,6 +340,7 @@ fn a_second_signal_exits_at_once_leaving_only_whole_json_lines() {
     );
     send(&child, libc::SIGTERM);
     let (status, took) = exit_within(&mut child, Duration::from_secs(5));
+    eprintln!("exited {took:?} after the second SIGTERM");
     let stderr = stderr_of(&mut child);
     assert_eq!(status.code(), Some(143), "stderr: {stderr}");
     assert!(took < Duration::from_secs(2), "exit took {took:?}");

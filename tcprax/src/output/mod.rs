@@ -157,9 +157,10 @@ impl<W: Write> Write for Gated<W> {
     }
 }
 
-/// How long [`exit_now`] waits for a write in progress: a file write takes microseconds; a
-/// write that takes longer is stuck on a pipe nobody reads, and the exit must not wait for it.
-const EXIT_WAIT: Duration = Duration::from_millis(500);
+/// How long [`exit_now`] waits for a write in progress: a line to a file takes microseconds
+/// (a buffer flush, milliseconds); a write that takes longer is stuck on a pipe or terminal
+/// nobody reads, and the exit must not wait for it.
+const EXIT_WAIT: Duration = Duration::from_millis(200);
 
 /// Ends the process with `code` at once (a second signal), flushing no report: lines still in
 /// a file's buffer are lost, but the gate is taken first, so no line is left half-written.
