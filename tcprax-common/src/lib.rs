@@ -12,6 +12,9 @@ pub const PROGRAM_NAME: &str = "tcprax";
 pub const MAP_CONFIG: &str = "CONFIG";
 pub const MAP_EVENTS: &str = "EVENTS";
 pub const MAP_COUNTERS: &str = "COUNTERS";
+/// Load-time switch (a read-only global, `u8`): 1 makes the program explain through aya-log why
+/// it passed a frame that looks like one of ours. Off (0) unless the loader overrides it.
+pub const GLOBAL_LOG: &str = "TCPRAX_LOG";
 
 /// Size of the ring buffer the XDP program writes reply events into (bytes, power of two).
 pub const EVENTS_BYTES: u32 = 1 << 22;

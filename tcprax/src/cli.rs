@@ -433,6 +433,7 @@ fn build(raw: RawArgs) -> Result<ScanConfig, CliError> {
             None => defaults::SHARD,
         },
         send_rst: !raw.no_rst,
+        xdp_log: verbosity == Verbosity::Debug,
     };
 
     // Validated even without -sV so a typo never waits for the flag that would expose it.

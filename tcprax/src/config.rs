@@ -114,6 +114,8 @@ pub struct SynOptions {
     pub shard: Shard,
     /// --no-rst: do not send our own RST for open ports.
     pub send_rst: bool,
+    /// -vv: the XDP program explains on stderr why it passed frames that looked like ours.
+    pub xdp_log: bool,
 }
 
 impl Default for SynOptions {
@@ -125,6 +127,7 @@ impl Default for SynOptions {
             seed: None,
             shard: defaults::SHARD,
             send_rst: true,
+            xdp_log: false,
         }
     }
 }

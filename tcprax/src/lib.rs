@@ -12,5 +12,4 @@ pub mod ports;
 pub mod scan;
 pub mod service;
 pub mod targets;
-pub mod testbed;
 pub mod wire;

@@ -5,7 +5,7 @@ mod common;
 
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-use tcprax::testbed::{Testbed, xdp_attached};
+use tcprax_lab::testbed::{Testbed, xdp_attached};
 
 fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);

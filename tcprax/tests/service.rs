@@ -3,16 +3,13 @@
 //! class and its fields. Expected product versions are read from the installed binaries.
 //!
 //! Packages: openssh-server (+ openssh-client), nginx-light (or nginx), vsftpd, openssl.
-#[path = "service_support/servers.rs"]
-mod servers;
-
-use servers::{Behaviour, TempDir, TestCert, start_fake};
 use sha2::{Digest, Sha256};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 use tcprax::config::ServiceOptions;
 use tcprax::model::{ServiceClass, ServiceInfo, TlsInfo};
 use tcprax::service::ServiceDetector;
+use tcprax_lab::servers::{self, Behaviour, TempDir, TestCert, start_fake};
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 

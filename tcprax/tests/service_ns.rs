@@ -1,6 +1,6 @@
 //! -sV end to end through the real binary: a dozen services in a target namespace (real sshd,
 //! nginx HTTP and HTTPS, vsftpd, Python's smtpd and a TLS 1.0-only openssl s_server, plus the
-//! tokio fakes of `service_support/servers.rs`: Exim banner, IMAP over TLS, MySQL greeting,
+//! tokio fakes of `tcprax_lab::servers`: Exim banner, IMAP over TLS, MySQL greeting,
 //! silent TCP, silent TLS, memcached-like), scanned with `tcprax -sS -sV ... -oJ - -oN FILE`
 //! from the scanner namespace. Every service port must come back open with the right class
 //! (JSON name and the human report's number and name), service, product and version (read from
@@ -10,16 +10,14 @@
 //! Packages: openssh-server (+ openssh-client), nginx-light (or nginx), vsftpd, openssl,
 //! python3 (3.11 or older, for `smtpd`; without it port 25 gets a fake SMTP banner instead).
 mod common;
-#[path = "service_support/servers.rs"]
-mod servers;
 
 use serde_json::Value;
-use servers::{Place, TempDir, TestCert};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::process::Output;
-use tcprax::testbed::TARGET_V4;
+use tcprax_lab::servers::{self, Place, TempDir, TestCert};
+use tcprax_lab::testbed::TARGET_V4;
 
 /// What one service port must report.
 struct Expected {

@@ -2,9 +2,9 @@
 //! the test creates, reports through its counters, and is gone after the capture is dropped.
 mod common;
 
-use tcprax::engine::syn::capture::XdpCapture;
-use tcprax::testbed::xdp_attached;
+use tcprax::engine::syn::capture::{XdpCapture, XdpLog};
 use tcprax_common::XdpConfig;
+use tcprax_lab::testbed::xdp_attached;
 
 #[test]
 fn xdp_loads_attaches_counts_and_detaches() {
@@ -24,7 +24,7 @@ fn xdp_loads_attaches_counts_and_detaches() {
                     enabled: 0,
                     ..Default::default()
                 };
-                let cap = XdpCapture::attach(&ifname, cfg).expect("attach XDP");
+                let cap = XdpCapture::attach(&ifname, cfg, XdpLog::Off).expect("attach XDP");
                 let attached = xdp_attached(&ns, &ifname).unwrap();
                 // Traffic from the target to the scanner crosses the program.
                 let seen_before = cap.stats().unwrap().seen;
@@ -91,7 +91,7 @@ fn unvalidated_replies_are_passed() {
                     enabled: 1,
                     _pad: [0; 3],
                 };
-                let cap = XdpCapture::attach(&ifname, cfg).expect("attach XDP");
+                let cap = XdpCapture::attach(&ifname, cfg, XdpLog::Off).expect("attach XDP");
                 let connect_from = |sport: u16| {
                     let s = tokio::net::TcpSocket::new_v4().unwrap();
                     s.set_reuseaddr(true).unwrap();

@@ -1,4 +1,4 @@
-//! `cargo xtask`: the workspace's developer tasks (setup, build, run, test, demo, bench).
+//! `cargo xtask`: the workspace's developer tasks (setup, build, run, test, demo, benchmarks).
 //!
 //! xtask depends on no crate of this workspace: it is what installs the toolchain pieces that
 //! `tcprax/build.rs` needs (nightly's rust-src, LLVM 22, bpf-linker), so it must build with

@@ -3,7 +3,7 @@
 //! their exit code and their signals are their own.
 use crate::exec;
 use crate::setup::{self, Purpose};
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -19,8 +19,13 @@ tasks:
                         e.g. cargo xtask run -- -sT 198.18.0.2 -p 1-1000
   test                  setup, then fmt --check, clippy -D warnings (host crates and the
                         eBPF crate), cargo test; the project's one test command
-  demo [--] [ARGS...]   setup, build release, run the namespace demo (target/release/tcprax-demo)
-  bench [--] ARGS...    setup, build and run the tcprax-bench binary, if the workspace has one
+  demo [--] [ARGS...]   setup, build release, run the namespace demo (tcprax-demo, from the
+                        tcprax-lab crate); ARGS go to both of its scans
+  bench [--] [ARGS...]  setup, build release, run the -sS benchmark (tcprax-bench:
+                        --quick, --tools LIST)
+  bench-sv [--] [ARGS...]
+                        setup, build release, run the -sV benchmark (tcprax-bench-sv:
+                        --runs N, --no-nmap)
   help                  this text
 ";
 
@@ -28,12 +33,38 @@ tasks:
 #[derive(Debug, PartialEq, Eq)]
 pub enum Task {
     Setup,
-    Build { profile: Profile },
-    Run { args: Vec<OsString> },
+    Build {
+        profile: Profile,
+    },
+    Run {
+        args: Vec<OsString>,
+    },
     Test,
-    Demo { args: Vec<OsString> },
-    Bench { args: Vec<OsString> },
+    /// A program of the lab crate: `demo`, `bench`, `bench-sv`.
+    Lab {
+        program: LabProgram,
+        args: Vec<OsString>,
+    },
     Help,
+}
+
+/// The programs of the `tcprax-lab` crate that xtask builds and runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LabProgram {
+    Demo,
+    Bench,
+    BenchSv,
+}
+
+impl LabProgram {
+    /// The binary's name in `tcprax-lab`.
+    fn bin(self) -> &'static str {
+        match self {
+            LabProgram::Demo => "tcprax-demo",
+            LabProgram::Bench => "tcprax-bench",
+            LabProgram::BenchSv => "tcprax-bench-sv",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,10 +110,16 @@ pub fn parse(args: Vec<OsString>) -> Result<Task, String> {
         "run" => Ok(Task::Run {
             args: forwarded(rest),
         }),
-        "demo" => Ok(Task::Demo {
+        "demo" => Ok(Task::Lab {
+            program: LabProgram::Demo,
             args: forwarded(rest),
         }),
-        "bench" => Ok(Task::Bench {
+        "bench" => Ok(Task::Lab {
+            program: LabProgram::Bench,
+            args: forwarded(rest),
+        }),
+        "bench-sv" => Ok(Task::Lab {
+            program: LabProgram::BenchSv,
             args: forwarded(rest),
         }),
         other => Err(format!("unknown task `{other}`")),
@@ -131,23 +168,17 @@ pub fn execute(task: Task) -> anyhow::Result<ExitCode> {
             ]))?;
             Err(exec::exec(Command::new(release_bin("tcprax")).args(args)))
         }
-        Task::Demo { args } => {
+        Task::Lab { program, args } => {
             setup::ensure(Purpose::Build)?;
-            exec::run(cargo().args([
-                "build",
-                "--release",
-                "--package",
-                "tcprax",
-                "--bin",
-                "tcprax",
-                "--bin",
-                "tcprax-demo",
-            ]))?;
+            exec::run(cargo().args(lab_build_args(program)))?;
+            // The lab programs find tcprax through TCPRAX_BIN first: point it at the binary
+            // just built, wherever the target directory is.
             Err(exec::exec(
-                Command::new(release_bin("tcprax-demo")).args(args),
+                Command::new(release_bin(program.bin()))
+                    .env("TCPRAX_BIN", release_bin("tcprax"))
+                    .args(args),
             ))
         }
-        Task::Bench { args } => bench(args),
         Task::Test => test(),
     }
 }
@@ -181,50 +212,21 @@ fn cargo() -> Command {
     cmd
 }
 
-fn bench(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
-    let metadata = exec::probe(
-        "cargo",
-        &[
-            "metadata",
-            "--no-deps",
-            "--format-version",
-            "1",
-            "--manifest-path",
-            &root().join("Cargo.toml").to_string_lossy(),
-        ],
-    )
-    .context("`cargo metadata` failed")?;
-    if !declares_bin(&metadata, "tcprax-bench") {
-        eprintln!("xtask: bench: the workspace has no `tcprax-bench` binary (yet)");
-        return Ok(ExitCode::from(2));
-    }
-    setup::ensure(Purpose::Build)?;
-    exec::run(cargo().args([
+/// `cargo` arguments that build a lab program and the tcprax binary it drives (the lab crate
+/// does not depend on tcprax, so building it alone would not build tcprax).
+fn lab_build_args(program: LabProgram) -> [&'static str; 10] {
+    [
         "build",
         "--release",
-        "--workspace",
-        "--exclude",
-        "tcprax-ebpf",
-        "--bin",
-        "tcprax-bench",
-        // What the benchmark measures.
+        "--package",
+        "tcprax",
         "--bin",
         "tcprax",
-    ]))?;
-    Err(exec::exec(
-        Command::new(release_bin("tcprax-bench")).args(args),
-    ))
-}
-
-/// Whether `cargo metadata` JSON declares a bin target `name`. Cargo writes each target as
-/// `{"kind":[...],"crate_types":[...],"name":...}`, so the object that holds the name starts at
-/// the last `{` before it.
-fn declares_bin(metadata: &str, name: &str) -> bool {
-    let needle = format!("\"name\":\"{name}\"");
-    metadata.match_indices(&needle).any(|(at, _)| {
-        let object_start = metadata[..at].rfind('{').unwrap_or(0);
-        metadata[object_start..at].contains("\"kind\":[\"bin\"]")
-    })
+        "--package",
+        "tcprax-lab",
+        "--bin",
+        program.bin(),
+    ]
 }
 
 /// One check of `cargo xtask test`.
@@ -241,6 +243,7 @@ fn test() -> anyhow::Result<ExitCode> {
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--", "--check"]);
 
+    // Every host crate (tcprax, tcprax-common, tcprax-lab, xtask), tests and programs included.
     // `--workspace` would take in tcprax-ebpf, which only builds for bpfel-unknown-none.
     let mut clippy = cargo();
     clippy.args([
@@ -394,13 +397,37 @@ mod tests {
     }
 
     #[test]
-    fn bench_binary_is_found_only_as_a_bin_target() {
-        let bin = r#"{"packages":[{"name":"tcprax","targets":[{"kind":["lib"],"crate_types":["lib"],"name":"tcprax"},{"kind":["bin"],"crate_types":["bin"],"name":"tcprax-bench","src_path":"/x"}]}]}"#;
-        assert!(declares_bin(bin, "tcprax-bench"));
-        assert!(!declares_bin(bin, "tcprax"));
-        let bench =
-            r#"{"targets":[{"kind":["bench"],"crate_types":["bin"],"name":"tcprax-bench"}]}"#;
-        assert!(!declares_bin(bench, "tcprax-bench"));
-        assert!(!declares_bin("{}", "tcprax-bench"));
+    fn lab_tasks_name_their_program() {
+        for (task, program) in [
+            ("demo", LabProgram::Demo),
+            ("bench", LabProgram::Bench),
+            ("bench-sv", LabProgram::BenchSv),
+        ] {
+            assert_eq!(
+                parse(args(&[task, "--", "--help"])),
+                Ok(Task::Lab {
+                    program,
+                    args: args(&["--help"])
+                })
+            );
+        }
+        assert_eq!(
+            parse(args(&["bench", "--quick"])),
+            Ok(Task::Lab {
+                program: LabProgram::Bench,
+                args: args(&["--quick"])
+            })
+        );
+    }
+
+    #[test]
+    fn lab_programs_are_built_with_the_tcprax_binary() {
+        let built = lab_build_args(LabProgram::BenchSv);
+        assert_eq!(
+            built.join(" "),
+            "build --release --package tcprax --bin tcprax --package tcprax-lab --bin tcprax-bench-sv"
+        );
+        assert_eq!(lab_build_args(LabProgram::Demo)[9], "tcprax-demo");
+        assert_eq!(lab_build_args(LabProgram::Bench)[9], "tcprax-bench");
     }
 }

@@ -363,6 +363,7 @@ fn syn_options() {
             seed: Some(42),
             shard: Shard { index: 2, count: 3 },
             send_rst: false,
+            xdp_log: false,
         }
     );
     assert_eq!(
@@ -477,6 +478,7 @@ fn verbosity() {
     assert_eq!(ok(&["-q", "198.18.0.2"]).verbosity, Verbosity::Quiet);
     assert_eq!(ok(&["-v", "198.18.0.2"]).verbosity, Verbosity::Verbose);
     assert_eq!(ok(&["-vv", "198.18.0.2"]).verbosity, Verbosity::Debug);
+    assert!(ok(&["-vv", "198.18.0.2"]).syn.xdp_log);
     assert_eq!(
         ok(&["-v", "-v", "-v", "198.18.0.2"]).verbosity,
         Verbosity::Debug

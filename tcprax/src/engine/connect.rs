@@ -4,6 +4,7 @@
 //! descriptors or local ports slows the scan down instead of losing ports.
 use super::rtt::{RttBounds, RttEstimator};
 use super::{EngineStats, ScanControl};
+use crate::config::defaults;
 use crate::model::{PortState, Reason, ScanEvent};
 use crate::ports::PortList;
 use crate::targets::TargetSet;
@@ -30,9 +31,9 @@ pub struct ConnectOptions {
 impl Default for ConnectOptions {
     fn default() -> Self {
         ConnectOptions {
-            concurrency: 512,
-            max_timeout: Duration::from_secs(3),
-            retries: 1,
+            concurrency: defaults::CONCURRENCY,
+            max_timeout: defaults::MAX_TIMEOUT_CONNECT,
+            retries: defaults::RETRIES_CONNECT,
         }
     }
 }

@@ -27,6 +27,7 @@ pub use sanitize::sanitize;
 use crate::config::ServiceOptions;
 use crate::model::{ServiceClass, ServiceInfo, TlsInfo};
 use crate::wire::tls::{self as tls_wire, ServerReply};
+use bytes::{BufMut as _, Bytes, BytesMut};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -75,6 +76,8 @@ const GENERIC_LINES: &[u8] = b"\r\n\r\nHELP\r\nversion\r\n";
 const READ_CAP: usize = 16 * 1024;
 /// How much of a TLS server's first flight we read (a certificate chain fits comfortably).
 const HELLO_CAP: usize = 64 * 1024;
+/// Room made in the read buffer before each read: most answers arrive in one.
+const READ_CHUNK: usize = 4096;
 /// RTT assumed when the scan did not measure one.
 const DEFAULT_RTT: Duration = Duration::from_millis(50);
 /// Hosts whose semaphore has been released are pruned from the map when it grows past this.
@@ -263,7 +266,7 @@ impl ServiceDetector {
         }
         let response = match handshake(target, &configs.plain, w).await {
             Ok(mut s) => exchange(&mut s, GENERIC_LINES, w).await,
-            Err(_) => Vec::new(),
+            Err(_) => Bytes::new(),
         };
         Some(report(ServiceClass::GenericTls, &response, Some(info)))
     }
@@ -344,10 +347,10 @@ async fn handshake(
 }
 
 /// Connect, send `request`, read the answer; empty if the port refused, reset or stayed silent.
-async fn plain_exchange(target: SocketAddr, request: &[u8], w: &Waits) -> Vec<u8> {
+async fn plain_exchange(target: SocketAddr, request: &[u8], w: &Waits) -> Bytes {
     match connect(target, w).await {
         Ok(mut stream) => exchange(&mut stream, request, w).await,
-        Err(_) => Vec::new(),
+        Err(_) => Bytes::new(),
     }
 }
 
@@ -355,7 +358,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     request: &[u8],
     w: &Waits,
-) -> Vec<u8> {
+) -> Bytes {
     // A failed write still leaves whatever the server sent before closing worth reading.
     let _ = timeout(w.response, async {
         stream.write_all(request).await?;
@@ -371,29 +374,43 @@ async fn read_response<S: AsyncRead + Unpin>(
     stream: &mut S,
     first_wait: Duration,
     w: &Waits,
-) -> Vec<u8> {
+) -> Bytes {
+    read_until(stream, READ_CAP, first_wait, w, |_| false).await
+}
+
+/// The read loop of every probe: reads straight into one buffer (no bounce chunk) of at most
+/// `cap` bytes, until EOF, an error, a full buffer, `done` saying the answer is complete,
+/// `first_wait` of silence before the first byte or `w.idle` after it, and never longer than
+/// `w.cap` in all.
+async fn read_until<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    cap: usize,
+    first_wait: Duration,
+    w: &Waits,
+    done: impl Fn(&[u8]) -> bool,
+) -> Bytes {
     let hard_stop = Instant::now() + w.cap;
-    let mut buf = Vec::new();
-    let mut chunk = vec![0u8; 4096];
-    loop {
+    let mut buf = BytesMut::new();
+    while buf.len() < cap {
         let wait = if buf.is_empty() { first_wait } else { w.idle };
-        match timeout_at(
+        buf.reserve(READ_CHUNK.min(cap - buf.len()));
+        // The limit keeps the read inside the cap, however much room `reserve` made.
+        let room = cap - buf.len();
+        let read = timeout_at(
             (Instant::now() + wait).min(hard_stop),
-            stream.read(&mut chunk),
+            stream.read_buf(&mut (&mut buf).limit(room)),
         )
-        .await
-        {
+        .await;
+        match read {
             Ok(Ok(n)) if n > 0 => {
-                buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
-                if buf.len() >= READ_CAP {
+                if done(&buf) {
                     break;
                 }
             }
             _ => break,
         }
     }
-    buf.truncate(READ_CAP);
-    buf
+    buf.freeze()
 }
 
 /// Send the hand-made ClientHello and read the server's first flight; None if it is not TLS.
@@ -406,26 +423,10 @@ async fn legacy_tls(target: SocketAddr, w: &Waits) -> Option<TlsInfo> {
     ) {
         return None;
     }
-    let hard_stop = Instant::now() + w.cap;
-    let mut buf = Vec::new();
-    let mut chunk = vec![0u8; 8192];
-    loop {
-        let wait = if buf.is_empty() { w.handshake } else { w.idle };
-        match timeout_at(
-            (Instant::now() + wait).min(hard_stop),
-            stream.read(&mut chunk),
-        )
-        .await
-        {
-            Ok(Ok(n)) if n > 0 => {
-                buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
-                if buf.len() >= HELLO_CAP || tls_wire::parse_reply(&buf).is_final() {
-                    break;
-                }
-            }
-            _ => break,
-        }
-    }
+    let buf = read_until(&mut stream, HELLO_CAP, w.handshake, w, |flight| {
+        tls_wire::parse_reply(flight).is_final()
+    })
+    .await;
     let info = |version: u16| TlsInfo {
         version: tls_wire::version_name(version),
         ..TlsInfo::default()
@@ -497,6 +498,26 @@ mod tests {
         drop((s1, s2));
         let s3 = d.host_semaphore(a);
         assert_eq!(s3.available_permits(), 2);
+    }
+
+    #[tokio::test]
+    async fn reads_end_at_the_cap_at_eof_or_when_done() {
+        let w = Waits::new(Duration::from_secs(1), None);
+        let long = vec![b'x'; READ_CAP + 5000];
+        let got = read_response(&mut long.as_slice(), w.banner, &w).await;
+        assert_eq!(got.len(), READ_CAP, "capped, never more");
+        let short = b"SSH-2.0-OpenSSH_9.2\r\n";
+        let got = read_response(&mut short.as_slice(), w.banner, &w).await;
+        assert_eq!(&got[..], short, "everything up to EOF");
+        let got = read_until(&mut long.as_slice(), HELLO_CAP, w.banner, &w, |b| {
+            b.len() >= 10
+        })
+        .await;
+        assert!(
+            (10..long.len()).contains(&got.len()),
+            "stopped once done: {}",
+            got.len()
+        );
     }
 
     fn assert_send_sync<T: Send + Sync + Clone>() {}

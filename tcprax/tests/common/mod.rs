@@ -1,6 +1,6 @@
 //! Shared helpers for the namespace tests: a testbed or a clear skip.
 #![allow(dead_code, reason = "each test binary uses a different subset")]
-use tcprax::testbed::{Testbed, have_privileges};
+use tcprax_lab::testbed::{Testbed, have_privileges};
 
 /// A fresh testbed, or None (with a message on stderr) when this process is not root.
 /// On a machine where we are root, failing to build one is a test failure, not a skip.

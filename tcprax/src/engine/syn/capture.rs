@@ -5,12 +5,19 @@
 //! bpf_link: the link belongs to this process, so the program goes away when the
 //! [`XdpCapture`] is dropped or the process dies, even by SIGKILL. Reply events are read from
 //! the ring buffer through tokio's `AsyncFd`.
+//!
+//! With [`XdpLog::Stderr`] (-vv) the program is loaded with its logging switch on, and a task
+//! copies its aya-log records (why it passed a frame that looked like a reply to us) to stderr as
+//! `tcprax: xdp: <message>` lines, until the capture is dropped. Logging is a diagnostic: if its
+//! reader cannot start, the scan goes on without it and says so.
 use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
 use aya::programs::{Xdp, XdpMode};
 use aya::{Ebpf, EbpfLoader};
+use aya_log::EbpfLogger;
 use tcprax_common::{ReplyEvent, XdpConfig, counter};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
+use tokio::sync::oneshot;
 
 use crate::model::XdpStats;
 
@@ -60,25 +67,48 @@ fn map_err(map: &'static str) -> impl Fn(aya::maps::MapError) -> XdpError {
     }
 }
 
+/// Whether the XDP program explains its verdicts, and where to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum XdpLog {
+    /// No logging code runs: the verifier removes it (see tcprax-ebpf).
+    #[default]
+    Off,
+    /// -vv: the program's aya-log records as `tcprax: xdp: <message>` lines on stderr.
+    Stderr,
+}
+
+impl From<bool> for XdpLog {
+    fn from(on: bool) -> XdpLog {
+        if on { XdpLog::Stderr } else { XdpLog::Off }
+    }
+}
+
 /// The loaded and attached program. Detaches on drop.
 pub struct XdpCapture {
     // Field order matters for drop: the ring buffer and maps first, the Ebpf (which owns the
     // program and its link) last.
     events: AsyncFd<RingBuf<MapData>>,
     counters: PerCpuArray<MapData, u64>,
+    /// Dropping it tells the log task to print what is left and stop.
+    _log_stop: Option<oneshot::Sender<()>>,
     /// Owns the program and its bpf_link: dropping it detaches the program.
     _ebpf: Ebpf,
 }
 
 impl XdpCapture {
-    /// Load the program, write `config`, and attach it to `interface`.
+    /// Load the program, write `config`, and attach it to `interface`; with [`XdpLog::Stderr`],
+    /// start copying the program's log records to stderr.
     ///
-    /// Must be called inside a tokio runtime (the ring buffer is registered with it).
-    pub fn attach(interface: &str, config: XdpConfig) -> Result<XdpCapture, XdpError> {
+    /// Must be called inside a tokio runtime (the ring buffers are registered with it).
+    pub fn attach(interface: &str, config: XdpConfig, log: XdpLog) -> Result<XdpCapture, XdpError> {
         if OBJECT.is_empty() {
             return Err(XdpError::Placeholder);
         }
+        let log_switch = u8::from(log == XdpLog::Stderr);
         let mut ebpf = EbpfLoader::new()
+            // A load-time constant rather than a CONFIG field: the verifier sees its value and
+            // drops the logging code entirely when it is 0.
+            .override_global(tcprax_common::GLOBAL_LOG, &log_switch, true)
             .load(OBJECT)
             .map_err(|source| XdpError::Load {
                 source: Box::new(source),
@@ -136,9 +166,23 @@ impl XdpCapture {
                 source: err.into_parts().1,
             },
         )?;
+        // Only now that the program is loaded (the kernel holds its maps) may the log ring
+        // buffer leave `ebpf`: had it been closed before, loading would have failed. Records
+        // written since the attach wait in the buffer.
+        let log_stop = match log {
+            XdpLog::Off => None,
+            XdpLog::Stderr => match forward_log(&mut ebpf) {
+                Ok(stop) => Some(stop),
+                Err(err) => {
+                    eprintln!("tcprax: warning: no XDP log (-vv) for this scan: {err}");
+                    None
+                }
+            },
+        };
         Ok(XdpCapture {
             events,
             counters,
+            _log_stop: log_stop,
             _ebpf: ebpf,
         })
     }
@@ -187,6 +231,65 @@ impl XdpCapture {
             bad_cookie: sum(counter::BAD_COOKIE)?,
         })
     }
+}
+
+/// Why the log reader could not start.
+#[derive(Debug, thiserror::Error)]
+enum LogError {
+    #[error("cannot open the program's log buffer: {source}")]
+    Open { source: aya_log::Error },
+    #[error("cannot poll the program's log buffer: {source}")]
+    Poll { source: std::io::Error },
+}
+
+/// Spawn the task that copies the program's log records to stderr; it prints what is left and
+/// ends when the returned sender is dropped (or the runtime shuts down).
+fn forward_log(ebpf: &mut Ebpf) -> Result<oneshot::Sender<()>, LogError> {
+    let logger = EbpfLogger::init_with_logger(ebpf, StderrLog)
+        .map_err(|source| LogError::Open { source })?;
+    // SAFETY: the fd is the log ring buffer's, owned by `logger`, which the AsyncFd owns (and so
+    // keeps open) for as long as it is registered.
+    let mut logger = unsafe { AsyncFd::register_with_interest(logger, Interest::READABLE) }
+        .map_err(|err| LogError::Poll {
+            source: err.into_parts().1,
+        })?;
+    let (stop, mut stopped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                ready = logger.readable_mut() => match ready {
+                    Ok(mut guard) => {
+                        guard.get_inner_mut().flush();
+                        guard.clear_ready();
+                    }
+                    Err(err) => {
+                        eprintln!("tcprax: warning: XDP log (-vv) stopped: {err}");
+                        return;
+                    }
+                },
+                _ = &mut stopped => {
+                    logger.get_mut().flush();
+                    return;
+                }
+            }
+        }
+    });
+    Ok(stop)
+}
+
+/// Writes each record of the XDP program as one line on stderr: diagnostics, never results.
+struct StderrLog;
+
+impl log::Log for StderrLog {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        eprintln!("tcprax: xdp: {}", record.args());
+    }
+
+    fn flush(&self) {}
 }
 
 #[cfg(test)]

@@ -1,12 +1,12 @@
 //! tcprax-demo: scan a small network that the demo builds itself, and say what a correct scan
 //! reports, so a user can see both scan modes work without touching any real network.
 //!
-//! Two throw-away network namespaces joined by a veth pair ([`tcprax::testbed`]): the scanner
-//! at 198.18.0.1 and the target at 198.18.0.2. The target gets listeners on ports that look
-//! like real services and an nftables rule that drops two more; then `tcprax` (found next to
-//! this executable) runs inside the scanner namespace, once with `-sS` and once with `-sT`,
-//! its output streamed as it comes. Extra arguments are passed on to both scans
-//! (`tcprax-demo -sV`). Needs root.
+//! Two throw-away network namespaces joined by a veth pair ([`tcprax_lab::testbed`]): the
+//! scanner at 198.18.0.1 and the target at 198.18.0.2. The target gets listeners on ports that
+//! look like real services and an nftables rule that drops two more; then `tcprax` (found by
+//! [`tcprax_lab::locate`]: `TCPRAX_BIN`, else next to this executable) runs inside the scanner
+//! namespace, once with `-sS` and once with `-sT`, its output streamed as it comes. Extra
+//! arguments are passed on to both scans (`tcprax-demo -sV`). Needs root.
 //!
 //! Cleanup on every path: the namespaces (and with them the veth pair, the firewall rule and
 //! any XDP program) go when the [`Testbed`] drops. Ctrl-C only sets a flag, so the demo
@@ -14,10 +14,11 @@
 use anyhow::{Context as _, bail};
 use std::collections::BTreeSet;
 use std::ffi::OsString;
-use std::path::PathBuf;
-use std::process::{Child, ExitCode, ExitStatus, Stdio};
+use std::process::{ExitCode, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
-use tcprax::testbed::{SCANNER_V4, TARGET_V4, Testbed, have_privileges, interrupt};
+use tcprax_lab::interrupt;
+use tcprax_lab::process::{Child, Stop};
+use tcprax_lab::testbed::{SCANNER_V4, TARGET_V4, Testbed, have_privileges};
 
 /// Listeners in the target namespace: these must scan as open.
 const OPEN: &[(u16, &str)] = &[
@@ -32,10 +33,13 @@ const FILTERED: &[(u16, &str)] = &[(8443, "https-alt"), (9000, "cslistener")];
 /// Scanned: the well-known range plus the listeners and filtered ports above it.
 const LOW_RANGE: (u16, u16) = (1, 1024);
 
-/// How long a scan may take to end by itself after Ctrl-C before we signal it, and then
-/// before we kill it.
-const SIGINT_AFTER: Duration = Duration::from_millis(500);
-const SIGKILL_AFTER: Duration = Duration::from_secs(3);
+/// After Ctrl-C, give a running scan a moment to stop on the terminal's SIGINT, then send one
+/// ourselves (the demo may have been signalled alone), then kill it.
+const ON_INTERRUPT: Stop = Stop {
+    signal: libc::SIGINT,
+    signal_after: Duration::from_millis(500),
+    kill_after: Duration::from_secs(3),
+};
 
 fn check_interrupted() -> anyhow::Result<()> {
     Ok(interrupt::check()?)
@@ -76,7 +80,7 @@ struct ScanRun {
 }
 
 fn run(extra: &[OsString]) -> anyhow::Result<Vec<ScanRun>> {
-    let scanner = scanner_binary()?;
+    let scanner = tcprax_lab::locate::tcprax_binary(None)?;
     if !have_privileges() {
         bail!("the demo creates network namespaces and attaches XDP: run it as root");
     }
@@ -127,13 +131,17 @@ fn run(extra: &[OsString]) -> anyhow::Result<Vec<ScanRun>> {
                 .join(" ")
         );
         let started = Instant::now();
-        let child = testbed
-            .scanner_command(&scanner.to_string_lossy())
-            .args(&args)
-            .stdin(Stdio::null())
-            .spawn()
-            .context("starting tcprax in the scanner namespace")?;
-        let status = wait(child)?;
+        let mut child = Child::spawn(
+            testbed
+                .scanner_command(&scanner.to_string_lossy())
+                .args(&args)
+                .stdin(Stdio::null()),
+        )
+        .context("starting tcprax in the scanner namespace")?;
+        let status = child
+            .wait(interrupt::requested, ON_INTERRUPT)
+            .context("waiting for tcprax")?
+            .status;
         let took = started.elapsed();
         println!(
             "=== tcprax {mode}: {status} after {:.2}s",
@@ -156,49 +164,6 @@ fn run(extra: &[OsString]) -> anyhow::Result<Vec<ScanRun>> {
     }
     Ok(runs)
     // `_listeners` stops, then `testbed` deletes both namespaces.
-}
-
-/// `tcprax` lives next to this executable (both are built into the same target directory).
-fn scanner_binary() -> anyhow::Result<PathBuf> {
-    let me = std::env::current_exe().context("finding this executable's path")?;
-    let dir = me
-        .parent()
-        .with_context(|| format!("{} has no parent directory", me.display()))?;
-    let scanner = dir.join("tcprax");
-    if !scanner.is_file() {
-        bail!(
-            "{} not found: build it with `cargo build --release -p tcprax` (or run `cargo xtask demo`)",
-            scanner.display()
-        );
-    }
-    Ok(scanner)
-}
-
-/// Wait for a scan; after Ctrl-C give it a moment to stop on the terminal's SIGINT, then send
-/// one ourselves (the demo may have been signalled alone), then kill it.
-fn wait(mut child: Child) -> anyhow::Result<ExitStatus> {
-    let mut interrupted_at: Option<Instant> = None;
-    let mut sent_sigint = false;
-    loop {
-        if let Some(status) = child.try_wait().context("waiting for tcprax")? {
-            return Ok(status);
-        }
-        if interrupt::requested() {
-            let since = interrupted_at.get_or_insert_with(Instant::now).elapsed();
-            if since >= SIGKILL_AFTER {
-                // SIGKILL by pid; the status is collected on the next turn.
-                let _ = child.kill();
-            } else if since >= SIGINT_AFTER && !sent_sigint {
-                sent_sigint = true;
-                if let Ok(pid) = libc::pid_t::try_from(child.id()) {
-                    // SAFETY: kill has no memory-safety preconditions; the pid is our child's,
-                    // not yet reaped (try_wait above saw it running), so it cannot be reused.
-                    unsafe { libc::kill(pid, libc::SIGINT) };
-                }
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn scanned_ports() -> BTreeSet<u16> {

@@ -1,9 +1,9 @@
 //! `tcprax-bench-sv`: how long -sV takes against a dozen real and fake services, next to nmap.
 //!
-//! Builds the services of `tests/service_ns.rs` (shared code in
-//! `tests/service_support/servers.rs`: real sshd, vsftpd, nginx HTTP and HTTPS, Python's smtpd,
-//! a TLS 1.0-only openssl s_server, and tokio fakes) in the target namespace of a
-//! [`Testbed`], then, from the scanner namespace and in one run:
+//! Builds the services of tcprax's `tests/service_ns.rs` ([`tcprax_lab::servers::start_dozen`]:
+//! real sshd, vsftpd, nginx HTTP and HTTPS, Python's smtpd, a TLS 1.0-only openssl s_server,
+//! and tokio fakes) in the target namespace of a [`Testbed`], then, from the scanner namespace
+//! and in one run:
 //!
 //! - `tcprax -sT -sV 198.18.0.2 -p PORTS -oJ FILE` and the same with `-sS`, `--runs` times each;
 //! - `nmap -sV -n -Pn -p PORTS 198.18.0.2`, if nmap is installed.
@@ -12,26 +12,26 @@
 //! product beside nmap's SERVICE and VERSION columns (`docs/benchmark-sv.md` holds a result).
 //!
 //! ```text
-//! cargo build --release && sudo target/release/tcprax-bench-sv [--runs N] [--no-nmap]
+//! sudo cargo xtask bench-sv [-- --runs N --no-nmap]    # builds tcprax and this program, runs it
 //! ```
 //!
-//! Needs root. All traffic stays between the two namespaces it creates; every daemon is killed
-//! by pid and both namespaces are deleted on the way out, also after Ctrl-C or SIGTERM (they
-//! stop the run between two scans).
-#[path = "../../tests/service_support/servers.rs"]
-mod servers;
-
-use anyhow::{Context as _, bail, ensure};
+//! Needs root. All traffic stays between the two namespaces it creates. Cleanup on every path:
+//! Ctrl-C or SIGTERM only sets a flag ([`interrupt`]); the running scan is stopped by its pid
+//! (SIGINT, then SIGKILL), every daemon is killed by pid and both namespaces are deleted as the
+//! program unwinds.
+use anyhow::{Context as _, ensure};
 use clap::Parser;
 use serde_json::Value;
-use servers::{Place, TempDir, TestCert};
 use std::collections::BTreeMap;
+use std::fs::File;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::process::{Command, ExitCode, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
-use tcprax::testbed::{TARGET_V4, Testbed, have_privileges};
+use tcprax_lab::interrupt;
+use tcprax_lab::process::{Child, Stop};
+use tcprax_lab::servers::{self, Place, TempDir, TestCert};
+use tcprax_lab::testbed::{TARGET_V4, Testbed, have_privileges};
 
 /// -sV timing against a dozen services in network namespaces, tcprax beside nmap.
 #[derive(Parser, Debug)]
@@ -40,7 +40,7 @@ struct Args {
     /// How many times to run each tcprax scan type.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     runs: u32,
-    /// The tcprax binary [default: `tcprax` next to this program].
+    /// The tcprax binary [default: $TCPRAX_BIN, else `tcprax` next to this program].
     #[arg(long)]
     tcprax: Option<PathBuf>,
     /// Do not run nmap even if it is installed.
@@ -48,27 +48,47 @@ struct Args {
     no_nmap: bool,
 }
 
-/// Set by SIGINT/SIGTERM; checked between scans so that cleanup runs.
-static STOP: AtomicBool = AtomicBool::new(false);
+/// After Ctrl-C: SIGINT to the running scan at once (nmap -sV takes minutes), SIGKILL if it is
+/// still there 5 s later.
+const ON_INTERRUPT: Stop = Stop {
+    signal: libc::SIGINT,
+    signal_after: Duration::ZERO,
+    kill_after: Duration::from_secs(5),
+};
 
-extern "C" fn on_signal(_: libc::c_int) {
-    // Only an atomic store: async-signal-safe.
-    STOP.store(true, Ordering::Relaxed);
+fn check_interrupted() -> anyhow::Result<()> {
+    Ok(interrupt::check()?)
 }
 
-fn catch_signals() {
-    let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: the handler only stores to an atomic.
-        unsafe { libc::signal(sig, handler) };
-    }
+/// What a program run by [`run_captured`] left behind.
+struct Captured {
+    status: ExitStatus,
+    wall: Duration,
+    stdout: String,
+    stderr: String,
 }
 
-fn check_stop() -> anyhow::Result<()> {
-    if STOP.load(Ordering::Relaxed) {
-        bail!("interrupted; cleaning up");
-    }
-    Ok(())
+/// Run `cmd` to the end with stdout and stderr in files `<dir>/<name>.out` and `.err`, stopping it
+/// by pid if Ctrl-C comes first (then the result is [`interrupt::Interrupted`]).
+fn run_captured(cmd: &mut Command, dir: &TempDir, name: &str) -> anyhow::Result<Captured> {
+    let (out_path, err_path) = (
+        dir.join(&format!("{name}.out")),
+        dir.join(&format!("{name}.err")),
+    );
+    let out = File::create(&out_path).with_context(|| format!("create {}", out_path.display()))?;
+    let err = File::create(&err_path).with_context(|| format!("create {}", err_path.display()))?;
+    let started = Instant::now();
+    let mut child = Child::spawn(cmd.stdin(Stdio::null()).stdout(out).stderr(err))?;
+    let finished = child.wait(interrupt::requested, ON_INTERRUPT)?;
+    let wall = started.elapsed();
+    check_interrupted()?;
+    let read = |path: &Path| std::fs::read_to_string(path).unwrap_or_default();
+    Ok(Captured {
+        status: finished.status,
+        wall,
+        stdout: read(&out_path),
+        stderr: read(&err_path),
+    })
 }
 
 /// What tcprax's JSON said about one port.
@@ -109,27 +129,29 @@ fn run_tcprax(
     tcprax: &Path,
     scan: &str,
     ports: &str,
-    json: &Path,
+    dir: &TempDir,
     number: u32,
 ) -> anyhow::Result<TcpraxRun> {
     let target = TARGET_V4.to_string();
-    let started = Instant::now();
-    let out = tb
-        .scanner_command(&tcprax.to_string_lossy())
-        .args([scan, "-sV", &target, "-p", ports, "-oJ"])
-        .arg(json)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .output()
-        .with_context(|| format!("run {}", tcprax.display()))?;
-    let wall = started.elapsed();
+    let name = format!("tcprax{scan}-{number}");
+    let json = dir.join(&format!("{name}.json"));
+    let out = run_captured(
+        tb.scanner_command(&tcprax.to_string_lossy())
+            .args([scan, "-sV", &target, "-p", ports, "-oJ"])
+            .arg(&json),
+        dir,
+        &name,
+    )
+    .with_context(|| format!("run {}", tcprax.display()))?;
+    let wall = out.wall;
     ensure!(
         out.status.success(),
         "tcprax {scan} -sV failed ({}): {}",
         out.status,
-        String::from_utf8_lossy(&out.stderr)
+        out.stderr
     );
-    let text = std::fs::read_to_string(json).with_context(|| format!("read {}", json.display()))?;
+    let text =
+        std::fs::read_to_string(&json).with_context(|| format!("read {}", json.display()))?;
     let mut run = TcpraxRun {
         label: format!("tcprax {scan} -sV"),
         number,
@@ -222,22 +244,25 @@ fn nmap_installed() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn run_nmap(tb: &Testbed, ports: &str) -> anyhow::Result<(Duration, BTreeMap<u16, NmapPort>)> {
-    let started = Instant::now();
-    let out = tb
-        .scanner_command("nmap")
-        .args(["-sV", "-n", "-Pn", "-p", ports, &TARGET_V4.to_string()])
-        .stdin(Stdio::null())
-        .output()
-        .context("run nmap")?;
-    let wall = started.elapsed();
+fn run_nmap(
+    tb: &Testbed,
+    ports: &str,
+    dir: &TempDir,
+) -> anyhow::Result<(Duration, BTreeMap<u16, NmapPort>)> {
+    let out = run_captured(
+        tb.scanner_command("nmap")
+            .args(["-sV", "-n", "-Pn", "-p", ports, &TARGET_V4.to_string()]),
+        dir,
+        "nmap",
+    )
+    .context("run nmap")?;
     ensure!(
         out.status.success(),
         "nmap failed ({}): {}",
         out.status,
-        String::from_utf8_lossy(&out.stderr)
+        out.stderr
     );
-    Ok((wall, parse_nmap(&String::from_utf8_lossy(&out.stdout))))
+    Ok((out.wall, parse_nmap(&out.stdout)))
 }
 
 /// The human report's `[n] name` for a JSON class (docs/output.md).
@@ -343,25 +368,33 @@ fn print_report(
     }
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
+    // Before anything is created, so that no Ctrl-C can skip the cleanup.
+    if let Err(err) = interrupt::install() {
+        eprintln!("tcprax-bench-sv: error: cannot handle Ctrl-C: {err}");
+        return ExitCode::FAILURE;
+    }
     let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) if err.is::<interrupt::Interrupted>() => {
+            eprintln!("tcprax-bench-sv: interrupted; the services and namespaces are removed");
+            ExitCode::from(130)
+        }
+        Err(err) => {
+            eprintln!("tcprax-bench-sv: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> anyhow::Result<()> {
+    let tcprax = tcprax_lab::locate::tcprax_binary(args.tcprax.as_deref())?;
     ensure!(
         have_privileges(),
         "needs root: it creates network namespaces and runs tcprax -sS"
     );
-    let tcprax = match args.tcprax {
-        Some(path) => path,
-        None => std::env::current_exe()
-            .context("path of this program")?
-            .with_file_name("tcprax"),
-    };
-    ensure!(
-        tcprax.exists(),
-        "{} not found: build it first (cargo build --release), or pass --tcprax PATH",
-        tcprax.display()
-    );
     let with_nmap = !args.no_nmap && nmap_installed();
-    catch_signals();
 
     // Drop order (reverse of declaration) matters: services stop before the runtime serving
     // the fakes and before the namespaces go.
@@ -380,6 +413,7 @@ fn main() -> anyhow::Result<()> {
         &[IpAddr::V4(TARGET_V4)],
     );
     let dozen = servers::start_dozen(&dir, &cert, &place, rt.handle());
+    check_interrupted()?;
     let ports = dozen
         .ports()
         .iter()
@@ -396,9 +430,8 @@ fn main() -> anyhow::Result<()> {
     let mut runs = Vec::new();
     for i in 0..args.runs {
         for scan in ["-sT", "-sS"] {
-            check_stop()?;
-            let json = dir.join(&format!("run{i}{scan}.json"));
-            let run = run_tcprax(&tb, &tcprax, scan, &ports, &json, i + 1)?;
+            check_interrupted()?;
+            let run = run_tcprax(&tb, &tcprax, scan, &ports, &dir, i + 1)?;
             eprintln!(
                 "{} #{}: wall {:.2} s, -sV {:.2} s",
                 run.label,
@@ -412,16 +445,16 @@ fn main() -> anyhow::Result<()> {
     // -sT runs first, then -sS, each in run order.
     runs.sort_by(|a, b| b.label.cmp(&a.label).then(a.number.cmp(&b.number)));
     let nmap = if with_nmap {
-        check_stop()?;
+        check_interrupted()?;
         eprintln!("nmap -sV (this takes a while)...");
-        let result = run_nmap(&tb, &ports)?;
+        let result = run_nmap(&tb, &ports, &dir)?;
         eprintln!("nmap: wall {:.2} s", result.0.as_secs_f64());
         Some(result)
     } else {
         eprintln!("nmap not installed (apt-get install nmap) or --no-nmap: tcprax only");
         None
     };
-    check_stop()?;
+    check_interrupted()?;
     println!(
         "tcprax -sV vs nmap -sV: {} services on {TARGET_V4} (veth between two namespaces), {} tcprax runs per scan type\n",
         dozen.services.len(),

@@ -1,4 +1,5 @@
-//! Throw-away test networks in Linux network namespaces, for tests, the demo and benchmarks.
+//! Throw-away test networks in Linux network namespaces, for tcprax's tests, the demo and the
+//! benchmarks.
 //!
 //! A [`Testbed`] is two namespaces joined by one veth pair: the *scanner* side (198.18.0.1,
 //! 2001:2::1) and the *target* side (198.18.0.2, 2001:2::2), both in the benchmarking ranges
@@ -341,7 +342,9 @@ impl Drop for Testbed {
     }
 }
 
-fn in_netns<T: Send + 'static>(
+/// Run `f` on a fresh thread that has entered the named namespace (as `ip netns` names it), and
+/// return its result; a panic in `f` is resumed here. Sockets `f` creates stay in that namespace.
+pub fn in_netns<T: Send + 'static>(
     name: &str,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, TestbedError> {
@@ -417,37 +420,4 @@ pub fn xdp_attached(ns: &str, ifname: &str) -> Result<bool, TestbedError> {
     let out = run("ip", &["-n", ns, "-d", "link", "show", "dev", ifname])?;
     let text = String::from_utf8_lossy(&out.stdout);
     Ok(text.contains("prog/xdp"))
-}
-
-/// Ctrl-C for the programs that build testbeds (demo, benchmarks): the handler only sets a
-/// flag, checked between steps, so that the [`Testbed`] and child processes are cleaned up by
-/// ordinary returns and drops rather than cut short by the signal.
-pub mod interrupt {
-    use std::sync::atomic::{AtomicBool, Ordering};
-
-    static REQUESTED: AtomicBool = AtomicBool::new(false);
-
-    /// The error a step returns once Ctrl-C was pressed.
-    #[derive(Debug, thiserror::Error)]
-    #[error("interrupted")]
-    pub struct Interrupted;
-
-    /// Install the handler; call it before creating anything that needs cleaning up.
-    pub fn install() -> Result<(), ctrlc::Error> {
-        ctrlc::set_handler(|| REQUESTED.store(true, Ordering::SeqCst))
-    }
-
-    /// Whether Ctrl-C was pressed.
-    pub fn requested() -> bool {
-        REQUESTED.load(Ordering::SeqCst)
-    }
-
-    /// `Err(Interrupted)` once Ctrl-C was pressed.
-    pub fn check() -> Result<(), Interrupted> {
-        if requested() {
-            Err(Interrupted)
-        } else {
-            Ok(())
-        }
-    }
 }
