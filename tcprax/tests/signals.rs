@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use tcprax::testbed::{Testbed, xdp_attached};
+use tcprax_lab::testbed::{Testbed, xdp_attached};
 
 /// A report file under the system temp dir, removed on drop.
 struct TempFile(PathBuf);
