@@ -209,6 +209,9 @@ pub async fn syn_scan(
 /// neither a reply nor a deadline wakes it.
 const MAX_WAIT: Duration = Duration::from_millis(5);
 
+/// How often the scheduler thread retries handing over verdicts while the pipeline is full.
+const BACKLOG_WAIT: Duration = Duration::from_millis(1);
+
 /// The blocking side of the scan: owns the raw socket and the scheduler, and does all the
 /// I/O the scheduler asks for.
 struct Shell {
@@ -239,11 +242,7 @@ impl Shell {
             }
             self.sender.flush()?;
             self.control.add_sent(syns);
-            while let Some(event) = self.machine.poll_event() {
-                self.events
-                    .blocking_send(event)
-                    .map_err(|_| SynError::ChannelClosed)?;
-            }
+            let full = self.deliver()?;
             if self.machine.is_done() {
                 return Ok(self.machine.stats());
             }
@@ -252,8 +251,38 @@ impl Shell {
                 .machine
                 .poll_timeout(now)
                 .unwrap_or(now + MAX_WAIT.as_nanos() as u64);
+            // Downstream full: look again soon, but keep taking replies meanwhile.
+            let most = if full { BACKLOG_WAIT } else { MAX_WAIT };
             if wake > now {
-                self.wait_reply(Duration::from_nanos(wake - now).min(MAX_WAIT))?;
+                self.wait_reply(Duration::from_nanos(wake - now).min(most))?;
+            }
+        }
+    }
+
+    /// Hand verdicts to the pipeline without ever blocking: a blocked scheduler thread would
+    /// handle no replies, send no RSTs and expire nothing. Returns true when the channel is
+    /// full and verdicts stay with the machine (which then pauses fresh probes). After a stop
+    /// the pipeline keeps reading, so the rest is sent blocking and nothing decided is lost.
+    fn deliver(&mut self) -> Result<bool, SynError> {
+        loop {
+            if self.machine.is_stopped() {
+                while let Some(event) = self.machine.poll_event() {
+                    self.events
+                        .blocking_send(event)
+                        .map_err(|_| SynError::ChannelClosed)?;
+                }
+                return Ok(false);
+            }
+            let permit = match self.events.try_reserve() {
+                Ok(permit) => permit,
+                Err(mpsc::error::TrySendError::Full(())) => {
+                    return Ok(self.machine.has_events());
+                }
+                Err(mpsc::error::TrySendError::Closed(())) => return Err(SynError::ChannelClosed),
+            };
+            match self.machine.poll_event() {
+                Some(event) => permit.send(event),
+                None => return Ok(false),
             }
         }
     }
