@@ -286,3 +286,24 @@ fn ser_secs_opt<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::O
         None => s.serialize_none(),
     }
 }
+
+/// Something the operator should know while the scan runs; the output layer writes it on
+/// stderr. Engines send these through [`ScanControl::notify`](crate::engine::ScanControl::notify).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// The XDP ring buffer was full: `dropped` validated replies got no event. Their probes are
+    /// retried, but a port can end up `filtered` when every attempt meets a full buffer.
+    RingBufferFull { dropped: u64 },
+}
+
+impl std::fmt::Display for Notice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Notice::RingBufferFull { dropped } => write!(
+                f,
+                "the XDP ring buffer overflowed ({dropped} replies lost so far; their probes are \
+                 retried): replies arrive faster than tcprax reads them; lower --rate"
+            ),
+        }
+    }
+}

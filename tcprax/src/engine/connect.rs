@@ -4,6 +4,7 @@
 //! descriptors or local ports slows the scan down instead of losing ports.
 use super::rtt::{RttBounds, RttEstimator};
 use super::{EngineStats, ScanControl};
+use crate::config::defaults;
 use crate::model::{PortState, Reason, ScanEvent};
 use crate::ports::PortList;
 use crate::targets::TargetSet;
@@ -30,9 +31,9 @@ pub struct ConnectOptions {
 impl Default for ConnectOptions {
     fn default() -> Self {
         ConnectOptions {
-            concurrency: 512,
-            max_timeout: Duration::from_secs(3),
-            retries: 1,
+            concurrency: defaults::CONCURRENCY,
+            max_timeout: defaults::MAX_TIMEOUT_CONNECT,
+            retries: defaults::RETRIES_CONNECT,
         }
     }
 }
@@ -88,7 +89,15 @@ pub async fn connect_scan(
                 interrupted = true;
                 break 'outer;
             }
-            let Ok(permit) = shared.sem.clone().acquire_owned().await else {
+            // A stop must not wait for a slot: every slot may be a connect to a silent port.
+            let permit = tokio::select! {
+                permit = shared.sem.clone().acquire_owned() => permit,
+                _ = stop.stopped() => {
+                    interrupted = true;
+                    break 'outer;
+                }
+            };
+            let Ok(permit) = permit else {
                 return Err(ConnectError::ChannelClosed);
             };
             let shared = shared.clone();
@@ -163,7 +172,12 @@ async fn probe_port(
             .lock()
             .map(|r| r.timeout())
             .unwrap_or(Duration::from_secs(1));
-        let outcome = attempt(SocketAddr::new(addr, port), timeout).await;
+        // Stopped mid-connect: drop the attempt (its socket closes) rather than wait out the
+        // timeout; the port gets no verdict, like any probe cut short by a stop.
+        let outcome = tokio::select! {
+            outcome = attempt(SocketAddr::new(addr, port), timeout) => outcome,
+            _ = stop.stopped() => return None,
+        };
         if !matches!(outcome, Attempt::Exhausted) {
             shared.sent.fetch_add(1, Ordering::Relaxed);
             stop.add_sent(1);

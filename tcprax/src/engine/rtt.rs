@@ -23,12 +23,6 @@ impl RttBounds {
     }
 }
 
-impl Default for RttBounds {
-    fn default() -> Self {
-        RttBounds::with_max(Duration::from_secs(3))
-    }
-}
-
 /// srtt / rttvar estimator.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RttEstimator {
@@ -36,6 +30,10 @@ pub struct RttEstimator {
     rttvar: f64,
     bounds: RttBounds,
     samples: u64,
+    /// [`timeout`](Self::timeout), worked out once per sample: the SYN scheduler asks for it
+    /// about once per probe, far more often than samples arrive in a scan that is mostly
+    /// unanswered, and the float-to-Duration conversion is not free.
+    timeout: Duration,
 }
 
 impl RttEstimator {
@@ -45,6 +43,7 @@ impl RttEstimator {
             rttvar: 0.0,
             bounds,
             samples: 0,
+            timeout: bounds.initial,
         }
     }
 
@@ -62,6 +61,10 @@ impl RttEstimator {
                 self.srtt = Some(0.875 * srtt + 0.125 * r);
             }
         }
+        if let Some(srtt) = self.srtt {
+            self.timeout = Duration::from_secs_f64(srtt + 4.0 * self.rttvar)
+                .clamp(self.bounds.min, self.bounds.max);
+        }
     }
 
     pub fn samples(&self) -> u64 {
@@ -73,13 +76,10 @@ impl RttEstimator {
         self.srtt.map(Duration::from_secs_f64)
     }
 
-    /// How long to wait for an answer before retrying: srtt + 4·rttvar within the bounds.
+    /// How long to wait for an answer before retrying: srtt + 4·rttvar within the bounds
+    /// (the initial timeout before any sample).
     pub fn timeout(&self) -> Duration {
-        match self.srtt {
-            None => self.bounds.initial,
-            Some(srtt) => Duration::from_secs_f64(srtt + 4.0 * self.rttvar)
-                .clamp(self.bounds.min, self.bounds.max),
-        }
+        self.timeout
     }
 }
 

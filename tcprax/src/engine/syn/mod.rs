@@ -1,37 +1,42 @@
-//! -sS: the XDP SYN scan.
+//! -sS: the XDP SYN scan, and the I/O shell that drives its scheduler.
 //!
-//! A blocking *scheduler* thread walks targets × ports in a seeded pseudo-random order
-//! ([`permutation`]), paces ([`pacer`]) and batches ([`sender`]) SYNs whose sequence number is
-//! a keyed cookie of the 4-tuple, and keeps state only for probes in flight (so memory grows
-//! with rate × timeout, not with the size of the scan). The XDP program validates replies
-//! against the same cookie in the kernel, drops them (so the kernel never RSTs them) and
-//! hands them over a ring buffer; an async *collector* reads that buffer and passes events to
-//! the scheduler, which decides each port: SYN-ACK -> open (and we RST it ourselves, unless
-//! `--no-rst`), RST -> closed, ICMP unreachable -> filtered, nothing after the retries ->
-//! filtered. Timeouts follow the measured RTT per target (srtt + 4·rttvar, bounded).
+//! The decisions live in [`scheduler`], a sans-IO state machine: it walks targets × ports in a
+//! seeded pseudo-random order ([`permutation`]), paces ([`pacer`]), hands out SYNs whose
+//! sequence number is a keyed cookie of the 4-tuple, and keeps state only for probes in flight
+//! (so memory grows with rate × timeout, not with the size of the scan). It decides each port:
+//! SYN-ACK -> open (and we RST it ourselves, unless `--no-rst`), RST -> closed, ICMP
+//! unreachable -> filtered, nothing after the retries -> filtered, with timeouts that follow
+//! the measured RTT per target (srtt + 4·rttvar, bounded).
+//!
+//! This file is the shell around it: a blocking thread that reads the clock, feeds the
+//! machine replies and time, batches what it asks to send into the raw socket ([`sender`]),
+//! passes verdicts on, and sleeps until the machine's next deadline or the next reply; and
+//! the async *collector* that reads the XDP program's ring buffer ([`capture`]): the program
+//! validates replies against the same cookie in the kernel, drops them (so the kernel never
+//! RSTs them) and hands them over.
 pub mod capture;
+mod keyhash;
 pub mod pacer;
 pub mod permutation;
 pub mod route;
+pub mod scheduler;
 pub mod sender;
 
-use super::rtt::{RttBounds, RttEstimator};
 use super::{EngineStats, ScanControl};
-use crate::config::SynOptions;
-use crate::model::{PortState, Reason, ScanEvent};
+use crate::config::{SynOptions, defaults};
+use crate::model::{Notice, ScanEvent};
 use crate::ports::PortList;
 use crate::targets::TargetSet;
-use crate::wire::TcpSegment;
 use capture::{XdpCapture, XdpError};
-use pacer::Pacer;
-use permutation::Permutation;
-use sender::{BATCH, RawSender, SendError};
-use std::collections::{HashMap, VecDeque};
+use scheduler::{Reply, Scheduler, SchedulerConfig, Transmit};
+use sender::{RawSender, SendError};
 use std::net::IpAddr;
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
-use tcprax_common::{ReplyEvent, XdpConfig, cookie, kind, v4_mapped};
+use tcprax_common::{ReplyEvent, XdpConfig};
 use tokio::sync::mpsc;
+
+pub use scheduler::MAX_RETRIES;
 
 /// Knobs of the SYN scan: timing here, where probes come from in [`SynOptions`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,8 +52,8 @@ impl Default for SynScanOptions {
     fn default() -> Self {
         SynScanOptions {
             rate: None,
-            retries: 2,
-            max_timeout: Duration::from_secs(2),
+            retries: defaults::RETRIES_SYN,
+            max_timeout: defaults::MAX_TIMEOUT_SYN,
             syn: SynOptions::default(),
         }
     }
@@ -142,62 +147,56 @@ pub async fn syn_scan(
             other,
         });
     }
-    let n_targets = targets.len();
-    let space = n_targets
-        .checked_mul(ports.len() as u128)
-        .filter(|s| *s < (1u128 << 62))
-        .ok_or(SynError::TooLarge {
-            targets: n_targets,
-            ports: ports.len(),
-        })? as u64;
-    let key0: u64 = rand::random();
-    let key1: u64 = rand::random();
+    let key = (rand::random::<u64>(), rand::random::<u64>());
     let (lo, hi) = opts.syn.source_ports;
-    if lo > hi {
-        return Err(SynError::BadSourcePorts { lo, hi });
-    }
+    let xdp_log = opts.syn.xdp_log;
+    // Size and source-port checks happen here, before anything is attached or sent.
+    let machine = Scheduler::new(SchedulerConfig {
+        targets: targets.clone(),
+        ports: ports.as_slice().to_vec(),
+        source: origin.source,
+        key,
+        seed: opts.syn.seed.unwrap_or_else(rand::random),
+        opts,
+    })?;
     let mut capture = XdpCapture::attach(
         &origin.interface,
         XdpConfig {
-            key0,
-            key1,
+            key0: key.0,
+            key1: key.1,
             port_lo: lo,
             port_hi: hi,
             enabled: 1,
             _pad: [0; 3],
         },
-        opts.syn.xdp_log.into(),
+        xdp_log.into(),
     )?;
     let sender = RawSender::new(origin.source.is_ipv4(), origin.source.is_ipv6())?;
 
     let (reply_tx, reply_rx) = std_mpsc::channel::<ReplyEvent>();
-    let scheduler = Scheduler {
-        targets: targets.clone(),
-        ports: ports.as_slice().to_vec(),
-        perm: Permutation::new(space, opts.syn.seed.unwrap_or_else(rand::random)),
-        next: u64::from(opts.syn.shard.index.saturating_sub(1)),
-        step: u64::from(opts.syn.shard.count.max(1)),
-        origin: origin.clone(),
-        key: (key0, key1),
-        pacer: Pacer::new(opts.rate),
+    let shell = Shell {
+        machine,
         sender,
-        opts,
-        in_flight: HashMap::new(),
-        timeline: VecDeque::new(),
-        retry_queue: VecDeque::new(),
-        rtt_global: RttEstimator::new(RttBounds::default()),
-        rtt_per_target: HashMap::new(),
         replies: reply_rx,
         events: tx,
-        stop: stop.clone(),
-        duplicates: 0,
-        probes_sent: 0,
+        control: stop.clone(),
     };
-    let mut handle = tokio::task::spawn_blocking(move || scheduler.run());
+    let mut handle = tokio::task::spawn_blocking(move || shell.run());
     let mut batch = Vec::with_capacity(1024);
+    let mut overflow_check = tokio::time::interval(Duration::from_millis(250));
+    overflow_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut overflow_told = false;
     let result = loop {
         tokio::select! {
             done = &mut handle => break done,
+            _ = overflow_check.tick(), if !overflow_told => {
+                // One map read per 250 ms; the operator hears of the first overflow at once,
+                // not only in the -v summary.
+                if let Ok(dropped @ 1..) = capture.ringbuf_full() {
+                    overflow_told = true;
+                    stop.notify(Notice::RingBufferFull { dropped });
+                }
+            }
             read = capture.read_events(&mut batch) => {
                 read?;
                 for ev in batch.drain(..) {
@@ -209,289 +208,106 @@ pub async fn syn_scan(
     };
     let xdp = capture.stats().ok();
     drop(capture);
-    let (probes_sent, duplicates, interrupted) = match result {
+    let stats = match result {
         Ok(r) => r?,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(_) => return Err(SynError::Scheduler { why: "cancelled" }),
     };
-    Ok(EngineStats {
-        probes_sent,
-        interrupted,
-        xdp,
-        duplicates,
-    })
+    Ok(EngineStats { xdp, ..stats })
 }
 
-/// Most retries a probe gets (attempts are numbered in a `u8`; the CLI enforces this bound,
-/// the engine clamps to it as well).
-pub const MAX_RETRIES: u32 = 100;
+/// Longest sleep of the scheduler thread: how soon it notices a stop request (Ctrl-C) when
+/// neither a reply nor a deadline wakes it.
+const MAX_WAIT: Duration = Duration::from_millis(5);
 
-/// Hosts that get an RTT estimator of their own.
-const MAX_RTT_TARGETS: usize = 1 << 16;
+/// How often the scheduler thread retries handing over verdicts while the pipeline is full.
+const BACKLOG_WAIT: Duration = Duration::from_millis(1);
 
-/// A probe waiting for its answer.
-#[derive(Clone, Copy, Debug)]
-struct InFlight {
-    /// 0 for the first attempt.
-    attempt: u8,
-    sent_ns: u64,
-}
-
-struct Scheduler {
-    targets: TargetSet,
-    ports: Vec<u16>,
-    perm: Permutation,
-    /// Next position in the permutation, and the stride (shards).
-    next: u64,
-    step: u64,
-    origin: Origin,
-    key: (u64, u64),
-    pacer: Pacer,
+/// The blocking side of the scan: owns the raw socket and the scheduler, and does all the
+/// I/O the scheduler asks for.
+struct Shell {
+    machine: Scheduler,
     sender: RawSender,
-    opts: SynScanOptions,
-    in_flight: HashMap<(IpAddr, u16), InFlight>,
-    /// (key, attempt, deadline) in send order.
-    /// (key, attempt, sent at) in send order. The deadline is sent-at plus the timeout as
-    /// known *now*: probes sent before the first RTT sample (with the 1 s initial timeout)
-    /// expire as soon as the measured RTT says they should.
-    timeline: VecDeque<((IpAddr, u16), u8, u64)>,
-    retry_queue: VecDeque<((IpAddr, u16), u8)>,
-    rtt_global: RttEstimator,
-    rtt_per_target: HashMap<IpAddr, RttEstimator>,
     replies: std_mpsc::Receiver<ReplyEvent>,
     events: mpsc::Sender<ScanEvent>,
-    stop: ScanControl,
-    duplicates: u64,
-    probes_sent: u64,
+    control: ScanControl,
 }
 
-fn addr_bytes(a: IpAddr) -> [u8; 16] {
-    match a {
-        IpAddr::V4(v4) => v4_mapped(v4.octets()),
-        IpAddr::V6(v6) => v6.octets(),
-    }
-}
-
-fn event_addr(ev: &ReplyEvent) -> IpAddr {
-    let b = ev.addr;
-    if ev.family == 4 {
-        IpAddr::from([b[12], b[13], b[14], b[15]])
-    } else {
-        IpAddr::from(b)
-    }
-}
-
-impl Scheduler {
-    /// Returns (probes sent, duplicate replies, interrupted).
-    fn run(mut self) -> Result<(u64, u64, bool), SynError> {
+impl Shell {
+    /// One round per batch: replies and time in, packets and verdicts out, then sleep until
+    /// the machine's next deadline unless a reply comes first.
+    fn run(mut self) -> Result<EngineStats, SynError> {
         loop {
             while let Ok(ev) = self.replies.try_recv() {
-                self.on_reply(&ev)?;
+                self.machine.handle_reply(&Reply::from(&ev));
             }
             let now = mono_ns();
-            self.expire(now)?;
-            if self.stop.is_stopped() {
-                self.sender.flush()?;
-                return Ok((self.probes_sent, self.duplicates, true));
+            self.machine.handle_timeout(now);
+            if self.control.is_stopped() {
+                self.machine.stop();
             }
-            let more = !self.retry_queue.is_empty() || self.next < self.perm.len();
-            if more {
-                let min_batch = self.pacer.min_batch(BATCH);
-                if !self.pacer.ready(now, min_batch) {
-                    self.sender.flush()?;
-                    let wait = self.pacer.wait_ns_for(min_batch).clamp(1_000, 1_000_000);
-                    self.wait_reply(Duration::from_nanos(wait))?;
-                    continue;
+            let mut syns = 0;
+            while let Some(t) = self.machine.poll_transmit(now) {
+                self.sender.push(&t.segment())?;
+                syns += u64::from(matches!(t, Transmit::Syn { .. }));
+            }
+            self.sender.flush()?;
+            self.control.add_sent(syns);
+            let full = self.deliver()?;
+            if self.machine.is_done() {
+                return Ok(self.machine.stats());
+            }
+            // None cannot happen while not done; waiting the longest is the safe answer.
+            let wake = self
+                .machine
+                .poll_timeout(now)
+                .unwrap_or(now + MAX_WAIT.as_nanos() as u64);
+            // Downstream full: look again soon, but keep taking replies meanwhile.
+            let most = if full { BACKLOG_WAIT } else { MAX_WAIT };
+            if wake > now {
+                self.wait_reply(Duration::from_nanos(wake - now).min(most))?;
+            }
+        }
+    }
+
+    /// Hand verdicts to the pipeline without ever blocking: a blocked scheduler thread would
+    /// handle no replies, send no RSTs and expire nothing. Returns true when the channel is
+    /// full and verdicts stay with the machine (which then pauses fresh probes). After a stop
+    /// the pipeline keeps reading, so the rest is sent blocking and nothing decided is lost.
+    fn deliver(&mut self) -> Result<bool, SynError> {
+        loop {
+            if self.machine.is_stopped() {
+                while let Some(event) = self.machine.poll_event() {
+                    self.events
+                        .blocking_send(event)
+                        .map_err(|_| SynError::ChannelClosed)?;
                 }
-                let budget = self.pacer.take(now, BATCH);
-                for _ in 0..budget {
-                    if !self.send_next(now)? {
-                        break;
-                    }
+                return Ok(false);
+            }
+            let permit = match self.events.try_reserve() {
+                Ok(permit) => permit,
+                Err(mpsc::error::TrySendError::Full(())) => {
+                    return Ok(self.machine.has_events());
                 }
-                self.sender.flush()?;
-            } else if self.in_flight.is_empty() {
-                self.sender.flush()?;
-                return Ok((self.probes_sent, self.duplicates, false));
-            } else {
-                self.sender.flush()?;
-                let next_deadline = self
-                    .timeline
-                    .front()
-                    .map(|t| t.2 + self.timeout_for(&t.0.0).as_nanos() as u64)
-                    .unwrap_or(now);
-                let wait = Duration::from_nanos(
-                    next_deadline.saturating_sub(now).clamp(100_000, 5_000_000),
-                );
-                self.wait_reply(wait)?;
+                Err(mpsc::error::TrySendError::Closed(())) => return Err(SynError::ChannelClosed),
+            };
+            match self.machine.poll_event() {
+                Some(event) => permit.send(event),
+                None => return Ok(false),
             }
         }
     }
 
     fn wait_reply(&mut self, wait: Duration) -> Result<(), SynError> {
         match self.replies.recv_timeout(wait) {
-            Ok(ev) => self.on_reply(&ev),
+            Ok(ev) => {
+                self.machine.handle_reply(&Reply::from(&ev));
+                Ok(())
+            }
             Err(std_mpsc::RecvTimeoutError::Timeout) => Ok(()),
             Err(std_mpsc::RecvTimeoutError::Disconnected) => Err(SynError::Scheduler {
                 why: "collector stopped",
             }),
         }
-    }
-
-    fn timeout_for(&self, addr: &IpAddr) -> Duration {
-        let bounds_max = self.opts.max_timeout;
-        let t = match self.rtt_per_target.get(addr) {
-            Some(e) if e.samples() > 0 => e.timeout(),
-            _ => self.rtt_global.timeout(),
-        };
-        t.min(bounds_max)
-    }
-
-    /// Send a retry if one is due, else the next fresh probe. False when nothing is left.
-    fn send_next(&mut self, now: u64) -> Result<bool, SynError> {
-        while let Some((key, attempt)) = self.retry_queue.pop_front() {
-            // Answered while it waited in the queue: nothing to resend.
-            if self.in_flight.contains_key(&key) {
-                self.send_probe(key, attempt, now)?;
-                return Ok(true);
-            }
-        }
-        while self.next < self.perm.len() {
-            let pos = self.next;
-            self.next += self.step;
-            let x = self.perm.get(pos);
-            let nports = self.ports.len() as u64;
-            let (ti, pi) = (x / nports, (x % nports) as usize);
-            // None = excluded. Families were checked for the whole set before the scan.
-            let Some(addr) = self.targets.get(u128::from(ti)) else {
-                continue;
-            };
-            self.send_probe((addr, self.ports[pi]), 0, now)?;
-            return Ok(true);
-        }
-        Ok(false)
-    }
-
-    /// Our source port for a probe: spread over the range, different for each attempt, so a
-    /// retry never reuses the 4-tuple of a half-open connection from the previous attempt.
-    fn source_port(&self, addr: &[u8; 16], port: u16, attempt: u8) -> u16 {
-        let (lo, hi) = self.opts.syn.source_ports;
-        let span = u32::from(hi - lo) + 1;
-        let h = cookie(self.key.1, self.key.0, addr, port, u16::from(attempt));
-        lo + (h % span) as u16
-    }
-
-    fn send_probe(&mut self, key: (IpAddr, u16), attempt: u8, now: u64) -> Result<(), SynError> {
-        let (addr, port) = key;
-        let ab = addr_bytes(addr);
-        let sport = self.source_port(&ab, port, attempt);
-        let seq = cookie(self.key.0, self.key.1, &ab, port, sport);
-        self.sender
-            .push(&TcpSegment::syn(self.origin.source, addr, sport, port, seq))?;
-        self.probes_sent += 1;
-        self.stop.add_sent(1);
-        self.in_flight.insert(
-            key,
-            InFlight {
-                attempt,
-                sent_ns: now,
-            },
-        );
-        self.timeline.push_back((key, attempt, now));
-        Ok(())
-    }
-
-    fn expire(&mut self, now: u64) -> Result<(), SynError> {
-        while let Some(&(key, attempt, sent)) = self.timeline.front() {
-            if sent + self.timeout_for(&key.0).as_nanos() as u64 > now {
-                break;
-            }
-            self.timeline.pop_front();
-            // Stale entries (answered, or superseded by a later attempt) are skipped.
-            match self.in_flight.get(&key) {
-                Some(f) if f.attempt == attempt => {}
-                _ => continue,
-            }
-            if u32::from(attempt) < self.opts.retries.min(MAX_RETRIES) {
-                self.retry_queue.push_back((key, attempt + 1));
-                // Keep it in flight so a late answer to this attempt still counts.
-            } else {
-                self.in_flight.remove(&key);
-                self.emit(ScanEvent {
-                    addr: key.0,
-                    port: key.1,
-                    state: PortState::Filtered,
-                    reason: Reason::NoResponse,
-                    rtt: None,
-                    ttl: None,
-                })?;
-            }
-        }
-        Ok(())
-    }
-
-    fn on_reply(&mut self, ev: &ReplyEvent) -> Result<(), SynError> {
-        let addr = event_addr(ev);
-        let key = (addr, ev.target_port);
-        let Some(f) = self.in_flight.remove(&key) else {
-            // Already decided: a retransmitted SYN-ACK, or an answer to an earlier attempt.
-            self.duplicates += 1;
-            return Ok(());
-        };
-        let rtt = Duration::from_nanos(ev.ktime_ns.saturating_sub(f.sent_ns));
-        // Only first-attempt answers are unambiguous samples (Karn's algorithm).
-        if f.attempt == 0 {
-            self.rtt_global.sample(rtt);
-            // Per-target estimators for up to MAX_RTT_TARGETS hosts (a /8 must not grow a map of
-            // millions); hosts beyond that use the global estimate.
-            let max = self.opts.max_timeout;
-            let len = self.rtt_per_target.len();
-            match self.rtt_per_target.get_mut(&addr) {
-                Some(e) => e.sample(rtt),
-                None if len < MAX_RTT_TARGETS => {
-                    let mut e = RttEstimator::new(RttBounds::with_max(max));
-                    e.sample(rtt);
-                    self.rtt_per_target.insert(addr, e);
-                }
-                None => {}
-            }
-        }
-        let (state, reason) = match ev.kind {
-            kind::SYN_ACK => (PortState::Open, Reason::SynAck),
-            kind::RST => (PortState::Closed, Reason::Reset),
-            _ => (PortState::Filtered, Reason::IcmpUnreachable),
-        };
-        if state == PortState::Open && self.opts.syn.send_rst {
-            // The kernel never saw the SYN-ACK (XDP dropped it), so it will not RST; we do,
-            // or the target keeps a half-open connection and retransmits.
-            self.sender.push(&TcpSegment::rst(
-                self.origin.source,
-                addr,
-                ev.scan_port,
-                ev.target_port,
-                cookie(
-                    self.key.0,
-                    self.key.1,
-                    &addr_bytes(addr),
-                    ev.target_port,
-                    ev.scan_port,
-                )
-                .wrapping_add(1),
-            ))?;
-        }
-        self.emit(ScanEvent {
-            addr,
-            port: ev.target_port,
-            state,
-            reason,
-            rtt: (f.attempt == 0).then_some(rtt),
-            ttl: Some(ev.ttl),
-        })
-    }
-
-    fn emit(&mut self, event: ScanEvent) -> Result<(), SynError> {
-        self.events
-            .blocking_send(event)
-            .map_err(|_| SynError::ChannelClosed)
     }
 }

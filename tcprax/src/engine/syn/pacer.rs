@@ -26,13 +26,15 @@ impl Pacer {
 
     fn refill(&mut self, now_ns: u64) {
         let Some(rate) = self.rate else { return };
-        let last = *self.last_ns.get_or_insert(now_ns);
+        let Some(last) = self.last_ns else {
+            // A fresh bucket starts with one token so the first probe goes out at once. Only
+            // a fresh one: an empty bucket asked again at the same instant gets nothing.
+            self.last_ns = Some(now_ns);
+            self.tokens = 1.0;
+            return;
+        };
         let dt = now_ns.saturating_sub(last) as f64 / 1e9;
         self.last_ns = Some(now_ns.max(last));
-        // A fresh bucket starts with one token so the first probe goes out at once.
-        if dt == 0.0 && self.tokens == 0.0 && last == now_ns {
-            self.tokens = self.tokens.max(1.0);
-        }
         self.tokens = (self.tokens + dt * rate as f64).min(self.burst.max(1.0));
     }
 
@@ -143,6 +145,20 @@ mod tests {
             // At most about one wake-up per millisecond (plus the ones spent waiting).
             assert!(wakes <= 2 * 2000 + 10, "rate {rate}: {wakes} wake-ups");
         }
+    }
+
+    /// The first refill of a fresh bucket granted a token whenever the bucket was empty and
+    /// the clock had not moved, so asking again at the same instant minted tokens: harmless
+    /// while the only caller read a nanosecond clock between calls, a flood for a caller that
+    /// asks twice with the same `now` (the scheduler's `poll_transmit` then `poll_timeout`).
+    #[test]
+    fn asking_again_at_the_same_instant_grants_no_token() {
+        let mut p = Pacer::new(Some(1000));
+        assert_eq!(p.take(5, 64), 1, "a fresh bucket sends one at once");
+        assert!(!p.ready(5, 1));
+        assert_eq!(p.take(5, 64), 0);
+        assert_eq!(p.wait_ns_for(1), 1_000_000);
+        assert_eq!(p.take(5 + 1_000_000, 64), 1);
     }
 
     #[test]

@@ -1,0 +1,567 @@
+//! The -sS scheduler as a sans-IO state machine: which probe goes out next, when a probe has
+//! timed out, and what a reply decides.
+//!
+//! It owns the walk through the permutation of targets × ports (this shard's positions,
+//! excluded addresses skipped), the token bucket, the probes in flight and their expiry
+//! timeline in send order, the retry queue, the RTT estimators (per target and global, Karn's
+//! rule), the RSTs owed to open ports, duplicate counting and stop. Time and replies come in as
+//! plain values ([`Scheduler::handle_timeout`], [`Scheduler::handle_reply`],
+//! [`Scheduler::stop`]); packets to send, verdicts and the next wake-up go out as plain values
+//! ([`Scheduler::poll_transmit`], [`Scheduler::poll_event`], [`Scheduler::poll_timeout`]). It
+//! never reads a clock, touches a socket or blocks: that is the shell's job in `syn/mod.rs`,
+//! and it is what lets every timing rule here be a unit test that runs in microseconds (the
+//! shape of quinn-proto's `Connection`).
+//!
+//! Times are nanoseconds of CLOCK_MONOTONIC, the clock of the kernel timestamps on replies.
+use super::keyhash::KeyMap;
+use super::pacer::Pacer;
+use super::permutation::Permutation;
+use super::{SynError, SynScanOptions};
+use crate::engine::EngineStats;
+use crate::engine::rtt::{RttBounds, RttEstimator};
+use crate::model::{PortState, Reason, ScanEvent};
+use crate::targets::TargetSet;
+use crate::wire::TcpSegment;
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::time::Duration;
+use tcprax_common::{ReplyEvent, cookie, kind, v4_mapped};
+
+/// Most SYNs in one batch: one `sendmmsg` worth (the shell flushes after each batch).
+pub const BATCH: usize = super::sender::BATCH;
+
+/// Most retries a probe gets (attempts are numbered in a `u8`; the CLI enforces this bound,
+/// the scheduler clamps to it as well).
+pub const MAX_RETRIES: u32 = 100;
+
+/// Hosts that get an RTT estimator of their own: a /8 must not grow a map of millions; hosts
+/// beyond this use the global estimate.
+const MAX_RTT_TARGETS: usize = 1 << 16;
+
+/// Shortest wait for the pacer: below this a sleep costs more than it saves.
+const MIN_PACE_WAIT_NS: u64 = 1_000;
+
+/// Shortest wait for an expiry: probes that time out within 100 µs of each other are handled
+/// in one wake-up rather than one each.
+const MIN_EXPIRY_WAIT_NS: u64 = 100_000;
+
+/// Verdicts the machine holds for the shell before it stops starting fresh probes. When the
+/// pipeline behind the engine is slow (-sV queue full, a slow terminal), verdicts pile up here:
+/// the machine then sends no new SYNs (retries, RSTs, replies and expiries go on, so timing
+/// stays right) and memory stays bounded by the probes already in flight.
+pub const EVENT_BACKLOG: usize = 4096;
+
+/// Everything the scheduler needs to know before the first probe.
+#[derive(Clone, Debug)]
+pub struct SchedulerConfig {
+    pub targets: TargetSet,
+    pub ports: Vec<u16>,
+    /// Our address: the source of every probe.
+    pub source: IpAddr,
+    /// SipHash key of the cookie, the same the XDP program checks replies against.
+    pub key: (u64, u64),
+    /// Permutation seed (`--seed`, or a random one chosen by the caller).
+    pub seed: u64,
+    /// Rate, retries, timeout ceiling, source ports, shard and `--no-rst`. `opts.syn.seed`,
+    /// the interface and the source address are the caller's business.
+    pub opts: SynScanOptions,
+}
+
+/// What a validated reply says about a probe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyKind {
+    /// SYN+ACK: open.
+    SynAck,
+    /// RST: closed.
+    Rst,
+    /// ICMP / ICMPv6 destination unreachable quoting our SYN: filtered.
+    Unreachable,
+}
+
+/// One validated reply, decoded from the ring buffer's [`ReplyEvent`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// The target's address.
+    pub addr: IpAddr,
+    /// The target's port.
+    pub target_port: u16,
+    /// Our source port the probe went out from.
+    pub scan_port: u16,
+    pub kind: ReplyKind,
+    /// IP TTL / hop limit of the reply.
+    pub ttl: u8,
+    /// When the reply reached XDP (`bpf_ktime_get_ns`, CLOCK_MONOTONIC).
+    pub ktime_ns: u64,
+}
+
+impl From<&ReplyEvent> for Reply {
+    fn from(ev: &ReplyEvent) -> Reply {
+        let b = ev.addr;
+        let addr = if ev.family == 4 {
+            IpAddr::from([b[12], b[13], b[14], b[15]])
+        } else {
+            IpAddr::from(b)
+        };
+        Reply {
+            addr,
+            target_port: ev.target_port,
+            scan_port: ev.scan_port,
+            // The XDP program emits only these three kinds; anything else would be an ICMP
+            // error by elimination, as it always was.
+            kind: match ev.kind {
+                kind::SYN_ACK => ReplyKind::SynAck,
+                kind::RST => ReplyKind::Rst,
+                _ => ReplyKind::Unreachable,
+            },
+            ttl: ev.ttl,
+            ktime_ns: ev.ktime_ns,
+        }
+    }
+}
+
+/// A packet the shell must send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transmit {
+    /// A probe; `seq` is the cookie of its 4-tuple, `attempt` 0 for the first one.
+    Syn {
+        src: IpAddr,
+        dst: IpAddr,
+        src_port: u16,
+        dst_port: u16,
+        seq: u32,
+        attempt: u8,
+    },
+    /// Our RST to an open port (its SYN-ACK never reached the kernel, so the kernel will not
+    /// send one); `seq` is the probe's cookie + 1, the number the SYN-ACK acknowledged.
+    Rst {
+        src: IpAddr,
+        dst: IpAddr,
+        src_port: u16,
+        dst_port: u16,
+        seq: u32,
+    },
+}
+
+impl Transmit {
+    /// The segment to put on the wire.
+    pub fn segment(&self) -> TcpSegment {
+        match *self {
+            Transmit::Syn {
+                src,
+                dst,
+                src_port,
+                dst_port,
+                seq,
+                ..
+            } => TcpSegment::syn(src, dst, src_port, dst_port, seq),
+            Transmit::Rst {
+                src,
+                dst,
+                src_port,
+                dst_port,
+                seq,
+            } => TcpSegment::rst(src, dst, src_port, dst_port, seq),
+        }
+    }
+}
+
+/// (target address, target port): one probe of the scan, whatever its attempt.
+type Key = (IpAddr, u16);
+
+/// A probe waiting for its answer.
+#[derive(Clone, Copy, Debug)]
+struct InFlight {
+    /// 0 for the first attempt.
+    attempt: u8,
+    sent_ns: u64,
+}
+
+/// The SYN scan's decisions, without any I/O. See the module comment.
+pub struct Scheduler {
+    targets: TargetSet,
+    ports: Vec<u16>,
+    perm: Permutation,
+    /// Next position in the permutation, and the stride (shard I/N takes positions I-1,
+    /// I-1+N, ...).
+    next: u64,
+    step: u64,
+    source: IpAddr,
+    key: (u64, u64),
+    source_ports: (u16, u16),
+    send_rst: bool,
+    retries: u32,
+    max_timeout: Duration,
+    pacer: Pacer,
+    /// SYNs left in the current batch; None between batches.
+    batch: Option<usize>,
+    in_flight: KeyMap<Key, InFlight>,
+    /// (key, attempt, sent at) in send order. The deadline is sent-at plus the timeout as
+    /// known *now*: probes sent before the first RTT sample (with the 1 s initial timeout)
+    /// expire as soon as the measured RTT says they should.
+    timeline: VecDeque<(Key, u8, u64)>,
+    /// Probes whose attempt timed out, with the number of the attempt to send next.
+    retry_queue: VecDeque<(Key, u8)>,
+    rtt_global: RttEstimator,
+    rtt_per_target: KeyMap<IpAddr, RttEstimator>,
+    /// RSTs owed to open ports, sent ahead of any SYN and outside the rate (they answer
+    /// packets that already arrived).
+    rsts: VecDeque<Transmit>,
+    /// Verdicts not yet taken by the shell.
+    events: VecDeque<ScanEvent>,
+    stopped: bool,
+    probes_sent: u64,
+    duplicates: u64,
+}
+
+fn addr_bytes(a: IpAddr) -> [u8; 16] {
+    match a {
+        IpAddr::V4(v4) => v4_mapped(v4.octets()),
+        IpAddr::V6(v6) => v6.octets(),
+    }
+}
+
+impl Scheduler {
+    /// Check the scan's size and source ports; nothing is sent until the first
+    /// [`poll_transmit`](Self::poll_transmit).
+    pub fn new(cfg: SchedulerConfig) -> Result<Scheduler, SynError> {
+        let n_targets = cfg.targets.len();
+        let space = n_targets
+            .checked_mul(cfg.ports.len() as u128)
+            .filter(|s| *s < (1u128 << 62))
+            .ok_or(SynError::TooLarge {
+                targets: n_targets,
+                ports: cfg.ports.len(),
+            })? as u64;
+        let (lo, hi) = cfg.opts.syn.source_ports;
+        if lo > hi {
+            return Err(SynError::BadSourcePorts { lo, hi });
+        }
+        let shard = cfg.opts.syn.shard;
+        Ok(Scheduler {
+            targets: cfg.targets,
+            ports: cfg.ports,
+            perm: Permutation::new(space, cfg.seed),
+            next: u64::from(shard.index.saturating_sub(1)),
+            step: u64::from(shard.count.max(1)),
+            source: cfg.source,
+            key: cfg.key,
+            source_ports: (lo, hi),
+            send_rst: cfg.opts.syn.send_rst,
+            retries: cfg.opts.retries.min(MAX_RETRIES),
+            max_timeout: cfg.opts.max_timeout,
+            pacer: Pacer::new(cfg.opts.rate),
+            batch: None,
+            in_flight: KeyMap::default(),
+            timeline: VecDeque::new(),
+            retry_queue: VecDeque::new(),
+            // The same ceiling as the per-target estimators: --timeout above the default is
+            // honoured before the first sample too.
+            rtt_global: RttEstimator::new(RttBounds::with_max(cfg.opts.max_timeout)),
+            rtt_per_target: KeyMap::default(),
+            rsts: VecDeque::new(),
+            events: VecDeque::new(),
+            stopped: false,
+            probes_sent: 0,
+            duplicates: 0,
+        })
+    }
+
+    /// A validated reply from the capture. Replies after [`stop`](Self::stop) are ignored.
+    pub fn handle_reply(&mut self, reply: &Reply) {
+        if self.stopped {
+            return;
+        }
+        let key = (reply.addr, reply.target_port);
+        let Some(f) = self.in_flight.remove(&key) else {
+            // Already decided (a retransmitted SYN-ACK, an answer to an earlier attempt), or
+            // never ours to begin with: counted, never an error.
+            self.duplicates += 1;
+            return;
+        };
+        let rtt = Duration::from_nanos(reply.ktime_ns.saturating_sub(f.sent_ns));
+        // Only first-attempt answers are unambiguous samples (Karn's algorithm).
+        if f.attempt == 0 {
+            self.sample(reply.addr, rtt);
+        }
+        let (state, reason) = match reply.kind {
+            ReplyKind::SynAck => (PortState::Open, Reason::SynAck),
+            ReplyKind::Rst => (PortState::Closed, Reason::Reset),
+            ReplyKind::Unreachable => (PortState::Filtered, Reason::IcmpUnreachable),
+        };
+        if state == PortState::Open && self.send_rst {
+            // The kernel never saw the SYN-ACK (XDP dropped it), so it will not RST; we do,
+            // or the target keeps a half-open connection and retransmits. The target expects
+            // the cookie of the 4-tuple the SYN-ACK came back on, plus one.
+            let seq = cookie(
+                self.key.0,
+                self.key.1,
+                &addr_bytes(reply.addr),
+                reply.target_port,
+                reply.scan_port,
+            )
+            .wrapping_add(1);
+            self.rsts.push_back(Transmit::Rst {
+                src: self.source,
+                dst: reply.addr,
+                src_port: reply.scan_port,
+                dst_port: reply.target_port,
+                seq,
+            });
+        }
+        self.events.push_back(ScanEvent {
+            addr: reply.addr,
+            port: reply.target_port,
+            state,
+            reason,
+            rtt: (f.attempt == 0).then_some(rtt),
+            ttl: Some(reply.ttl),
+        });
+    }
+
+    fn sample(&mut self, addr: IpAddr, rtt: Duration) {
+        self.rtt_global.sample(rtt);
+        let max = self.max_timeout;
+        let len = self.rtt_per_target.len();
+        match self.rtt_per_target.get_mut(&addr) {
+            Some(e) => e.sample(rtt),
+            None if len < MAX_RTT_TARGETS => {
+                let mut e = RttEstimator::new(RttBounds::with_max(max));
+                e.sample(rtt);
+                self.rtt_per_target.insert(addr, e);
+            }
+            None => {}
+        }
+    }
+
+    /// Expire every probe whose deadline is at or before `now`, in send order: the attempt is
+    /// queued for a retry while retries are left, else the port is filtered (no response).
+    pub fn handle_timeout(&mut self, now: u64) {
+        if self.stopped {
+            return;
+        }
+        while let Some(&(key, attempt, sent)) = self.timeline.front() {
+            // Stale entries (answered, or superseded by a later attempt) go at once: they
+            // expire nothing, and a live probe behind one should not wait for a deadline that
+            // no longer matters (nor pay for working it out: most entries are stale).
+            let live = matches!(self.in_flight.get(&key), Some(f) if f.attempt == attempt);
+            if live && sent + self.timeout_ns(&key.0) > now {
+                break;
+            }
+            self.timeline.pop_front();
+            if !live {
+                continue;
+            }
+            if u32::from(attempt) < self.retries {
+                // Kept in flight so that a late answer to this attempt still counts.
+                self.retry_queue.push_back((key, attempt + 1));
+            } else {
+                self.in_flight.remove(&key);
+                self.events.push_back(ScanEvent {
+                    addr: key.0,
+                    port: key.1,
+                    state: PortState::Filtered,
+                    reason: Reason::NoResponse,
+                    rtt: None,
+                    ttl: None,
+                });
+            }
+        }
+    }
+
+    /// Send no more probes (Ctrl-C): the scan ends as interrupted. RSTs already owed to open
+    /// ports are still handed out by [`poll_transmit`](Self::poll_transmit), and verdicts
+    /// already reached by [`poll_event`](Self::poll_event); probes in flight get none.
+    pub fn stop(&mut self) {
+        self.stopped = true;
+        self.batch = None;
+    }
+
+    /// The next packet to send at `now`, or None at the end of a batch (at most [`BATCH`]
+    /// SYNs, as many as the token bucket allows), when the bucket is empty, or when nothing
+    /// is left. Owed RSTs come first and cost no tokens. After a None the shell should send
+    /// what it has, take replies and timeouts in, and ask again at
+    /// [`poll_timeout`](Self::poll_timeout): the next call opens a new batch.
+    pub fn poll_transmit(&mut self, now: u64) -> Option<Transmit> {
+        if let Some(rst) = self.rsts.pop_front() {
+            return Some(rst);
+        }
+        if self.stopped {
+            return None;
+        }
+        let left = match self.batch {
+            Some(0) => {
+                self.batch = None;
+                return None;
+            }
+            Some(n) => n,
+            None => {
+                if !self.has_more() {
+                    return None;
+                }
+                // Wait for about a millisecond of tokens rather than sending each one alone:
+                // one sendmmsg per batch, not per packet.
+                let min_batch = self.pacer.min_batch(BATCH);
+                if !self.pacer.ready(now, min_batch) {
+                    return None;
+                }
+                self.pacer.take(now, BATCH)
+            }
+        };
+        match self.next_probe(now) {
+            Some(t) => {
+                self.batch = Some(left - 1);
+                Some(t)
+            }
+            None => {
+                // Nothing left to send: the rest of the batch's tokens lapse.
+                self.batch = None;
+                None
+            }
+        }
+    }
+
+    /// The next verdict, in the order they were reached.
+    pub fn poll_event(&mut self) -> Option<ScanEvent> {
+        self.events.pop_front()
+    }
+
+    /// Verdicts are waiting to be taken.
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
+    /// [`stop`](Self::stop) was called.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped
+    }
+
+    /// When the scheduler next has something to do if no reply comes first: `now` when it can
+    /// send (or has something to hand out) at once, else the earlier of the moment the bucket
+    /// holds a batch and the first expiry; None when it is done or stopped. Never earlier than
+    /// `now`.
+    pub fn poll_timeout(&mut self, now: u64) -> Option<u64> {
+        // Verdicts are not time-driven: the shell takes them every round, so any still here
+        // wait for room downstream, not for a clock.
+        if !self.rsts.is_empty() {
+            return Some(now);
+        }
+        if self.stopped {
+            return None;
+        }
+        let expiry = self
+            .timeline
+            .front()
+            .map(|&(key, _, sent)| (sent + self.timeout_ns(&key.0)).max(now + MIN_EXPIRY_WAIT_NS));
+        if self.has_more() {
+            let min_batch = self.pacer.min_batch(BATCH);
+            if self.batch.is_some() || self.pacer.ready(now, min_batch) {
+                return Some(now);
+            }
+            let paced = now + self.pacer.wait_ns_for(min_batch).max(MIN_PACE_WAIT_NS);
+            return Some(expiry.map_or(paced, |e| e.min(paced)));
+        }
+        expiry
+    }
+
+    /// True when nothing is left to send, to wait for or to hand out (or after a stop, once
+    /// the owed RSTs and the verdicts have been taken).
+    pub fn is_done(&self) -> bool {
+        (self.stopped || (!self.has_more() && self.in_flight.is_empty()))
+            && self.rsts.is_empty()
+            && self.events.is_empty()
+    }
+
+    /// Probes sent (retries included), duplicates, and whether the scan was stopped. The XDP
+    /// counters are the shell's to fill in.
+    pub fn stats(&self) -> EngineStats {
+        EngineStats {
+            probes_sent: self.probes_sent,
+            interrupted: self.stopped,
+            xdp: None,
+            duplicates: self.duplicates,
+        }
+    }
+
+    fn has_more(&self) -> bool {
+        !self.retry_queue.is_empty() || self.fresh_left()
+    }
+
+    /// Fresh probes are left and the verdict backlog has room for their answers.
+    fn fresh_left(&self) -> bool {
+        self.next < self.perm.len() && self.events.len() < EVENT_BACKLOG
+    }
+
+    /// True while fresh probes wait only because too many verdicts are not taken yet.
+    pub fn is_backlogged(&self) -> bool {
+        self.next < self.perm.len() && self.events.len() >= EVENT_BACKLOG
+    }
+
+    /// The retransmission timeout for `addr` as known now: its own estimate once it has a
+    /// sample, else the global one, never above `--timeout`.
+    fn timeout_ns(&self, addr: &IpAddr) -> u64 {
+        let t = match self.rtt_per_target.get(addr) {
+            Some(e) if e.samples() > 0 => e.timeout(),
+            _ => self.rtt_global.timeout(),
+        };
+        t.min(self.max_timeout).as_nanos() as u64
+    }
+
+    /// A due retry, else the next fresh probe of this shard; None when neither is left.
+    fn next_probe(&mut self, now: u64) -> Option<Transmit> {
+        while let Some((key, attempt)) = self.retry_queue.pop_front() {
+            // Answered while it waited in the queue: nothing to resend.
+            if self.in_flight.contains_key(&key) {
+                return Some(self.probe(key, attempt, now));
+            }
+        }
+        let nports = self.ports.len() as u64;
+        while self.fresh_left() {
+            let x = self.perm.get(self.next);
+            self.next += self.step;
+            // None = excluded. Families were checked for the whole set before the scan.
+            let Some(addr) = self.targets.get(u128::from(x / nports)) else {
+                continue;
+            };
+            let port = self.ports[(x % nports) as usize];
+            return Some(self.probe((addr, port), 0, now));
+        }
+        None
+    }
+
+    /// Our source port for a probe: spread over the range, different for each attempt, so a
+    /// retry never reuses the 4-tuple of a half-open connection from the previous attempt.
+    fn source_port(&self, addr: &[u8; 16], port: u16, attempt: u8) -> u16 {
+        let (lo, hi) = self.source_ports;
+        let span = u32::from(hi - lo) + 1;
+        let h = cookie(self.key.1, self.key.0, addr, port, u16::from(attempt));
+        lo + (h % span) as u16
+    }
+
+    /// Record `key`'s attempt as sent at `now` and build its SYN.
+    fn probe(&mut self, key: Key, attempt: u8, now: u64) -> Transmit {
+        let (addr, port) = key;
+        let ab = addr_bytes(addr);
+        let src_port = self.source_port(&ab, port, attempt);
+        let seq = cookie(self.key.0, self.key.1, &ab, port, src_port);
+        self.probes_sent += 1;
+        self.in_flight.insert(
+            key,
+            InFlight {
+                attempt,
+                sent_ns: now,
+            },
+        );
+        self.timeline.push_back((key, attempt, now));
+        Transmit::Syn {
+            src: self.source,
+            dst: addr,
+            src_port,
+            dst_port: port,
+            seq,
+            attempt,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
