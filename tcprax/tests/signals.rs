@@ -177,7 +177,10 @@ fn sighup_stops_a_connect_scan_and_flushes_every_report_exit_129() {
     // would take its 1 s initial timeout): the exit comes well within a second.
     let (status, took) = exit_within(&mut child, Duration::from_secs(8));
     eprintln!("-sT exited {took:?} after SIGHUP");
-    assert!(took < Duration::from_millis(900), "-sT took {took:?} to stop after SIGHUP");
+    assert!(
+        took < Duration::from_millis(900),
+        "-sT took {took:?} to stop after SIGHUP"
+    );
     let stderr = stderr_of(&mut child);
     assert_eq!(status.code(), Some(129), "stderr: {stderr}");
     let ports = interrupted_report(&json.text());
