@@ -12,12 +12,33 @@ pub const PROGRAM_NAME: &str = "tcprax";
 pub const MAP_CONFIG: &str = "CONFIG";
 pub const MAP_EVENTS: &str = "EVENTS";
 pub const MAP_COUNTERS: &str = "COUNTERS";
+pub const MAP_REPORTED: &str = "REPORTED";
 /// Load-time switch (a read-only global, `u8`): 1 makes the program explain through aya-log why
 /// it passed a frame that looks like one of ours. Off (0) unless the loader overrides it.
 pub const GLOBAL_LOG: &str = "TCPRAX_LOG";
+/// Load-time constant (a read-only global, `u8`): the interface's link type, one of [`link`].
+/// [`link::ETHERNET`] unless the loader overrides it.
+///
+/// A global rather than an [`XdpConfig`] field: the link type is known before the program is
+/// loaded and never changes while it is attached, so the verifier sees its value and prunes
+/// the parser of the other link type, as for [`GLOBAL_LOG`].
+pub const GLOBAL_LINK: &str = "TCPRAX_LINK";
+
+/// How a frame starts on the interface the program is attached to (see [`GLOBAL_LINK`]).
+pub mod link {
+    /// An Ethernet header, then up to two VLAN tags (802.1ad, 802.1Q) before IPv4/IPv6.
+    /// Ethernet devices, taps, bridges, veth, loopback.
+    pub const ETHERNET: u8 = 0;
+    /// No link header: the IP header is at offset 0 and its version nibble says which.
+    /// L3 devices: tun, WireGuard, ipip/sit/gre tunnels, PPP, raw-IP modems.
+    pub const IP: u8 = 1;
+}
 
 /// Size of the ring buffer the XDP program writes reply events into (bytes, power of two).
 pub const EVENTS_BYTES: u32 = 1 << 22;
+/// Entries of the `REPORTED` LRU hash (one [`ReplyKey`] per reply already put in the ring
+/// buffer): a repeat of a reported reply is dropped without a second event.
+pub const REPORTED_ENTRIES: u32 = 1 << 16;
 
 /// Scan parameters written by userspace into the single-entry `CONFIG` array before any
 /// probe is sent. While `enabled == 0` the program passes everything (counting only).
@@ -74,6 +95,18 @@ pub struct ReplyEvent {
 }
 const _: () = assert!(core::mem::size_of::<ReplyEvent>() == 40);
 
+/// Key of the `REPORTED` LRU hash: the probe a reported reply answered. Hashed by its bytes,
+/// so it has no padding at all (16 + 2 + 2).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReplyKey {
+    /// As in [`ReplyEvent::addr`] (IPv4-mapped for IPv4).
+    pub addr: [u8; 16],
+    pub target_port: u16,
+    pub scan_port: u16,
+}
+const _: () = assert!(core::mem::size_of::<ReplyKey>() == 20);
+
 /// Indices into the per-CPU `COUNTERS` array.
 pub mod counter {
     /// Every frame the program looked at.
@@ -86,15 +119,19 @@ pub mod counter {
     pub const RINGBUF_FULL: u32 = 3;
     /// TCP to a port in our range whose cookie did not check out (passed).
     pub const BAD_COOKIE: u32 = 4;
-    pub const COUNT: u32 = 5;
+    /// Validated replies to a probe whose reply was already reported (dropped, no event): a
+    /// retransmitted SYN-ACK, or a target replaying one to fill the ring buffer.
+    pub const REPEATS: u32 = 5;
+    pub const COUNT: u32 = 6;
 }
 
 #[cfg(feature = "user")]
 mod pod {
-    // SAFETY: both types are #[repr(C)], contain only integers and explicit padding, so every
+    // SAFETY: the types are #[repr(C)], contain only integers and explicit padding, so every
     // bit pattern is valid and there are no hidden padding bytes.
     unsafe impl aya::Pod for super::XdpConfig {}
     unsafe impl aya::Pod for super::ReplyEvent {}
+    unsafe impl aya::Pod for super::ReplyKey {}
 }
 
 #[inline(always)]

@@ -1,11 +1,18 @@
 //! The tcprax XDP program: catches replies to the SYN scanner before the kernel sees them.
 //!
-//! For each frame: Ethernet -> IPv4/IPv6 -> TCP, or ICMP/ICMPv6 destination-unreachable quoting
-//! a TCP segment. A frame is *ours* only if the scanner's port (TCP destination port, or the
-//! quoted segment's source port) lies in the configured range AND the validation cookie checks
-//! out (SYN-ACK/RST: `ack - 1 == cookie`; ICMP: quoted `seq == cookie`). Ours: an event goes
-//! into the ring buffer and the frame is dropped, so the kernel never answers it with an RST.
-//! Everything else, including anything malformed or unexpected, is passed untouched.
+//! For each frame: the link header (Ethernet with up to two VLAN tags, or none at all on an L3
+//! device: the loader says which), then IPv4 (options included) or IPv6 (up to four extension
+//! headers: hop-by-hop, routing, destination options, fragment), then TCP, or ICMP/ICMPv6
+//! destination-unreachable quoting a TCP segment. A frame is *ours* only if the scanner's port
+//! (TCP destination port, or the quoted segment's source port) lies in the configured range AND
+//! the validation cookie checks out (SYN-ACK/RST: `ack - 1 == cookie`; ICMP: quoted
+//! `seq == cookie`). Ours: an event goes into the ring buffer, the probe goes into the
+//! `REPORTED` LRU hash, and the frame is dropped, so the kernel never answers it with an RST. A
+//! validated reply to a probe already in `REPORTED` is dropped without a second event (counted
+//! as a repeat): the target knows the cookie of every SYN it received, and replaying one valid
+//! SYN-ACK at line rate must not fill the ring buffer that every other host's replies need.
+//! Everything else, including later fragments, longer header chains and anything malformed or
+//! unexpected, is passed untouched.
 //!
 //! With -vv the loader sets `TCPRAX_LOG`, and the program says through aya-log why it passed a
 //! frame that looks like one of ours (TCP to a port in our range, or an ICMP error quoting one),
@@ -14,8 +21,7 @@
 //! (all that stays is the switch's load at each site), so an ordinary scan does not pay for it.
 //! A flag in CONFIG would cost as little per frame, but the whole logging code would then stay
 //! in the program, be verified at every load and JIT-compiled (about five times the size).
-//! Explaining parses further than deciding does (VLAN tags, IPv4 options, IPv6 extension
-//! headers), but only behind that switch.
+//! The link type (`TCPRAX_LINK`) is such a load-time global too, for the same reason.
 #![no_std]
 #![no_main]
 
@@ -24,11 +30,14 @@ use aya_ebpf::{
     bindings::xdp_action,
     helpers::bpf_ktime_get_ns,
     macros::{map, xdp},
-    maps::{Array, PerCpuArray, RingBuf},
+    maps::{Array, LruHashMap, PerCpuArray, RingBuf},
     programs::XdpContext,
 };
 use aya_log_ebpf::debug;
-use tcprax_common::{EVENTS_BYTES, ReplyEvent, XdpConfig, cookie, counter, kind, v4_mapped};
+use tcprax_common::{
+    EVENTS_BYTES, REPORTED_ENTRIES, ReplyEvent, ReplyKey, XdpConfig, cookie, counter, kind, link,
+    v4_mapped,
+};
 
 #[map(name = "CONFIG")]
 static CONFIG: Array<XdpConfig> = Array::with_max_entries(1, 0);
@@ -39,11 +48,23 @@ static EVENTS: RingBuf = RingBuf::with_byte_size(EVENTS_BYTES, 0);
 #[map(name = "COUNTERS")]
 static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::COUNT, 0);
 
+/// Probes whose reply is in the ring buffer already. The value is unused (presence is all).
+/// LRU: when full, the least recently seen probe is forgotten, so a replayed reply (looked up at
+/// every copy) stays remembered, and a forgotten one only costs one more event, which the
+/// collector counts as a duplicate.
+#[map(name = "REPORTED")]
+static REPORTED: LruHashMap<ReplyKey, u8> = LruHashMap::with_max_entries(REPORTED_ENTRIES, 0);
+
 /// 1 = explain verdicts through aya-log (see the module doc). Overridden by the loader under the
 /// name `tcprax_common::GLOBAL_LOG`; it lands in the frozen .rodata, which is what lets the
 /// verifier prune the logging branches when it is 0.
 #[unsafe(no_mangle)]
 static TCPRAX_LOG: Global<u8> = Global::new(0);
+
+/// The interface's link type, one of `tcprax_common::link`, set by the loader under the name
+/// `tcprax_common::GLOBAL_LINK`; frozen like `TCPRAX_LOG`, so only one link parser is verified.
+#[unsafe(no_mangle)]
+static TCPRAX_LINK: Global<u8> = Global::new(link::ETHERNET);
 
 const ETH_HLEN: usize = 14;
 const ETH_P_8021Q: u16 = 0x8100;
@@ -118,26 +139,41 @@ fn ours(cfg: &XdpConfig, port: u16) -> bool {
     port >= cfg.port_lo && port <= cfg.port_hi
 }
 
-/// The one bounds-checked read: `N` bytes at `offset` from the start of the frame.
+/// The one bounds-checked read: the `N` bytes at `offset` from the start of the frame, copied
+/// out under a single check.
+///
+/// Offsets past the link header vary (VLAN tags, IPv4 options, IPv6 extension headers), and
+/// the verifier only trusts a read through the very pointer it saw compared with the end of the
+/// packet. So each header is read whole, once, and its fields are taken from the copy: small
+/// reads at `offset + k` let LLVM turn `offset + k` into new variable offsets (pointers no
+/// check covers), or merge their checks with bit operations on packet pointers; the verifier
+/// rejects both.
 #[inline(always)]
 fn bytes<const N: usize>(ctx: &XdpContext, offset: usize) -> Result<[u8; N], ()> {
-    let start = ctx.data();
-    let end = ctx.data_end();
-    if start + offset + N > end {
+    let at = ctx.data() + offset;
+    if at + N > ctx.data_end() {
         return Err(());
     }
-    // SAFETY: the range [start+offset, start+offset+N) was just checked to lie in the frame.
-    Ok(unsafe { core::ptr::read_unaligned((start + offset) as *const [u8; N]) })
+    // SAFETY: the range [at, at + N) was just checked to lie in the frame.
+    Ok(unsafe { core::ptr::read_unaligned(at as *const [u8; N]) })
+}
+
+/// `M` bytes of a header copy from `at` (constant indices: no bounds check survives).
+#[inline(always)]
+fn field<const M: usize, const N: usize>(b: &[u8; N], at: usize) -> [u8; M] {
+    let mut out = [0u8; M];
+    out.copy_from_slice(&b[at..at + M]);
+    out
 }
 
 #[inline(always)]
-fn be16(ctx: &XdpContext, offset: usize) -> Result<u16, ()> {
-    Ok(u16::from_be_bytes(bytes::<2>(ctx, offset)?))
+fn be16<const N: usize>(b: &[u8; N], at: usize) -> u16 {
+    u16::from_be_bytes(field(b, at))
 }
 
 #[inline(always)]
-fn be32(ctx: &XdpContext, offset: usize) -> Result<u32, ()> {
-    Ok(u32::from_be_bytes(bytes::<4>(ctx, offset)?))
+fn be32<const N: usize>(b: &[u8; N], at: usize) -> u32 {
+    u32::from_be_bytes(field(b, at))
 }
 
 /// Where the network header ends and what it carries.
@@ -149,49 +185,122 @@ struct L3 {
     l4: usize,
 }
 
-/// IPv4 or IPv6 header starting at `off` (a constant on every path: `V6` is a const generic,
-/// so the verifier sees fixed offsets). IPv4 headers with options, fragments and IPv6
-/// extension headers are not ours: replies to a SYN carry none of them.
+/// Ethernet header and room for two VLAN tags: read at once (anything carrying IP is longer).
+const ETH_MAX: usize = ETH_HLEN + 2 * VLAN_HLEN;
+
+/// Where the IP header starts, and whether it is IPv6; `Err` for anything but IPv4/IPv6.
+///
+/// Ethernet: up to two VLAN tags (802.1ad outer and 802.1Q inner, or either alone), written
+/// out rather than looped; a third is not followed. L3 devices: the version nibble decides.
 #[inline(always)]
-fn l3<const V6: bool>(ctx: &XdpContext, off: usize, want_dst: bool) -> Result<L3, ()> {
-    if V6 {
-        let proto = bytes::<1>(ctx, off + 6)?[0];
-        let ttl = bytes::<1>(ctx, off + 7)?[0];
-        let addr_src = if want_dst {
-            bytes::<16>(ctx, off + 24)?
-        } else {
-            bytes::<16>(ctx, off + 8)?
+fn network(ctx: &XdpContext) -> Result<(usize, bool), ()> {
+    if TCPRAX_LINK.load() == link::IP {
+        // The shortest IP header, not one byte: LLVM turns a check for one byte into
+        // `data >= data_end`, from which the verifier learns no readable length at all.
+        return match bytes::<IPV4_HLEN>(ctx, 0)?[0] >> 4 {
+            4 => Ok((0, false)),
+            6 => Ok((0, true)),
+            _ => Err(()),
         };
+    }
+    let eth = bytes::<ETH_MAX>(ctx, 0)?;
+    let mut off = ETH_HLEN;
+    let mut ethertype = be16(&eth, 12);
+    if vlan(ethertype) {
+        ethertype = be16(&eth, 16);
+        off += VLAN_HLEN;
+        if vlan(ethertype) {
+            ethertype = be16(&eth, 20);
+            off += VLAN_HLEN;
+        }
+    }
+    match ethertype {
+        ETH_P_IPV4 => Ok((off, false)),
+        ETH_P_IPV6 => Ok((off, true)),
+        _ => Err(()),
+    }
+}
+
+#[inline(always)]
+fn vlan(ethertype: u16) -> bool {
+    ethertype == ETH_P_8021Q || ethertype == ETH_P_8021AD
+}
+
+/// The IPv4 / IPv6 header of a reply, starting at `off`: IPv4 options are skipped (IHL up to
+/// 15 words), IPv6 extension headers followed (see [`ipv6_chain`]). Later fragments carry no
+/// TCP header, so nothing says whose they are: `Err`. A first fragment is parsed like a whole
+/// packet (its TCP header is complete or the read fails).
+#[inline(always)]
+fn l3<const V6: bool>(ctx: &XdpContext, off: usize) -> Result<L3, ()> {
+    if V6 {
+        let h = bytes::<IPV6_HLEN>(ctx, off)?;
+        if h[0] >> 4 != 6 {
+            return Err(());
+        }
+        let (proto, l4) = ipv6_chain(ctx, h[6], off + IPV6_HLEN)?;
         Ok(L3 {
             family: 6,
-            addr_src,
+            addr_src: field(&h, 8),
             proto,
-            ttl,
-            l4: off + IPV6_HLEN,
+            ttl: h[7],
+            l4,
         })
     } else {
-        if bytes::<1>(ctx, off)?[0] != 0x45 {
+        let h = bytes::<IPV4_HLEN>(ctx, off)?;
+        // Masked to 0..=60 bytes: a bounded variable offset, as the verifier needs.
+        let hlen = usize::from(h[0] & 0x0f) * 4;
+        if h[0] >> 4 != 4 || hlen < IPV4_HLEN {
             return Err(());
         }
-        let frag = be16(ctx, off + 6)?;
-        if frag & 0x3fff != 0 {
-            // More-fragments set or a fragment offset: not a whole reply.
+        if be16(&h, 6) & 0x1fff != 0 {
             return Err(());
         }
-        let ttl = bytes::<1>(ctx, off + 8)?[0];
-        let proto = bytes::<1>(ctx, off + 9)?[0];
-        let addr = if want_dst {
-            bytes::<4>(ctx, off + 16)?
-        } else {
-            bytes::<4>(ctx, off + 12)?
-        };
         Ok(L3 {
             family: 4,
-            addr_src: v4_mapped(addr),
-            proto,
-            ttl,
-            l4: off + IPV4_HLEN,
+            addr_src: v4_mapped(field(&h, 12)),
+            proto: h[9],
+            ttl: h[8],
+            l4: off + hlen,
         })
+    }
+}
+
+/// Most IPv6 extension headers followed before the upper-layer header; a longer chain is
+/// passed. Replies to a SYN carry none as a rule; routers and middleboxes add one or two.
+const MAX_IPV6_EXT: usize = 4;
+
+/// Follows up to [`MAX_IPV6_EXT`] extension headers from `next` at `off`: the upper-layer
+/// protocol and where it starts (still an extension header if the chain is longer: the caller
+/// passes the frame). `Err` for a later fragment.
+#[inline(always)]
+fn ipv6_chain(ctx: &XdpContext, next: u8, off: usize) -> Result<(u8, usize), ()> {
+    // Written out, not looped, so the program also loads on kernels without bounded loops.
+    const _: () = assert!(MAX_IPV6_EXT == 4);
+    let hop = ipv6_ext(ctx, (next, off))?;
+    let hop = ipv6_ext(ctx, hop)?;
+    let hop = ipv6_ext(ctx, hop)?;
+    ipv6_ext(ctx, hop)
+}
+
+/// One step of [`ipv6_chain`]: skips the header `next` at `off` if it is an extension header we
+/// follow, else returns its input.
+#[inline(always)]
+fn ipv6_ext(ctx: &XdpContext, (next, off): (u8, usize)) -> Result<(u8, usize), ()> {
+    match next {
+        IPPROTO_HOPOPTS | IPPROTO_ROUTING | IPPROTO_DSTOPTS => {
+            let [after, len8] = bytes::<2>(ctx, off)?;
+            // Length in 8-octet units, not counting the first 8: at most 2 KiB each.
+            Ok((after, off + (usize::from(len8) + 1) * 8))
+        }
+        IPPROTO_FRAGMENT => {
+            let h = bytes::<4>(ctx, off)?;
+            // Only the first fragment (offset 0) starts with the upper-layer header.
+            if be16(&h, 2) & 0xfff8 != 0 {
+                return Err(());
+            }
+            Ok((h[0], off + 8))
+        }
+        _ => Ok((next, off)),
     }
 }
 
@@ -200,55 +309,40 @@ fn try_tcprax(ctx: &XdpContext) -> Result<Verdict, ()> {
         Some(cfg) if cfg.enabled != 0 => *cfg,
         _ => return Ok(Verdict::Pass),
     };
-    match be16(ctx, 12)? {
-        ETH_P_IPV4 => per_family::<false>(ctx, &cfg),
-        ETH_P_IPV6 => per_family::<true>(ctx, &cfg),
-        ethertype => {
-            if logging() {
-                // A frame too short to explain goes unexplained.
-                let _ = explain_link(ctx, &cfg, ethertype);
-            }
-            Ok(Verdict::Pass)
-        }
+    match network(ctx)? {
+        (off, false) => per_family::<false>(ctx, &cfg, off),
+        (off, true) => per_family::<true>(ctx, &cfg, off),
     }
 }
 
 #[inline(always)]
-fn per_family<const V6: bool>(ctx: &XdpContext, cfg: &XdpConfig) -> Result<Verdict, ()> {
-    let ip = match l3::<V6>(ctx, ETH_HLEN, false) {
-        Ok(ip) => ip,
-        Err(()) => {
-            // Only IPv4 refuses whole headers (options, fragments); IPv6 fails only when short.
-            if logging() && !V6 {
-                let _ = explain_ipv4(ctx, cfg, ETH_HLEN);
-            }
-            return Err(());
-        }
-    };
+fn per_family<const V6: bool>(
+    ctx: &XdpContext,
+    cfg: &XdpConfig,
+    off: usize,
+) -> Result<Verdict, ()> {
+    let ip = l3::<V6>(ctx, off)?;
     match ip.proto {
         IPPROTO_TCP => tcp_reply::<V6>(ctx, cfg, &ip),
         IPPROTO_ICMP if !V6 => icmp_error::<V6>(ctx, cfg, &ip),
         IPPROTO_ICMPV6 if V6 => icmp_error::<V6>(ctx, cfg, &ip),
-        proto => {
-            if logging() && V6 {
-                let _ = explain_ipv6_ext(ctx, cfg, &ip, proto);
-            }
-            Ok(Verdict::Pass)
-        }
+        _ => Ok(Verdict::Pass),
     }
 }
+
+/// TCP header bytes a reply is judged on: ports, seq, ack, offset/flags, window.
+const TCP_READ: usize = 16;
 
 /// A SYN-ACK or RST answering one of our SYNs.
 #[inline(always)]
 fn tcp_reply<const V6: bool>(ctx: &XdpContext, cfg: &XdpConfig, ip: &L3) -> Result<Verdict, ()> {
-    let t = ip.l4;
-    let target_port = be16(ctx, t)?;
-    let scan_port = be16(ctx, t + 2)?;
+    let t = bytes::<TCP_READ>(ctx, ip.l4)?;
+    let target_port = be16(&t, 0);
+    let scan_port = be16(&t, 2);
     if !ours(cfg, scan_port) {
         return Ok(Verdict::Pass);
     }
-    let flags = bytes::<1>(ctx, t + 13)?[0] & TCP_FIN_SYN_RST_ACK;
-    let event_kind = match flags {
+    let event_kind = match t[13] & TCP_FIN_SYN_RST_ACK {
         TCP_SYN_ACK => kind::SYN_ACK,
         TCP_RST_ACK => kind::RST,
         // A bare ACK in our range is a half-open connection's challenge ACK or stray traffic:
@@ -277,8 +371,7 @@ fn tcp_reply<const V6: bool>(ctx: &XdpContext, cfg: &XdpConfig, ip: &L3) -> Resu
             return Ok(Verdict::Pass);
         }
     };
-    let seq = be32(ctx, t + 4)?;
-    let ack = be32(ctx, t + 8)?;
+    let ack = be32(&t, 8);
     let expect = cookie(cfg.key0, cfg.key1, &ip.addr_src, target_port, scan_port);
     if ack.wrapping_sub(1) != expect {
         bump(counter::BAD_COOKIE);
@@ -293,7 +386,6 @@ fn tcp_reply<const V6: bool>(ctx: &XdpContext, cfg: &XdpConfig, ip: &L3) -> Resu
         );
         return Ok(Verdict::Pass);
     }
-    let window = be16(ctx, t + 14)?;
     emit::<V6>(
         ctx,
         ReplyEvent {
@@ -305,46 +397,88 @@ fn tcp_reply<const V6: bool>(ctx: &XdpContext, cfg: &XdpConfig, ip: &L3) -> Resu
             family: ip.family,
             ttl: ip.ttl,
             icmp_code: 0,
-            seq,
-            window,
+            seq: be32(&t, 4),
+            window: be16(&t, 14),
             _pad: [0; 2],
         },
     )
 }
 
+/// An ICMP / ICMPv6 error and the start of the packet it quotes: one of our SYNs as we sent it
+/// (IPv4 without options, unfragmented; IPv6 with TCP right after the fixed header, so nothing
+/// is skipped), whose destination is the target.
+struct IcmpError {
+    typ: u8,
+    code: u8,
+    /// The quoted destination: the target (IPv4-mapped for IPv4).
+    target: [u8; 16],
+    /// The quoted packet's protocol.
+    proto: u8,
+    scan_port: u16,
+    target_port: u16,
+    /// The quoted sequence number: our cookie, if the SYN was ours.
+    seq: u32,
+}
+
+/// ICMP header (8), quoted IPv4 header (20), quoted TCP ports and seq (8).
+const ICMP4_READ: usize = 8 + IPV4_HLEN + 8;
+/// ICMPv6 header (8), quoted IPv6 header (40), quoted TCP ports and seq (8).
+const ICMP6_READ: usize = 8 + IPV6_HLEN + 8;
+
+/// The ICMP message at `l4`, read in one go (shorter ones cannot quote our SYN: `Err`).
+#[inline(always)]
+fn icmp<const V6: bool>(ctx: &XdpContext, l4: usize) -> Result<IcmpError, ()> {
+    if V6 {
+        let m = bytes::<ICMP6_READ>(ctx, l4)?;
+        let q = 8 + IPV6_HLEN;
+        Ok(IcmpError {
+            typ: m[0],
+            code: m[1],
+            target: field(&m, 8 + 24),
+            proto: m[8 + 6],
+            scan_port: be16(&m, q),
+            target_port: be16(&m, q + 2),
+            seq: be32(&m, q + 4),
+        })
+    } else {
+        let m = bytes::<ICMP4_READ>(ctx, l4)?;
+        if m[8] != 0x45 || be16(&m, 8 + 6) & 0x3fff != 0 {
+            return Err(());
+        }
+        let q = 8 + IPV4_HLEN;
+        Ok(IcmpError {
+            typ: m[0],
+            code: m[1],
+            target: v4_mapped(field(&m, 8 + 16)),
+            proto: m[8 + 9],
+            scan_port: be16(&m, q),
+            target_port: be16(&m, q + 2),
+            seq: be32(&m, q + 4),
+        })
+    }
+}
+
 /// ICMP (type 3) / ICMPv6 (type 1) destination unreachable quoting one of our SYNs.
 #[inline(always)]
 fn icmp_error<const V6: bool>(ctx: &XdpContext, cfg: &XdpConfig, ip: &L3) -> Result<Verdict, ()> {
-    let typ = bytes::<1>(ctx, ip.l4)?[0];
-    let code = bytes::<1>(ctx, ip.l4 + 1)?[0];
-    if typ != if V6 { 1 } else { 3 } {
-        if logging() {
-            let _ = explain_icmp::<V6>(ctx, cfg, ip, typ, code);
-        }
+    let m = icmp::<V6>(ctx, ip.l4)?;
+    if m.proto != IPPROTO_TCP || !ours(cfg, m.scan_port) {
         return Ok(Verdict::Pass);
     }
-    // The quoted packet: our SYN, with the target as its destination.
-    let quoted = l3::<V6>(ctx, ip.l4 + 8, true)?;
-    if quoted.proto != IPPROTO_TCP {
+    if m.typ != if V6 { 1 } else { 3 } {
+        explain_icmp::<V6>(ctx, &m);
         return Ok(Verdict::Pass);
     }
-    let q = quoted.l4;
-    let scan_port = be16(ctx, q)?;
-    let target_port = be16(ctx, q + 2)?;
-    if !ours(cfg, scan_port) {
-        return Ok(Verdict::Pass);
-    }
-    let seq = be32(ctx, q + 4)?;
-    if seq != cookie(cfg.key0, cfg.key1, &quoted.addr_src, target_port, scan_port) {
+    if m.seq != cookie(cfg.key0, cfg.key1, &m.target, m.target_port, m.scan_port) {
         bump(counter::BAD_COOKIE);
         why!(
             ctx,
             V6,
-            quoted.addr_src,
+            m.target,
             "ICMP about {:i} port {} from our port {}: passed: bad cookie (quoted seq {:x} is not our SYN's)",
-            target_port,
-            scan_port,
-            seq,
+            m.target_port,
+            m.scan_port,
+            m.seq,
         );
         return Ok(Verdict::Pass);
     }
@@ -352,13 +486,13 @@ fn icmp_error<const V6: bool>(ctx: &XdpContext, cfg: &XdpConfig, ip: &L3) -> Res
         ctx,
         ReplyEvent {
             ktime_ns: 0,
-            addr: quoted.addr_src,
-            target_port,
-            scan_port,
+            addr: m.target,
+            target_port: m.target_port,
+            scan_port: m.scan_port,
             kind: kind::ICMP_UNREACH,
             family: ip.family,
             ttl: ip.ttl,
-            icmp_code: code,
+            icmp_code: m.code,
             seq: 0,
             window: 0,
             _pad: [0; 2],
@@ -368,10 +502,27 @@ fn icmp_error<const V6: bool>(ctx: &XdpContext, cfg: &XdpConfig, ip: &L3) -> Res
 
 #[inline(always)]
 fn emit<const V6: bool>(ctx: &XdpContext, mut event: ReplyEvent) -> Result<Verdict, ()> {
+    let probe = ReplyKey {
+        addr: event.addr,
+        target_port: event.target_port,
+        scan_port: event.scan_port,
+    };
+    if REPORTED.get_ptr(probe).is_some() {
+        // Reported already: a retransmission, or a replay meant to crowd out other hosts. The
+        // collector would count it as a duplicate; dropping it here keeps it off the ring.
+        bump(counter::REPEATS);
+        return Ok(Verdict::Drop);
+    }
     // SAFETY: bpf_ktime_get_ns has no preconditions.
     event.ktime_ns = unsafe { bpf_ktime_get_ns() };
     match EVENTS.output::<ReplyEvent>(&event, 0) {
-        Ok(()) => bump(counter::MATCHED),
+        Ok(()) => {
+            bump(counter::MATCHED);
+            // Remembered only once reported: a reply dropped for a full ring buffer must get
+            // through when the retried probe is answered. Failing to remember costs at most a
+            // duplicate event.
+            let _ = REPORTED.insert(probe, 1, 0);
+        }
         // The reply is validated as ours: letting it through would make the kernel RST the
         // target. Drop it and count it; the scheduler retries the unanswered probe.
         Err(_) => {
@@ -389,195 +540,29 @@ fn emit<const V6: bool>(ctx: &XdpContext, mut event: ReplyEvent) -> Result<Verdi
     Ok(Verdict::Drop)
 }
 
-// What follows only runs with logging on: it looks for our port in frames the decision above
-// gave up on early, to tell the operator which of them were probably replies to us. Each
-// `explain_*` returns `Err(())` when the frame is too short to say anything, which callers
-// ignore. Reads stay one `?` at a time: folding several bounds checks into one expression lets
-// LLVM combine them with bit operations on packet pointers, which the verifier rejects.
-
-/// TCP to one of our ports in an IPv4 (no options) / IPv6 packet at `off`: the packet's source
-/// address, its port and ours.
+/// With logging on, says why an ICMP error other than destination unreachable (time exceeded,
+/// packet too big, ...) quoting a SYN from one of our ports was passed: the decision ignores
+/// them, the operator may want to know. (VLAN tags, L3 devices, IPv4 options and IPv6 extension
+/// headers need no explaining any more: the decision parses them.)
 #[inline(always)]
-fn peek_tcp<const V6: bool>(
-    ctx: &XdpContext,
-    cfg: &XdpConfig,
-    off: usize,
-) -> Result<Option<(L3, u16, u16)>, ()> {
-    let ip = l3::<V6>(ctx, off, false)?;
-    if ip.proto != IPPROTO_TCP {
-        return Ok(None);
-    }
-    let target_port = be16(ctx, ip.l4)?;
-    let scan_port = be16(ctx, ip.l4 + 2)?;
-    Ok(ours(cfg, scan_port).then_some((ip, target_port, scan_port)))
-}
-
-/// Not untagged Ethernet carrying IPv4/IPv6: a VLAN tag, or a bare IP packet (an interface
-/// without a link header), with TCP to one of our ports inside.
-#[inline(always)]
-fn explain_link(ctx: &XdpContext, cfg: &XdpConfig, ethertype: u16) -> Result<(), ()> {
-    match ethertype {
-        ETH_P_8021Q | ETH_P_8021AD => match be16(ctx, ETH_HLEN + 2)? {
-            ETH_P_IPV4 => explain_tagged::<false>(ctx, cfg, ethertype),
-            ETH_P_IPV6 => explain_tagged::<true>(ctx, cfg, ethertype),
-            _ => Ok(()),
-        },
-        _ => match bytes::<1>(ctx, 0)?[0] >> 4 {
-            4 => explain_bare::<false>(ctx, cfg),
-            6 => explain_bare::<true>(ctx, cfg),
-            _ => Ok(()),
-        },
-    }
-}
-
-#[inline(always)]
-fn explain_tagged<const V6: bool>(ctx: &XdpContext, cfg: &XdpConfig, tpid: u16) -> Result<(), ()> {
-    if let Some((ip, target_port, scan_port)) = peek_tcp::<V6>(ctx, cfg, ETH_HLEN + VLAN_HLEN)? {
-        why!(
-            ctx,
-            V6,
-            ip.addr_src,
-            "{:i} port {} -> our port {}: passed: VLAN-tagged (TPID {:x}); only untagged Ethernet is parsed",
-            target_port,
-            scan_port,
-            tpid,
-        );
-    }
-    Ok(())
-}
-
-#[inline(always)]
-fn explain_bare<const V6: bool>(ctx: &XdpContext, cfg: &XdpConfig) -> Result<(), ()> {
-    if let Some((ip, target_port, scan_port)) = peek_tcp::<V6>(ctx, cfg, 0)? {
-        why!(
-            ctx,
-            V6,
-            ip.addr_src,
-            "{:i} port {} -> our port {}: passed: no Ethernet header (an L3 interface?); only Ethernet is parsed",
-            target_port,
-            scan_port,
-        );
-    }
-    Ok(())
-}
-
-/// An IPv4 header `l3` refused: options, or the first fragment of a fragmented packet (later
-/// fragments carry no TCP header, so nothing tells whose they are).
-#[inline(always)]
-fn explain_ipv4(ctx: &XdpContext, cfg: &XdpConfig, off: usize) -> Result<(), ()> {
-    let version_ihl = bytes::<1>(ctx, off)?[0];
-    // Bounded to 0..=60 bytes, which keeps the variable offsets below verifiable.
-    let hlen = usize::from(version_ihl & 0x0f) * 4;
-    if version_ihl >> 4 != 4 || hlen < IPV4_HLEN {
-        return Ok(());
-    }
-    let frag = be16(ctx, off + 6)?;
-    let proto = bytes::<1>(ctx, off + 9)?[0];
-    if frag & 0x1fff != 0 || proto != IPPROTO_TCP {
-        return Ok(());
-    }
-    let src = bytes::<4>(ctx, off + 12)?;
-    let target_port = be16(ctx, off + hlen)?;
-    let scan_port = be16(ctx, off + hlen + 2)?;
-    if !ours(cfg, scan_port) {
-        return Ok(());
-    }
-    if hlen > IPV4_HLEN {
-        why!(
-            ctx,
-            false,
-            v4_mapped(src),
-            "{:i} port {} -> our port {}: passed: IPv4 options ({} header bytes); replies to a SYN carry none",
-            target_port,
-            scan_port,
-            hlen as u8,
-        );
-    } else {
-        why!(
-            ctx,
-            false,
-            v4_mapped(src),
-            "{:i} port {} -> our port {}: passed: first IPv4 fragment; a reply to a SYN is never fragmented",
-            target_port,
-            scan_port,
-        );
-    }
-    Ok(())
-}
-
-/// An IPv6 packet whose next header is an extension header: follows one (the usual case) to a
-/// TCP segment to one of our ports.
-#[inline(always)]
-fn explain_ipv6_ext(ctx: &XdpContext, cfg: &XdpConfig, ip: &L3, proto: u8) -> Result<(), ()> {
-    let [next, len8] = bytes::<2>(ctx, ip.l4)?;
-    let hlen = match proto {
-        // Length in 8-octet units, not counting the first 8: at most 2 KiB.
-        IPPROTO_HOPOPTS | IPPROTO_ROUTING | IPPROTO_DSTOPTS => (usize::from(len8) + 1) * 8,
-        IPPROTO_FRAGMENT => {
-            // Only the first fragment starts with the TCP header.
-            if be16(ctx, ip.l4 + 2)? >> 3 != 0 {
-                return Ok(());
-            }
-            8
-        }
-        _ => return Ok(()),
-    };
-    if next != IPPROTO_TCP {
-        return Ok(());
-    }
-    let target_port = be16(ctx, ip.l4 + hlen)?;
-    let scan_port = be16(ctx, ip.l4 + hlen + 2)?;
-    if ours(cfg, scan_port) {
-        why!(
-            ctx,
-            true,
-            ip.addr_src,
-            "{:i} port {} -> our port {}: passed: IPv6 extension header {}; replies to a SYN carry none",
-            target_port,
-            scan_port,
-            proto,
-        );
-    }
-    Ok(())
-}
-
-/// An ICMP error other than destination unreachable (time exceeded, packet too big, ...)
-/// quoting a SYN from one of our ports.
-#[inline(always)]
-fn explain_icmp<const V6: bool>(
-    ctx: &XdpContext,
-    cfg: &XdpConfig,
-    ip: &L3,
-    typ: u8,
-    code: u8,
-) -> Result<(), ()> {
+fn explain_icmp<const V6: bool>(ctx: &XdpContext, m: &IcmpError) {
     let error = if V6 {
-        (2..=4).contains(&typ)
+        (2..=4).contains(&m.typ)
     } else {
-        matches!(typ, 4 | 5 | 11 | 12)
+        matches!(m.typ, 4 | 5 | 11 | 12)
     };
-    if !error {
-        return Ok(());
-    }
-    let quoted = l3::<V6>(ctx, ip.l4 + 8, true)?;
-    if quoted.proto != IPPROTO_TCP {
-        return Ok(());
-    }
-    let scan_port = be16(ctx, quoted.l4)?;
-    let target_port = be16(ctx, quoted.l4 + 2)?;
-    if ours(cfg, scan_port) {
+    if error {
         why!(
             ctx,
             V6,
-            quoted.addr_src,
+            m.target,
             "ICMP about {:i} port {} from our port {}: passed: type {} code {} is not destination unreachable",
-            target_port,
-            scan_port,
-            typ,
-            code,
+            m.target_port,
+            m.scan_port,
+            m.typ,
+            m.code,
         );
     }
-    Ok(())
 }
 
 #[cfg(not(test))]

@@ -1,12 +1,15 @@
 //! The tcprax command: parse arguments into a validated config, run the scan, map the outcome
-//! to an exit code. All the work lives in the library; all the grammar in `cli`.
+//! to an exit code, and turn SIGINT/SIGTERM/SIGHUP into a clean stop. All the work lives in the
+//! library; all the grammar in `cli`.
 mod cli;
 
 use std::process::ExitCode;
 use tcprax::engine::ScanControl;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 /// Exit codes: 0 done, 1 the scan could not run (e.g. XDP could not be attached), 2 bad
-/// input, 130 interrupted by Ctrl-C (partial results were printed).
+/// input, 128 + the signal number when a signal stopped the scan (130 SIGINT, 143 SIGTERM,
+/// 129 SIGHUP; partial results were printed).
 fn main() -> ExitCode {
     let config = match cli::parse_from(std::env::args_os()) {
         Ok(config) => config,
@@ -35,18 +38,26 @@ fn main() -> ExitCode {
     };
     let stop = ScanControl::new();
     let result = runtime.block_on(async {
-        let on_signal = stop.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("tcprax: interrupted, finishing with the results so far");
-                on_signal.stop();
+        // Installed before the scan writes or sends anything: from here on these signals no
+        // longer kill the process mid-line.
+        match StopSignals::install() {
+            Ok(signals) => {
+                tokio::spawn(signals.watch(stop.clone()));
             }
-        });
+            Err(err) => eprintln!("tcprax: warning: cannot catch signals: {err}"),
+        }
         tcprax::scan::run(&config, &mut printers, stop.clone()).await
     });
     match result {
-        Ok(summary) if summary.interrupted => ExitCode::from(130),
+        Ok(summary) if summary.interrupted => {
+            ExitCode::from(signal_status(stop.signal().unwrap_or(libc::SIGINT)))
+        }
         Ok(_) => ExitCode::SUCCESS,
+        Err(tcprax::scan::ScanError::Output { source }) if stop.signal().is_some() => {
+            // After SIGHUP the terminal is gone: the other reports were still finished.
+            note(&format!("tcprax: cannot write the report: {source}"));
+            ExitCode::from(signal_status(stop.signal().unwrap_or(libc::SIGINT)))
+        }
         Err(tcprax::scan::ScanError::Output { source })
             if source.kind() == std::io::ErrorKind::BrokenPipe =>
         {
@@ -54,8 +65,63 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => {
-            eprintln!("tcprax: error: {err}");
+            note(&format!("tcprax: error: {err}"));
             ExitCode::from(1)
         }
+    }
+}
+
+/// A line on stderr that may fail silently: after SIGHUP the terminal may be gone, and
+/// `eprintln!` would panic instead of letting the scan finish its other reports.
+fn note(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// The shell's convention: a process ended by signal N reports 128 + N.
+fn signal_status(signal: i32) -> u8 {
+    u8::try_from(128 + signal).unwrap_or(u8::MAX)
+}
+
+/// SIGINT (Ctrl-C), SIGTERM (`kill`, `timeout`, `systemctl stop`) and SIGHUP (a closed
+/// terminal or SSH session) all mean "stop the scan and keep what it found".
+struct StopSignals {
+    int: Signal,
+    term: Signal,
+    hup: Signal,
+}
+
+impl StopSignals {
+    fn install() -> std::io::Result<StopSignals> {
+        Ok(StopSignals {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    async fn next(&mut self) -> (i32, &'static str) {
+        tokio::select! {
+            _ = self.int.recv() => (libc::SIGINT, "SIGINT"),
+            _ = self.term.recv() => (libc::SIGTERM, "SIGTERM"),
+            _ = self.hup.recv() => (libc::SIGHUP, "SIGHUP"),
+        }
+    }
+
+    /// The first signal stops the scan gracefully: the engine stops sending, -sV probes are
+    /// cancelled and every report is finished. A second one exits at once, for a user who
+    /// will not wait (or a report stuck on a stalled pipe).
+    async fn watch(mut self, stop: ScanControl) {
+        let (signal, name) = self.next().await;
+        note(&format!(
+            "tcprax: {name}: stopping, finishing the reports with the results so far \
+             (signal again to exit at once)"
+        ));
+        stop.stop_with(signal);
+        let (signal, name) = self.next().await;
+        note(&format!(
+            "tcprax: {name} again: exiting now; reports end at their last whole line"
+        ));
+        tcprax::output::exit_now(i32::from(signal_status(signal)));
     }
 }

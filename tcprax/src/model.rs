@@ -330,6 +330,9 @@ pub struct XdpStats {
     pub passed: u64,
     pub ringbuf_full: u64,
     pub bad_cookie: u64,
+    /// Validated replies to probes already reported (retransmissions, replays): dropped in the
+    /// kernel without an event.
+    pub repeats: u64,
 }
 
 impl std::ops::Add for XdpStats {
@@ -343,6 +346,7 @@ impl std::ops::Add for XdpStats {
             passed: self.passed + o.passed,
             ringbuf_full: self.ringbuf_full + o.ringbuf_full,
             bad_cookie: self.bad_cookie + o.bad_cookie,
+            repeats: self.repeats + o.repeats,
         }
     }
 }
@@ -401,6 +405,27 @@ fn ser_secs_opt<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::O
     match d {
         Some(d) => s.serialize_some(&d.as_secs_f64()),
         None => s.serialize_none(),
+    }
+}
+
+/// Something the operator should know while the scan runs; the output layer writes it on
+/// stderr. Engines send these through [`ScanControl::notify`](crate::engine::ScanControl::notify).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// The XDP ring buffer was full: `dropped` validated replies got no event. Their probes are
+    /// retried, but a port can end up `filtered` when every attempt meets a full buffer.
+    RingBufferFull { dropped: u64 },
+}
+
+impl std::fmt::Display for Notice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Notice::RingBufferFull { dropped } => write!(
+                f,
+                "the XDP ring buffer overflowed ({dropped} replies lost so far; their probes are \
+                 retried): replies arrive faster than tcprax reads them; lower --rate"
+            ),
+        }
     }
 }
 

@@ -32,6 +32,35 @@ fn out_err(source: io::Error) -> ScanError {
     ScanError::Output { source }
 }
 
+/// The printers, and the first error one of them returned. A failure stops the scan (a stop
+/// without a signal) but not the reporting: the other printers still get every port and their
+/// summary, so a closed stdout (`| head`, a hung-up terminal) does not leave an `-oJ` file
+/// without its end. The error is returned once the scan is over.
+struct Reports<'a> {
+    printers: &'a mut [Box<dyn Printer + Send>],
+    failed: Option<io::Error>,
+    stop: ScanControl,
+}
+
+impl Reports<'_> {
+    fn port(&mut self, report: &PortReport) {
+        if let Err(e) = self.printers.port(report)
+            && self.failed.is_none()
+        {
+            self.stop.stop();
+            self.failed = Some(e);
+        }
+    }
+
+    fn finish(self, summary: &ScanSummary) -> Result<(), ScanError> {
+        let finished = self.printers.finish(summary);
+        match self.failed {
+            Some(e) => Err(out_err(e)),
+            None => finished.map_err(out_err),
+        }
+    }
+}
+
 /// What the printers show before the scan.
 pub fn plan_of(config: &ScanConfig) -> ScanPlan {
     ScanPlan {
@@ -74,8 +103,15 @@ fn progress_bar(config: &ScanConfig, total: u64) -> ProgressBar {
     bar
 }
 
-/// Run the whole scan described by `config`, reporting to `printers`. Ctrl-C (through
-/// `stop`) ends it early with the results so far.
+/// Service detections allowed to wait or run at once, per unit of -sV concurrency. Past that the
+/// pipeline stops taking events from the engine until one finishes, so a network that SYN-ACKs
+/// everything (SYN proxies, tarpits) cannot grow the queue, and memory, without bound.
+pub const SV_QUEUE_PER_PROBE: usize = 4;
+
+/// Run the whole scan described by `config`, reporting to `printers`. A stop through `stop` (a
+/// signal) ends it early: the engine stops sending, no new -sV detection starts, the running
+/// ones are cancelled at once (their ports are still reported open, without service), and the
+/// printers finish with the results so far (`interrupted` in the summary).
 pub async fn run(
     config: &ScanConfig,
     printers: &mut [Box<dyn Printer + Send>],
@@ -124,10 +160,22 @@ pub async fn run(
         service,
     };
     let detector = config.service.as_ref().map(ServiceDetector::new);
-    let mut detections: JoinSet<(ScanEvent, ServiceInfo)> = JoinSet::new();
+    let sv_queue = config.service.as_ref().map_or(usize::MAX, |s| {
+        s.concurrency.max(1).saturating_mul(SV_QUEUE_PER_PROBE)
+    });
+    // A detection yields its event back, with the service, or None when a stop cancelled it.
+    let mut detections: JoinSet<(ScanEvent, Option<ServiceInfo>)> = JoinSet::new();
     let mut summary = ScanSummary::default();
+    let mut reports = Reports {
+        printers,
+        failed: None,
+        stop: stop.clone(),
+    };
     let mut sv_first: Option<Instant> = None;
     let mut sv_last: Option<Instant> = None;
+    // Some open port went without the detection it should have had: the results are partial
+    // even when the engine itself had finished before the stop.
+    let mut sv_cut_short = false;
     let mut engine_result: Option<Result<EngineStats, ScanError>> = None;
     let mut channel_open = true;
 
@@ -144,23 +192,38 @@ pub async fn run(
                     summary.open
                 ));
             },
-            ev = rx.recv(), if channel_open => match ev {
+            notice = stop.next_notice() => {
+                bar.suspend(|| crate::output::notice(&notice));
+            },
+            // Not while the -sV queue is full: the engine's channel then fills and the engine
+            // waits, instead of this loop queueing detections without end.
+            ev = rx.recv(), if channel_open && detections.len() < sv_queue => match ev {
                 Some(ev) => {
                     bar.inc(1);
                     summary.count(ev.state);
                     match (&detector, ev.state) {
+                        (Some(_), PortState::Open) if stop.is_stopped() => {
+                            sv_cut_short = true;
+                            reports.port(&report(ev, None));
+                        }
                         (Some(det), PortState::Open) => {
                             let det = det.clone();
+                            let stop = stop.clone();
                             // The RTT of the answer that opened the port scales the probes'
                             // waits; without one (a retried probe) they use their default.
                             let rtt = ev.rtt;
                             sv_first.get_or_insert_with(Instant::now);
                             detections.spawn(async move {
-                                let info = det.detect(ev.addr, ev.port, rtt).await;
+                                // A stop drops the detection where it is (its connections
+                                // close with it), whether it runs or waits for a permit.
+                                let info = tokio::select! {
+                                    info = det.detect(ev.addr, ev.port, rtt) => Some(info),
+                                    () = stop.stopped() => None,
+                                };
                                 (ev, info)
                             });
                         }
-                        _ => printers.port(&report(ev, None)).map_err(out_err)?,
+                        _ => reports.port(&report(ev, None)),
                     }
                 }
                 None => channel_open = false,
@@ -169,8 +232,11 @@ pub async fn run(
                 if let Some(done) = done {
                     match done {
                         Ok((event, info)) => {
-                            sv_last = Some(Instant::now());
-                            printers.port(&report(event, Some(info))).map_err(out_err)?;
+                            match info {
+                                Some(_) => sv_last = Some(Instant::now()),
+                                None => sv_cut_short = true,
+                            }
+                            reports.port(&report(event, info));
                         }
                         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
                         Err(_) => {}
@@ -205,7 +271,7 @@ pub async fn run(
         }
     };
     summary.probes_sent = stats.probes_sent;
-    summary.interrupted = stats.interrupted;
+    summary.interrupted = stats.interrupted || sv_cut_short;
     summary.xdp = stats.xdp;
     summary.skipped = stats.skipped.len() as u64;
     if !stats.skipped.is_empty() && config.verbosity > Verbosity::Quiet {
@@ -220,6 +286,6 @@ pub async fn run(
     if let (Some(a), Some(b)) = (sv_first, sv_last) {
         summary.service_elapsed = Some(b.duration_since(a));
     }
-    printers.finish(&summary).map_err(out_err)?;
+    reports.finish(&summary)?;
     Ok(summary)
 }

@@ -222,8 +222,9 @@ fn shards_are_disjoint_and_cover_the_space() {
 }
 
 /// Retransmitted SYN-ACKs (the target re-sends them about a second later when we send no RST)
-/// are validated and dropped by XDP like the first ones, and counted once: one verdict per
-/// port, the repeats show up as duplicates.
+/// are validated and dropped by XDP like the first ones, and reported once: the program
+/// remembers the probes it reported and drops repeats without an event (counted as `repeats`),
+/// so they never reach the collector; one verdict per port.
 #[test]
 fn retransmitted_syn_acks_are_counted_once() {
     let Some(tb) = common::testbed("trxsyndup") else {
@@ -245,8 +246,10 @@ fn retransmitted_syn_acks_are_counted_once() {
         ports_in(&events, PortState::Open),
         open.iter().copied().collect::<BTreeSet<u16>>()
     );
+    let xdp = stats.xdp.expect("xdp stats");
     assert!(
-        stats.duplicates > 0,
-        "no retransmitted SYN-ACK reached the collector: {stats:?}"
+        xdp.repeats > 0,
+        "no retransmitted SYN-ACK reached XDP: {stats:?}"
     );
+    assert_eq!(xdp.matched, 400, "one event per port: {stats:?}");
 }

@@ -40,7 +40,10 @@ Output: without -o options the normal report goes to stdout; when every -o optio
 file, the normal report still goes to stdout as well. Formats: docs/output.md.
 
 Exit status: 0 done, 1 the scan could not run (e.g. XDP could not be attached: try -sT),
-2 bad command line, 130 interrupted by Ctrl-C (the results so far are printed).";
+2 bad command line, 128 + the signal number when a signal stopped the scan: 130 SIGINT
+(Ctrl-C), 143 SIGTERM, 129 SIGHUP. The first signal stops sending, cancels running service
+probes and finishes every report with the results so far (marked interrupted); a second one
+exits at once (report files then end at their last whole line).";
 
 /// After the options with `-h`: examples, the nmap spellings, and where to read more.
 pub(super) fn after_short() -> String {

@@ -89,7 +89,15 @@ pub async fn connect_scan(
                 interrupted = true;
                 break 'outer;
             }
-            let Ok(permit) = shared.sem.clone().acquire_owned().await else {
+            // A stop must not wait for a slot: every slot may be a connect to a silent port.
+            let permit = tokio::select! {
+                permit = shared.sem.clone().acquire_owned() => permit,
+                _ = stop.stopped() => {
+                    interrupted = true;
+                    break 'outer;
+                }
+            };
+            let Ok(permit) = permit else {
                 return Err(ConnectError::ChannelClosed);
             };
             let shared = shared.clone();
@@ -165,7 +173,12 @@ async fn probe_port(
             .lock()
             .map(|r| r.timeout())
             .unwrap_or(Duration::from_secs(1));
-        let outcome = attempt(SocketAddr::new(addr, port), timeout).await;
+        // Stopped mid-connect: drop the attempt (its socket closes) rather than wait out the
+        // timeout; the port gets no verdict, like any probe cut short by a stop.
+        let outcome = tokio::select! {
+            outcome = attempt(SocketAddr::new(addr, port), timeout) => outcome,
+            _ = stop.stopped() => return None,
+        };
         if !matches!(outcome, Attempt::Exhausted) {
             shared.sent.fetch_add(1, Ordering::Relaxed);
             stop.add_sent(1);

@@ -1,5 +1,6 @@
-//! Grepable output (`-oG`), nmap style: header comments at the plan, then at `finish` one line
-//! per host (sorted by address) listing its ports (sorted by port), and a closing comment.
+//! Grepable output (`-oG`), nmap style: header comments at the plan, then one line per host
+//! as soon as the host is complete (every planned port decided), the hosts still in progress at
+//! the end (sorted by address), and a closing comment.
 //!
 //! A port is `port/state/tcp//service//version/`, nmap's seven '/'-separated fields with the
 //! owner and RPC fields always empty. The ports listed are those the human report lists (every
@@ -10,10 +11,12 @@
 //! Reasons and the reply TTL are left out: the seven fields have no place for them (nmap's own
 //! `-oG` omits them too), and a new field would break the parsers this format exists for.
 use super::{
-    HostPorts, HostTable, ListPolicy, Printer, Row, clean, plural, product_version, target_label,
+    HostPorts, HostTracker, ListPolicy, Printer, Row, TRACKED_LIMIT, clean, plural,
+    product_version, target_label,
 };
 use crate::config::Verbosity;
 use crate::model::{PortReport, ScanPlan, ScanSummary};
+use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::IpAddr;
 
@@ -23,7 +26,9 @@ const TARGET_LIST_LIMIT: usize = 10;
 /// Prints the grepable report. See the module documentation and `docs/output.md`.
 pub struct GrepPrinter<W> {
     wtr: W,
-    table: HostTable,
+    tracker: HostTracker,
+    /// `Host:` lines written.
+    hosts: u64,
 }
 
 impl<W: Write> GrepPrinter<W> {
@@ -33,7 +38,8 @@ impl<W: Write> GrepPrinter<W> {
         let policy = ListPolicy::for_verbosity(verbosity.max(Verbosity::Normal));
         GrepPrinter {
             wtr,
-            table: HostTable::new(policy),
+            tracker: HostTracker::new(policy),
+            hosts: 0,
         }
     }
 
@@ -41,7 +47,8 @@ impl<W: Write> GrepPrinter<W> {
         self.wtr
     }
 
-    fn host_line(&self, addr: &IpAddr, host: &HostPorts) -> String {
+    /// The host's line, with its line break: written with one `write_all`.
+    fn host_line(addr: &IpAddr, host: &HostPorts) -> String {
         let name = host.name().map(field).unwrap_or_default();
         let mut line = format!("Host: {addr} ({name})");
         let ports: Vec<String> = host.rows().iter().map(port_entry).collect();
@@ -58,12 +65,19 @@ impl<W: Write> GrepPrinter<W> {
             line.push_str("\tIgnored State: ");
             line.push_str(&ignored.join(", "));
         }
+        line.push('\n');
         line
+    }
+
+    fn write_host(&mut self, addr: &IpAddr, host: &HostPorts) -> io::Result<()> {
+        self.hosts += 1;
+        self.wtr.write_all(Self::host_line(addr, host).as_bytes())
     }
 }
 
 impl<W: Write> Printer for GrepPrinter<W> {
     fn plan(&mut self, plan: &ScanPlan) -> io::Result<()> {
+        self.tracker.plan(plan);
         let mut targets: Vec<String> = plan
             .targets
             .iter()
@@ -76,40 +90,55 @@ impl<W: Write> Printer for GrepPrinter<W> {
                 plan.targets.len() - TARGET_LIST_LIMIT
             ));
         }
-        writeln!(
-            self.wtr,
+        let mut head = String::new();
+        let _ = writeln!(
+            head,
             "# tcprax {} scan: {}; targets: {}",
             env!("CARGO_PKG_VERSION"),
             plan.scan_type.describe(),
             targets.join(", ")
-        )?;
-        writeln!(
-            self.wtr,
+        );
+        let _ = writeln!(
+            head,
             "# Ports scanned: TCP({};{})",
             plan.port_count,
             clean(&plan.ports)
-        )
+        );
+        self.wtr.write_all(head.as_bytes())
     }
 
     fn port(&mut self, report: &PortReport) -> io::Result<()> {
-        self.table.add(report);
-        Ok(())
+        match self.tracker.add(report) {
+            Some((addr, host)) => self.write_host(&addr, &host),
+            None => Ok(()),
+        }
     }
 
     fn finish(&mut self, summary: &ScanSummary) -> io::Result<()> {
-        for (addr, host) in self.table.hosts() {
-            let line = self.host_line(addr, host);
-            writeln!(self.wtr, "{line}")?;
+        for (addr, host) in self.tracker.drain() {
+            self.write_host(&addr, &host)?;
+        }
+        let mut tail = String::new();
+        let untracked = self.tracker.untracked();
+        if untracked > 0 {
+            let _ = writeln!(
+                tail,
+                "# tcprax: {} not kept per host (more than {TRACKED_LIMIT} hosts without an \
+                 open port were in progress at once); -oJ has every verdict",
+                plural(untracked, "port verdict", "port verdicts"),
+            );
         }
         if summary.interrupted {
-            writeln!(self.wtr, "# tcprax interrupted: results are partial")?;
+            let _ = writeln!(tail, "# tcprax interrupted: results are partial");
         }
-        writeln!(
-            self.wtr,
-            "# tcprax done: {} scanned in {:.2} s",
-            plural(self.table.len() as u64, "address", "addresses"),
+        let _ = writeln!(
+            tail,
+            "# tcprax done: {}{} scanned in {:.2} s",
+            if untracked > 0 { "at least " } else { "" },
+            plural(self.hosts, "address", "addresses"),
             summary.elapsed.as_secs_f64()
-        )?;
+        );
+        self.wtr.write_all(tail.as_bytes())?;
         self.wtr.flush()
     }
 }
@@ -144,11 +173,20 @@ mod tests {
     use crate::model::{PortState::*, Reason::*};
 
     fn run(verbosity: Verbosity, reports: &[PortReport], interrupted: bool) -> String {
+        run_planned(verbosity, &plan(true), reports, interrupted)
+    }
+
+    fn run_planned(
+        verbosity: Verbosity,
+        plan: &ScanPlan,
+        reports: &[PortReport],
+        interrupted: bool,
+    ) -> String {
         let mut p = GrepPrinter::new(Vec::new(), verbosity);
         let mut s = summary();
         s.interrupted = interrupted;
         let result = (|| {
-            p.plan(&plan(true))?;
+            p.plan(plan)?;
             for r in reports {
                 p.port(&named(r))?;
             }
@@ -192,7 +230,9 @@ Host: 2001:db8::1 ()\tPorts: 80/open/tcp/////, 443/filtered/tcp/////
         reports.push(report("198.18.0.3", 443, Open, SynAck));
         reports.push(report("198.18.0.3", 22, Open, SynAck));
         reports.push(report("198.18.0.3", 9, Filtered, NoResponse));
-        let text = run(Verbosity::Quiet, &reports, true);
+        let mut plan = plan(false);
+        plan.port_count = reports.len();
+        let text = run_planned(Verbosity::Quiet, &plan, &reports, true);
         let body: Vec<&str> = text.lines().skip(2).collect();
         assert_eq!(
             body,
@@ -202,6 +242,48 @@ Host: 2001:db8::1 ()\tPorts: 80/open/tcp/////, 443/filtered/tcp/////
                 "# tcprax done: 1 address scanned in 1.50 s",
             ]
         );
+    }
+
+    /// Hosts are written as soon as every planned port is in, with or without an open port;
+    /// the incomplete ones at the end, sorted. Nothing is kept for a host once written.
+    #[test]
+    fn hosts_stream_as_they_complete() {
+        let mut p = GrepPrinter::new(Vec::new(), Verbosity::Normal);
+        let mut plan = plan(false);
+        plan.port_count = 2;
+        let written = (|| {
+            p.plan(&plan)?;
+            p.port(&report("198.18.0.7", 1, Closed, Reset))?;
+            p.port(&report("198.18.0.5", 1, Filtered, NoResponse))?;
+            p.port(&report("198.18.0.7", 2, Open, SynAck))?;
+            let so_far = String::from_utf8_lossy(&p.wtr).into_owned();
+            assert!(
+                so_far.ends_with(
+                    "\nHost: 198.18.0.7 ()\tPorts: 1/closed/tcp/////, 2/open/tcp/////\n"
+                ),
+                "{so_far}"
+            );
+            assert_eq!(p.tracker.hosts.len(), 1, "only 198.18.0.5 is kept");
+            p.port(&report("198.18.0.3", 1, Closed, Reset))?;
+            p.port(&report("198.18.0.1", 2, Closed, Reset))?;
+            p.finish(&summary())
+        })();
+        assert!(written.is_ok());
+        let text = String::from_utf8(p.into_inner()).unwrap_or_else(|e| panic!("{e}"));
+        let hosts: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("Host: "))
+            .collect();
+        assert_eq!(
+            hosts,
+            [
+                "198.18.0.7 ()\tPorts: 1/closed/tcp/////, 2/open/tcp/////",
+                "198.18.0.1 ()\tPorts: 2/closed/tcp/////",
+                "198.18.0.3 ()\tPorts: 1/closed/tcp/////",
+                "198.18.0.5 ()\tPorts: 1/filtered/tcp/////",
+            ]
+        );
+        assert!(text.ends_with("\n# tcprax done: 4 addresses scanned in 1.50 s\n"));
     }
 
     #[test]

@@ -1,13 +1,15 @@
-//! The human report (`-oN`, the default): a plan block before the scan, then per host (sorted
-//! by address) a port table (sorted by port) with service details, then a summary block.
+//! The human report (`-oN`, the default): a plan block before the scan, a block per host with
+//! an open port (ports sorted, service details) as soon as the host is complete, and at the end
+//! the hosts still in progress, the hosts without an open port (counted) and a summary block.
 //!
-//! Lines are sorted, so everything after the plan is buffered in a `HostTable` until `finish`.
 //! Closed and filtered ports are summarised ("Not shown: ...") when a host has more than
-//! [`LIST_LIMIT`](super::LIST_LIMIT) of a state, as nmap does; hosts that answered nothing at
-//! all are summarised the same way when there are many of them.
+//! [`LIST_LIMIT`](super::LIST_LIMIT) of a state, as nmap does. Hosts without an open port get a
+//! block each only when there are at most [`QUIET_HOST_LIMIT`] of them (or with `-v`); beyond,
+//! one line counts them, and the summary gives closed and filtered ports by reason. Memory does
+//! not grow with them: see `HostTracker`.
 use super::{
-    Hidden, HostPorts, HostTable, ListPolicy, Printer, Row, clean, plural, plural_u128,
-    product_version, reason_str, response_lines, target_label,
+    Hidden, HostPorts, HostTracker, ListPolicy, Printer, ReasonCounts, Row, clean, plural,
+    plural_u128, product_version, reason_str, response_lines, target_label,
 };
 use crate::config::Verbosity;
 use crate::model::{PortReport, PortState, Reason, ScanPlan, ScanSummary, ServiceInfo, errno_name};
@@ -19,18 +21,28 @@ use std::time::Duration;
 /// Targets listed one by one in the plan block; the rest are counted.
 const TARGET_LIST_LIMIT: usize = 10;
 
-/// Hosts that answered nothing (every port filtered) get a block each only up to this many
-/// (or with `-v`); beyond, one line counts them. Without it a /16 of empty addresses would
-/// print 65536 blocks that say nothing.
-const SILENT_HOST_LIMIT: usize = 10;
+/// Hosts without an open port get a block each only up to this many (or with `-v`); beyond,
+/// one line counts them. Without it a /16 of empty or closed addresses would print 65536
+/// blocks that say nothing.
+const QUIET_HOST_LIMIT: usize = 10;
 
 /// Prints the human report. See the module documentation and `docs/output.md`.
 pub struct HumanPrinter<W> {
     wtr: W,
     verbosity: Verbosity,
-    table: HostTable,
+    tracker: HostTracker,
     /// Whether the port table has SERVICE and VERSION columns: -sV ran.
     service_column: bool,
+    /// Hosts reported with an open port.
+    open_hosts: u64,
+    /// Hosts reported without an open port, and how many of them answered nothing at all.
+    quiet_hosts: u64,
+    silent_hosts: u64,
+    /// Without -v: the blocks of the first hosts without an open port, held until the end,
+    /// when they are printed if there were no more than [`QUIET_HOST_LIMIT`].
+    held: Vec<(IpAddr, String)>,
+    /// -q: the open port lines, for one table aligned over all hosts at the end.
+    quiet_lines: Vec<(IpAddr, u16, Vec<String>)>,
 }
 
 impl<W: Write> HumanPrinter<W> {
@@ -38,8 +50,13 @@ impl<W: Write> HumanPrinter<W> {
         HumanPrinter {
             wtr,
             verbosity,
-            table: HostTable::new(ListPolicy::for_verbosity(verbosity)),
+            tracker: HostTracker::new(ListPolicy::for_verbosity(verbosity)),
             service_column: false,
+            open_hosts: 0,
+            quiet_hosts: 0,
+            silent_hosts: 0,
+            held: Vec::new(),
+            quiet_lines: Vec::new(),
         }
     }
 
@@ -47,73 +64,75 @@ impl<W: Write> HumanPrinter<W> {
         self.wtr
     }
 
-    fn write_plan(&mut self, plan: &ScanPlan) -> io::Result<()> {
-        let w = &mut self.wtr;
-        writeln!(w, "Starting tcprax {}", env!("CARGO_PKG_VERSION"))?;
+    fn plan_block(plan: &ScanPlan) -> String {
+        let mut w = String::new();
+        let _ = writeln!(w, "Starting tcprax {}", env!("CARGO_PKG_VERSION"));
         for target in plan.targets.iter().take(TARGET_LIST_LIMIT) {
-            writeln!(w, "Target:            {}", target_label(target))?;
+            let _ = writeln!(w, "Target:            {}", target_label(target));
         }
         if plan.targets.len() > TARGET_LIST_LIMIT {
             let rest = &plan.targets[TARGET_LIST_LIMIT..];
             let addresses: u128 = rest.iter().map(|t| t.addresses).sum();
-            writeln!(
+            let _ = writeln!(
                 w,
                 "Target:            ... and {} more ({})",
                 rest.len(),
                 plural_u128(addresses, "address", "addresses")
-            )?;
+            );
         }
-        writeln!(w, "Scan type:         {}", plan.scan_type.describe())?;
-        writeln!(
+        let _ = writeln!(w, "Scan type:         {}", plan.scan_type.describe());
+        let _ = writeln!(
             w,
             "Ports:             {} ({})",
             plan.port_count,
             clean(&plan.ports)
-        )?;
-        writeln!(w, "Concurrency:       {}", plan.concurrency)?;
+        );
+        let _ = writeln!(w, "Concurrency:       {}", plan.concurrency);
         if let Some(rate) = plan.rate {
-            writeln!(w, "Rate:              {rate} packets/s")?;
+            let _ = writeln!(w, "Rate:              {rate} packets/s");
         }
         let sv = if plan.service_detection { "on" } else { "off" };
-        writeln!(w, "Service detection: {sv}")?;
-        Ok(())
+        let _ = writeln!(w, "Service detection: {sv}");
+        w
     }
 
-    fn write_hosts(&mut self) -> io::Result<()> {
-        let silent = self.table.hosts().filter(|(_, h)| h.silent()).count();
-        let fold_silent = self.verbosity < Verbosity::Verbose && silent > SILENT_HOST_LIMIT;
-        // Hosts no probe could reach (a blackholed range) fold the same way.
-        let unreachable = self.table.hosts().filter(|(_, h)| h.unreachable()).count();
-        let fold_unreachable =
-            self.verbosity < Verbosity::Verbose && unreachable > SILENT_HOST_LIMIT;
-        let mut out = String::new();
-        for (addr, host) in self.table.hosts() {
-            if (fold_silent && host.silent()) || (fold_unreachable && host.unreachable()) {
-                continue;
+    /// A host is complete (or the scan over): write its block, or count it.
+    fn host_done(&mut self, addr: IpAddr, host: &HostPorts) -> io::Result<()> {
+        if self.verbosity == Verbosity::Quiet {
+            for row in host.rows().iter().filter(|r| r.state == PortState::Open) {
+                let mut line = vec![addr.to_string()];
+                line.extend(row_cells(row, self.service_column, false));
+                self.quiet_lines.push((addr, row.port, line));
             }
-            self.host_block(&mut out, addr, host);
-            // Write per host: the report of one host is bounded, of all hosts it is not.
-            self.wtr.write_all(out.as_bytes())?;
-            out.clear();
+            return Ok(());
         }
-        if fold_silent {
-            let hosts = plural(silent as u64, "host", "hosts");
-            writeln!(
-                self.wtr,
-                "\nNot shown: {hosts} with every scanned port filtered"
-            )?;
+        if host.has_open() {
+            self.open_hosts += 1;
+            let block = self.host_block(&addr, host);
+            // One write per host: the report of one host is bounded, of all hosts it is not.
+            return self.wtr.write_all(block.as_bytes());
         }
-        if fold_unreachable {
-            let hosts = plural(unreachable as u64, "host", "hosts");
-            writeln!(
-                self.wtr,
-                "\nNot shown: {hosts} with every scanned port unreachable"
-            )?;
+        self.quiet_hosts += 1;
+        if host.silent() {
+            self.silent_hosts += 1;
         }
-        Ok(())
+        if self.verbosity >= Verbosity::Verbose {
+            let block = self.host_block(&addr, host);
+            self.wtr.write_all(block.as_bytes())
+        } else {
+            if self.quiet_hosts <= QUIET_HOST_LIMIT as u64 {
+                let block = self.host_block(&addr, host);
+                self.held.push((addr, block));
+            } else if !self.held.is_empty() {
+                // Too many to show one by one: all are counted instead.
+                self.held = Vec::new();
+            }
+            Ok(())
+        }
     }
 
-    fn host_block(&self, out: &mut String, addr: &IpAddr, host: &HostPorts) {
+    fn host_block(&self, addr: &IpAddr, host: &HostPorts) -> String {
+        let mut out = String::new();
         let label = host_label(addr, host);
         let _ = writeln!(out, "\nScan report for {label}");
         let rows = host.rows();
@@ -134,8 +153,15 @@ impl<W: Write> HumanPrinter<W> {
             );
             let _ = writeln!(out, "Not shown: {ports} ({})", reasons_label(&reasons));
         }
+        if let Some(missing) = self.tracker.missing(host) {
+            let _ = writeln!(
+                out,
+                "Not shown: up to {} (decided before this host was tracked; in the totals)",
+                plural(missing, "more tcp port", "more tcp ports")
+            );
+        }
         if rows.is_empty() {
-            return;
+            return out;
         }
         let mut cells = vec![header(self.service_column)];
         let ttl = self.verbosity >= Verbosity::Verbose;
@@ -145,77 +171,129 @@ impl<W: Write> HumanPrinter<W> {
         for (row, line) in rows.iter().zip(&lines[1..]) {
             let _ = writeln!(out, "{line}");
             if let Some(service) = row.service {
-                detail_block(out, service, self.verbosity);
+                detail_block(&mut out, service, self.verbosity);
             }
         }
+        out
     }
 
-    /// Quiet: one self-contained line per open port, all hosts in one aligned table.
-    fn write_quiet(&mut self) -> io::Result<()> {
-        let mut cells = Vec::new();
-        for (addr, host) in self.table.hosts() {
-            for row in host.rows().iter().filter(|r| r.state == PortState::Open) {
-                let mut line = vec![addr.to_string()];
-                line.extend(row_cells(row, self.service_column, false));
-                cells.push(line);
+    /// After the last host: the hosts without an open port (their blocks, or one line), and
+    /// the verdicts that were only counted.
+    fn quiet_hosts_block(&mut self) -> String {
+        let mut w = String::new();
+        if self.quiet_hosts <= QUIET_HOST_LIMIT as u64 {
+            self.held.sort_by_key(|(addr, _)| *addr);
+            for (_, block) in &self.held {
+                w.push_str(block);
+            }
+        } else if self.verbosity < Verbosity::Verbose {
+            let hosts = plural(self.quiet_hosts, "host", "hosts");
+            if self.silent_hosts == self.quiet_hosts {
+                let _ = writeln!(w, "\nNot shown: {hosts} with every scanned port filtered");
+            } else if self.silent_hosts > 0 {
+                let _ = writeln!(
+                    w,
+                    "\nNot shown: {hosts} without an open port ({} with every scanned port filtered)",
+                    self.silent_hosts
+                );
+            } else {
+                let _ = writeln!(w, "\nNot shown: {hosts} without an open port");
             }
         }
-        for line in align(&cells) {
-            writeln!(self.wtr, "{line}")?;
+        let untracked = self.tracker.untracked();
+        if untracked > 0 {
+            let _ = writeln!(
+                w,
+                "\nNot tracked per host: {} (more than {} hosts without an open port were in \
+                 progress at once); they count in the totals below only",
+                plural(untracked, "port verdict", "port verdicts"),
+                super::TRACKED_LIMIT
+            );
         }
-        Ok(())
+        w
     }
 
-    fn write_summary(&mut self, summary: &ScanSummary) -> io::Result<()> {
-        let w = &mut self.wtr;
-        writeln!(w)?;
+    fn summary_block(&self, summary: &ScanSummary) -> String {
+        let mut w = String::new();
+        let _ = writeln!(w);
         if summary.interrupted {
-            writeln!(w, "Interrupted: results are partial")?;
+            let _ = writeln!(w, "Interrupted: results are partial");
         }
-        writeln!(
+        let hosts = self.open_hosts + self.quiet_hosts;
+        let _ = writeln!(
             w,
-            "Scan done: {}, {} in {:.2} s ({:.1} ports/s)",
-            plural(self.table.len() as u64, "address", "addresses"),
+            "Scan done: {}{}, {} in {:.2} s ({:.1} ports/s)",
+            if self.tracker.untracked() > 0 {
+                "at least "
+            } else {
+                ""
+            },
+            plural(hosts, "address", "addresses"),
             plural(summary.ports_scanned, "port", "ports"),
             summary.elapsed.as_secs_f64(),
             summary.ports_per_second()
-        )?;
+        );
+        let (closed, filtered) = self.tracker.totals();
         let unreachable = match summary.unreachable {
             0 => String::new(),
-            n => format!(", {n} unreachable"),
+            n => format!(
+                ", {n} unreachable{}",
+                by_reason(self.tracker.unreachable_totals())
+            ),
         };
-        writeln!(
+        let _ = writeln!(
             w,
-            "Ports: {} open, {} closed, {} filtered{unreachable}",
-            summary.open, summary.closed, summary.filtered
-        )?;
+            "Ports: {} open, {} closed{}, {} filtered{}{unreachable}",
+            summary.open,
+            summary.closed,
+            by_reason(closed),
+            summary.filtered,
+            by_reason(filtered)
+        );
         if summary.skipped > 0 {
-            writeln!(
+            let _ = writeln!(
                 w,
                 "Skipped: {} (network/broadcast of a connected subnet)",
                 plural(summary.skipped, "address", "addresses")
-            )?;
+            );
         }
-        writeln!(w, "Probes sent: {}", summary.probes_sent)?;
+        let _ = writeln!(w, "Probes sent: {}", summary.probes_sent);
         if let Some(sv) = summary.service_elapsed {
-            writeln!(w, "Service detection: {:.2} s", sv.as_secs_f64())?;
+            let _ = writeln!(w, "Service detection: {:.2} s", sv.as_secs_f64());
         }
         if let Some(x) = summary.xdp.filter(|_| self.verbosity >= Verbosity::Verbose) {
-            writeln!(
+            let _ = writeln!(
                 w,
-                "XDP: seen {}, matched {}, passed {}, ringbuf-full {}, bad-cookie {}",
-                x.seen, x.matched, x.passed, x.ringbuf_full, x.bad_cookie
-            )?;
+                "XDP: seen {}, matched {}, passed {}, ringbuf-full {}, bad-cookie {}, repeats {}",
+                x.seen, x.matched, x.passed, x.ringbuf_full, x.bad_cookie, x.repeats
+            );
         }
-        Ok(())
+        w
+    }
+
+    /// -q: one self-contained line per open port, all hosts in one aligned table, sorted.
+    fn quiet_table(&mut self) -> String {
+        self.quiet_lines
+            .sort_by_key(|(addr, port, _)| (*addr, *port));
+        let cells: Vec<Vec<String>> = self
+            .quiet_lines
+            .drain(..)
+            .map(|(_, _, line)| line)
+            .collect();
+        let mut w = String::new();
+        for line in align(&cells) {
+            let _ = writeln!(w, "{line}");
+        }
+        w
     }
 }
 
 impl<W: Write> Printer for HumanPrinter<W> {
     fn plan(&mut self, plan: &ScanPlan) -> io::Result<()> {
         self.service_column = plan.service_detection;
+        self.tracker.plan(plan);
         if self.verbosity > Verbosity::Quiet {
-            self.write_plan(plan)?;
+            self.wtr.write_all(Self::plan_block(plan).as_bytes())?;
             // The plan comes before a scan that may take minutes: show it now.
             self.wtr.flush()?;
         }
@@ -225,18 +303,35 @@ impl<W: Write> Printer for HumanPrinter<W> {
     fn port(&mut self, report: &PortReport) -> io::Result<()> {
         // Without a plan (or with one that said no -sV) a service result still gets its column.
         self.service_column |= report.service.is_some();
-        self.table.add(report);
-        Ok(())
+        match self.tracker.add(report) {
+            Some((addr, host)) => self.host_done(addr, &host),
+            None => Ok(()),
+        }
     }
 
     fn finish(&mut self, summary: &ScanSummary) -> io::Result<()> {
-        if self.verbosity == Verbosity::Quiet {
-            self.write_quiet()?;
-        } else {
-            self.write_hosts()?;
-            self.write_summary(summary)?;
+        for (addr, host) in self.tracker.drain() {
+            self.host_done(addr, &host)?;
         }
+        let tail = if self.verbosity == Verbosity::Quiet {
+            self.quiet_table()
+        } else {
+            let mut tail = self.quiet_hosts_block();
+            tail.push_str(&self.summary_block(summary));
+            tail
+        };
+        self.wtr.write_all(tail.as_bytes())?;
         self.wtr.flush()
+    }
+}
+
+/// " (reset)", " (990 no-response, 5 icmp-unreachable)", or "" when none.
+fn by_reason(counts: &ReasonCounts<u64>) -> String {
+    let reasons = counts.sorted();
+    if reasons.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", reasons_label(&reasons))
     }
 }
 

@@ -2,6 +2,10 @@
 //! first, a `port` per verdict as it arrives (streamed, never buffered in full), a `summary`
 //! last. The schema is documented in `docs/output.md`; serde escapes control characters, so
 //! no line ever breaks inside a value.
+//!
+//! Each line is serialised into a buffer first and handed to the writer whole, with one
+//! `write_all`: through a `BufWriter` (an `-oJ` file) a flush then only ever writes whole
+//! lines, so a file cut short (a second signal, a crash) still parses line by line.
 use super::Printer;
 use crate::model::{PortReport, ScanPlan, ScanSummary};
 use serde::Serialize;
@@ -10,6 +14,8 @@ use std::io::{self, Write};
 /// Prints JSON lines. Verbosity does not apply: every verdict is written.
 pub struct JsonPrinter<W> {
     wtr: W,
+    /// The line being built; kept to reuse its allocation.
+    line: Vec<u8>,
 }
 
 /// A model value with a `"type"` field in front of its own fields: the only thing this
@@ -27,52 +33,52 @@ struct Tagged<'a, T> {
 
 impl<W: Write> JsonPrinter<W> {
     pub fn new(wtr: W) -> JsonPrinter<W> {
-        JsonPrinter { wtr }
+        JsonPrinter {
+            wtr,
+            line: Vec::new(),
+        }
     }
 
     pub fn into_inner(self) -> W {
         self.wtr
     }
-}
 
-fn write_line<W: Write, T: Serialize>(wtr: &mut W, value: &T) -> io::Result<()> {
-    serde_json::to_writer(&mut *wtr, value)?;
-    wtr.write_all(b"\n")
+    /// One whole line, `\n` included, in one `write_all`.
+    fn write_line<T: Serialize>(&mut self, value: &T) -> io::Result<()> {
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, value)?;
+        self.line.push(b'\n');
+        self.wtr.write_all(&self.line)
+    }
 }
 
 impl<W: Write> Printer for JsonPrinter<W> {
     fn plan(&mut self, plan: &ScanPlan) -> io::Result<()> {
         let tcprax = Some(env!("CARGO_PKG_VERSION"));
-        write_line(
-            &mut self.wtr,
-            &Tagged {
-                kind: "plan",
-                tcprax,
-                body: plan,
-            },
-        )
+        self.write_line(&Tagged {
+            kind: "plan",
+            tcprax,
+            body: plan,
+        })?;
+        // Out at once, before a scan that may take minutes: a consumer (or a test) sees the
+        // scan has started.
+        self.wtr.flush()
     }
 
     fn port(&mut self, report: &PortReport) -> io::Result<()> {
-        write_line(
-            &mut self.wtr,
-            &Tagged {
-                kind: "port",
-                tcprax: None,
-                body: report,
-            },
-        )
+        self.write_line(&Tagged {
+            kind: "port",
+            tcprax: None,
+            body: report,
+        })
     }
 
     fn finish(&mut self, summary: &ScanSummary) -> io::Result<()> {
-        write_line(
-            &mut self.wtr,
-            &Tagged {
-                kind: "summary",
-                tcprax: None,
-                body: summary,
-            },
-        )?;
+        self.write_line(&Tagged {
+            kind: "summary",
+            tcprax: None,
+            body: summary,
+        })?;
         self.wtr.flush()
     }
 }
@@ -121,6 +127,7 @@ mod tests {
             passed: 3,
             ringbuf_full: 0,
             bad_cookie: 0,
+            repeats: 1,
         });
         let (text, v) = lines(&reports, &s);
         assert_eq!(v.len(), 6);
@@ -177,9 +184,62 @@ mod tests {
             json!({
                 "type": "summary", "elapsed_s": 1.5, "ports_scanned": 6, "open": 3, "closed": 2,
                 "filtered": 1, "unreachable": 0, "skipped": 0, "probes_sent": 8, "interrupted": false, "service_detection_s": 0.25,
-                "xdp": {"seen": 9, "matched": 6, "passed": 3, "ringbuf_full": 0, "bad_cookie": 0}
+                "xdp": {"seen": 9, "matched": 6, "passed": 3, "ringbuf_full": 0, "bad_cookie": 0,
+                        "repeats": 1}
             })
         );
+    }
+
+    /// Records every `write` call it gets.
+    #[derive(Default)]
+    struct Calls(Vec<Vec<u8>>);
+
+    impl Write for Calls {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Each line reaches the writer whole, in one call; so through a `BufWriter` (an -oJ file)
+    /// what reaches the file is always whole lines, and a process cut short between two writes
+    /// leaves a file that parses line by line (issue 8: files ended mid-line).
+    #[test]
+    fn lines_reach_the_file_whole() {
+        let run = |wtr: io::BufWriter<Calls>| {
+            let mut p = JsonPrinter::new(wtr);
+            let result = (|| {
+                p.plan(&plan(true))?;
+                for i in 0..50 {
+                    p.port(&report("198.18.0.9", 1000 + i, Closed, Reset))?;
+                    p.port(&https("198.18.0.2"))?;
+                }
+                p.finish(&summary())
+            })();
+            assert!(result.is_ok());
+            p.into_inner().into_parts().0.0
+        };
+        // A buffer smaller than a line, and the default one.
+        for calls in [
+            run(io::BufWriter::with_capacity(64, Calls::default())),
+            run(io::BufWriter::new(Calls::default())),
+        ] {
+            assert!(calls.len() > 1);
+            let mut lines = 0;
+            for call in &calls {
+                assert_eq!(
+                    call.last(),
+                    Some(&b'\n'),
+                    "{}",
+                    String::from_utf8_lossy(call)
+                );
+                lines += call.iter().filter(|&&b| b == b'\n').count();
+            }
+            assert_eq!(lines, 102);
+        }
     }
 
     #[test]

@@ -1,17 +1,24 @@
 //! Loading, configuring and attaching the XDP program, and reading what it reports.
 //!
 //! The object built from `tcprax-ebpf` is embedded at compile time. [`XdpCapture::attach`]
-//! loads it, writes the scan's [`XdpConfig`], and attaches it to one interface through a
-//! bpf_link: the link belongs to this process, so the program goes away when the
-//! [`XdpCapture`] is dropped or the process dies, even by SIGKILL. Reply events are read from
-//! the ring buffer through tokio's `AsyncFd`.
+//! asks the kernel how frames start on the interface (Ethernet, or the IP header first on L3
+//! devices: [`LinkType`]) and loads the program for that, writes the scan's [`XdpConfig`], and
+//! attaches it to the interface through a bpf_link: the link belongs to this process, so the
+//! program goes away when the [`XdpCapture`] is dropped or the process dies, even by SIGKILL.
+//! Reply events are read from the ring buffer through tokio's `AsyncFd`.
+//!
+//! An interface runs one XDP program per mode, and aya 0.14 attaches programs alone (sharing
+//! one needs a dispatcher program such as libxdp's, which aya does not provide): when another
+//! program holds the interface, the error names it and says what to do
+//! ([`XdpError::Occupied`]). A driver that refuses native XDP gets the generic (skb) mode.
 //!
 //! With [`XdpLog::Stderr`] (-vv) the program is loaded with its logging switch on, and a task
 //! copies its aya-log records (why it passed a frame that looked like a reply to us) to stderr as
 //! `tcprax: xdp: <message>` lines, until the capture is dropped. Logging is a diagnostic: if its
 //! reader cannot start, the scan goes on without it and says so.
 use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
-use aya::programs::{Xdp, XdpMode};
+use aya::programs::links::LinkType as BpfLinkType;
+use aya::programs::{ProgramError, Xdp, XdpMode};
 use aya::{Ebpf, EbpfLoader};
 use aya_log::EbpfLogger;
 use tcprax_common::{ReplyEvent, XdpConfig, counter};
@@ -20,6 +27,9 @@ use tokio::io::unix::AsyncFd;
 use tokio::sync::oneshot;
 
 use crate::model::XdpStats;
+
+mod iface;
+pub use iface::{LinkType, XdpAttachMode};
 
 /// The XDP object built by build.rs (empty when built with AYA_BUILD_SKIP=1).
 pub static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tcprax"));
@@ -50,6 +60,25 @@ pub enum XdpError {
     Attach {
         interface: String,
         source: Box<aya::programs::ProgramError>,
+    },
+    #[error("{}", occupied_message(.interface, .holder.as_ref()))]
+    Occupied {
+        interface: String,
+        /// The program found on the interface after the attach failed (None if it was gone
+        /// by then, or the kernel would not say).
+        holder: Option<XdpHolder>,
+        source: Box<aya::programs::ProgramError>,
+    },
+    #[error(
+        "interface '{interface}' has link type {arphrd} (ARPHRD_*), whose frames the XDP \
+         program cannot parse (it knows Ethernet and L3 devices without a link header); use \
+         -sT for a connect scan instead"
+    )]
+    UnsupportedLink { interface: String, arphrd: u16 },
+    #[error("cannot ask the kernel about interface '{interface}': {source}")]
+    Interface {
+        interface: String,
+        source: std::io::Error,
     },
     #[error("XDP map {map}: {source}")]
     Map {
@@ -83,12 +112,66 @@ impl From<bool> for XdpLog {
     }
 }
 
+/// The program found holding an interface when our attach failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct XdpHolder {
+    /// Its BPF program id (`bpftool prog show id N`).
+    pub id: u32,
+    /// Its name as loaded (at most 15 bytes), if the kernel told.
+    pub name: Option<String>,
+    pub mode: XdpAttachMode,
+    /// Attached through a bpf_link, which a process owns: `ip link set ... off` cannot remove
+    /// it; the owner must close the link (exit).
+    pub via_link: bool,
+}
+
+/// The text of [`XdpError::Occupied`]: whose program is there and what the user can do.
+fn occupied_message(interface: &str, holder: Option<&XdpHolder>) -> String {
+    let (who, what_to_do) = match holder {
+        Some(h) => {
+            let name = h.name.as_deref().unwrap_or("?");
+            let held = if h.via_link {
+                ", held through a bpf_link"
+            } else {
+                ""
+            };
+            let who = format!("XDP program {} '{name}' ({} mode{held})", h.id, h.mode);
+            let what_to_do = if h.via_link && name == tcprax_common::PROGRAM_NAME {
+                "Another tcprax -sS is probably scanning through it: wait for that scan to \
+                 end (or stop it)"
+                    .to_string()
+            } else if h.via_link {
+                "The process that owns the link keeps it attached (`bpftool link show` names \
+                 it): stop that process if it is not needed"
+                    .to_string()
+            } else {
+                format!(
+                    "If nothing needs it, detach it: `ip link set dev {interface} {} off`",
+                    h.mode.ip_link_word()
+                )
+            };
+            (who, what_to_do)
+        }
+        None => (
+            "another XDP program".to_string(),
+            format!("If nothing needs it, detach it: `ip link set dev {interface} xdp off`"),
+        ),
+    };
+    format!(
+        "cannot attach XDP to interface '{interface}': {who} is attached to it already, and an \
+         interface runs one XDP program at a time (tcprax cannot share it). {what_to_do}; or \
+         scan through another interface with -e IFACE; or use -sT (a connect scan, no XDP)"
+    )
+}
+
 /// The loaded and attached program. Detaches on drop.
 pub struct XdpCapture {
     // Field order matters for drop: the ring buffer and maps first, the Ebpf (which owns the
     // program and its link) last.
     events: AsyncFd<RingBuf<MapData>>,
     counters: PerCpuArray<MapData, u64>,
+    link: LinkType,
+    mode: Option<XdpAttachMode>,
     /// Dropping it tells the log task to print what is left and stop.
     _log_stop: Option<oneshot::Sender<()>>,
     /// Owns the program and its bpf_link: dropping it detaches the program.
@@ -96,19 +179,41 @@ pub struct XdpCapture {
 }
 
 impl XdpCapture {
-    /// Load the program, write `config`, and attach it to `interface`; with [`XdpLog::Stderr`],
-    /// start copying the program's log records to stderr.
+    /// Load the program for `interface`'s link type, write `config`, and attach it to
+    /// `interface`; with [`XdpLog::Stderr`], start copying the program's log records to stderr.
     ///
-    /// Must be called inside a tokio runtime (the ring buffers are registered with it).
+    /// Must be called inside a tokio runtime (the ring buffers are registered with it), on a
+    /// thread in the interface's network namespace.
     pub fn attach(interface: &str, config: XdpConfig, log: XdpLog) -> Result<XdpCapture, XdpError> {
         if OBJECT.is_empty() {
             return Err(XdpError::Placeholder);
         }
+        let unknown = || XdpError::Attach {
+            interface: interface.to_string(),
+            source: Box::new(ProgramError::UnknownInterface {
+                name: interface.to_string(),
+            }),
+        };
+        if interface.len() > 15 || interface.contains('\0') {
+            return Err(unknown());
+        }
+        let iface = iface::query(interface)
+            .map_err(|source| XdpError::Interface {
+                interface: interface.to_string(),
+                source,
+            })?
+            .ok_or_else(unknown)?;
+        let link = LinkType::from_arphrd(iface.arphrd).ok_or(XdpError::UnsupportedLink {
+            interface: interface.to_string(),
+            arphrd: iface.arphrd,
+        })?;
         let log_switch = u8::from(log == XdpLog::Stderr);
+        let link_global = link.global();
         let mut ebpf = EbpfLoader::new()
-            // A load-time constant rather than a CONFIG field: the verifier sees its value and
-            // drops the logging code entirely when it is 0.
+            // Load-time constants rather than CONFIG fields: the verifier sees their values and
+            // drops the logging code when it is off, and the parser of the other link type.
             .override_global(tcprax_common::GLOBAL_LOG, &log_switch, true)
+            .override_global(tcprax_common::GLOBAL_LINK, &link_global, true)
             .load(OBJECT)
             .map_err(|source| XdpError::Load {
                 source: Box::new(source),
@@ -145,20 +250,12 @@ impl XdpCapture {
             what: "program (verifier)",
             source: Box::new(source),
         })?;
-        if interface.len() > 15 || interface.contains('\0') {
-            return Err(XdpError::Attach {
-                interface: interface.to_string(),
-                source: Box::new(aya::programs::ProgramError::UnknownInterface {
-                    name: interface.to_string(),
-                }),
-            });
-        }
-        program
-            .attach(interface, XdpMode::default())
-            .map_err(|source| XdpError::Attach {
-                interface: interface.to_string(),
-                source: Box::new(source),
-            })?;
+        attach_program(program, interface, iface.index)?;
+        // What the kernel chose: native where the driver supports it, else generic.
+        let mode = iface::query(interface)
+            .ok()
+            .flatten()
+            .and_then(|i| i.xdp.map(|(_, mode)| mode));
         // SAFETY: the fd is the ring buffer map's, owned by `ring`, which the AsyncFd owns (and
         // so keeps open) for as long as it is registered.
         let events = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }.map_err(
@@ -182,9 +279,22 @@ impl XdpCapture {
         Ok(XdpCapture {
             events,
             counters,
+            link,
+            mode,
             _log_stop: log_stop,
             _ebpf: ebpf,
         })
+    }
+
+    /// How frames start on the interface, which the program was loaded for.
+    pub fn link_type(&self) -> LinkType {
+        self.link
+    }
+
+    /// Where the program runs (native or generic), as the kernel reported right after the
+    /// attach; None if it would not say.
+    pub fn mode(&self) -> Option<XdpAttachMode> {
+        self.mode
     }
 
     /// Wait until at least one event is available, then append every available one to `out`.
@@ -229,8 +339,80 @@ impl XdpCapture {
             passed: sum(counter::PASSED)?,
             ringbuf_full: sum(counter::RINGBUF_FULL)?,
             bad_cookie: sum(counter::BAD_COOKIE)?,
+            repeats: sum(counter::REPEATS)?,
         })
     }
+
+    /// Validated replies dropped so far because the ring buffer was full (their probes will be
+    /// retried): one map lookup (a syscall), cheap enough to poll during the scan and warn
+    /// once that userspace is not keeping up.
+    pub fn ringbuf_full(&self) -> Result<u64, XdpError> {
+        Ok(self
+            .counters
+            .get(&counter::RINGBUF_FULL, 0)
+            .map_err(map_err("COUNTERS"))?
+            .iter()
+            .sum())
+    }
+}
+
+/// Attach `program` to the interface: in the mode the kernel picks, else in generic mode if the
+/// driver refused native XDP. An interface already holding another program is
+/// [`XdpError::Occupied`].
+fn attach_program(program: &mut Xdp, interface: &str, index: u32) -> Result<(), XdpError> {
+    let first = match program.attach_to_if_index(index, XdpMode::Default) {
+        Ok(_) => return Ok(()),
+        Err(err) => err,
+    };
+    let occupied = |source: ProgramError| XdpError::Occupied {
+        interface: interface.to_string(),
+        holder: holder(interface),
+        source: Box::new(source),
+    };
+    match errno(&first) {
+        // EBUSY: a program (or link) holds this mode; EEXIST: one runs in the other mode.
+        Some(libc::EBUSY | libc::EEXIST) => return Err(occupied(first)),
+        // Not the driver's choice: retrying in another mode would fail the same way.
+        Some(libc::EPERM | libc::EACCES | libc::ENODEV) | None => {}
+        Some(_) => {
+            if program.attach_to_if_index(index, XdpMode::Skb).is_ok() {
+                return Ok(());
+            }
+        }
+    }
+    Err(XdpError::Attach {
+        interface: interface.to_string(),
+        source: Box::new(first),
+    })
+}
+
+/// The errno behind a failed attach: from bpf_link_create, or from the netlink request aya
+/// falls back to on kernels without XDP links.
+fn errno(err: &ProgramError) -> Option<i32> {
+    match err {
+        ProgramError::SyscallError(e) => e.io_error.raw_os_error(),
+        ProgramError::XdpError(aya::programs::xdp::XdpError::NetlinkError(e)) => e.raw_os_error(),
+        _ => None,
+    }
+}
+
+/// The program attached to `interface` now, with its name and whether a bpf_link holds it.
+/// Best effort: it only enriches an error message.
+fn holder(interface: &str) -> Option<XdpHolder> {
+    let (id, mode) = iface::query(interface).ok()??.xdp?;
+    let name = aya::programs::loaded_programs()
+        .filter_map(Result::ok)
+        .find(|p| p.id() == id)
+        .and_then(|p| p.name_as_str().map(str::to_owned));
+    let via_link = aya::programs::loaded_links()
+        .filter_map(Result::ok)
+        .any(|l| l.program_id() == id && l.link_type().ok() == Some(BpfLinkType::Xdp));
+    Some(XdpHolder {
+        id,
+        name,
+        mode,
+        via_link,
+    })
 }
 
 /// Why the log reader could not start.
@@ -310,6 +492,58 @@ mod tests {
                 reference.write(&w.to_le_bytes());
             }
             assert_eq!(siphash24_3w(k0, k1, m), reference.finish());
+        }
+    }
+
+    /// What each kind of holder is told to do; the integration tests (`xdp_links.rs`) see the
+    /// first two in a real attach.
+    #[test]
+    fn occupied_message_names_the_holder_and_what_to_do() {
+        use super::{XdpAttachMode, XdpHolder, occupied_message};
+        let holder = |name: &str, mode, via_link| XdpHolder {
+            id: 7,
+            name: Some(name.to_string()),
+            mode,
+            via_link,
+        };
+        let common = "; or scan through another interface with -e IFACE; or use -sT (a connect \
+                      scan, no XDP)";
+        let cases = [
+            (
+                Some(holder("tcprax", XdpAttachMode::Native, true)),
+                "XDP program 7 'tcprax' (native mode, held through a bpf_link) is attached to \
+                 it already",
+                "Another tcprax -sS is probably scanning through it: wait for that scan to end \
+                 (or stop it)",
+            ),
+            (
+                Some(holder("xdp_lb", XdpAttachMode::Generic, false)),
+                "XDP program 7 'xdp_lb' (generic mode) is attached",
+                "If nothing needs it, detach it: `ip link set dev eth1 xdpgeneric off`",
+            ),
+            (
+                Some(holder("cil_xdp_entry", XdpAttachMode::Native, true)),
+                "XDP program 7 'cil_xdp_entry' (native mode, held through a bpf_link)",
+                "The process that owns the link keeps it attached (`bpftool link show` names \
+                 it): stop that process if it is not needed",
+            ),
+            (
+                None,
+                "'eth1': another XDP program is attached",
+                "If nothing needs it, detach it: `ip link set dev eth1 xdp off`",
+            ),
+        ];
+        for (holder, who, what_to_do) in cases {
+            let text = occupied_message("eth1", holder.as_ref());
+            assert!(
+                text.starts_with("cannot attach XDP to interface 'eth1': "),
+                "{text}"
+            );
+            assert!(text.contains(who), "{who:?} not in {text}");
+            assert!(
+                text.ends_with(&format!("{what_to_do}{common}")),
+                "{what_to_do:?} not at the end of {text}"
+            );
         }
     }
 

@@ -32,7 +32,7 @@ pub mod sender;
 
 use super::{EngineStats, ScanControl};
 use crate::config::{SynOptions, defaults};
-use crate::model::{ScanEvent, XdpStats};
+use crate::model::{Notice, ScanEvent, XdpStats};
 use crate::ports::PortList;
 use crate::targets::TargetSet;
 use capture::{XdpCapture, XdpError};
@@ -154,6 +154,7 @@ pub async fn syn_scan(
             capture,
             reply_tx.clone(),
             collectors_stopped.clone(),
+            stop.clone(),
         ));
     }
     let shell = Shell {
@@ -161,7 +162,7 @@ pub async fn syn_scan(
         sender,
         replies: reply_rx,
         events: tx,
-        control: stop,
+        control: stop.clone(),
     };
     let mut handle = tokio::task::spawn_blocking(move || shell.run());
     // The scheduler thread is joined (or has failed) when this loop ends; `reply_tx` lives
@@ -207,10 +208,22 @@ async fn collect(
     mut capture: XdpCapture,
     replies: std_mpsc::Sender<ReplyEvent>,
     mut stop: watch::Receiver<bool>,
+    control: ScanControl,
 ) -> Result<Option<XdpStats>, XdpError> {
     let mut batch = Vec::with_capacity(1024);
+    let mut overflow_check = tokio::time::interval(Duration::from_millis(250));
+    overflow_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut overflow_told = false;
     loop {
         tokio::select! {
+            _ = overflow_check.tick(), if !overflow_told => {
+                // One map read per 250 ms: the operator hears of the first overflow at once,
+                // not only in the -v summary.
+                if let Ok(dropped @ 1..) = capture.ringbuf_full() {
+                    overflow_told = true;
+                    control.notify(Notice::RingBufferFull { dropped });
+                }
+            }
             read = capture.read_events(&mut batch) => {
                 read?;
                 for ev in batch.drain(..) {
@@ -227,6 +240,9 @@ async fn collect(
 /// Longest sleep of the scheduler thread: how soon it notices a stop request (Ctrl-C) when
 /// neither a reply nor a deadline wakes it.
 const MAX_WAIT: Duration = Duration::from_millis(5);
+
+/// How often the scheduler thread retries handing over verdicts while the pipeline is full.
+const BACKLOG_WAIT: Duration = Duration::from_millis(1);
 
 /// The blocking side of the scan: owns the raw socket and the scheduler, and does all the
 /// I/O the scheduler asks for.
@@ -286,11 +302,7 @@ impl Shell {
                 self.machine.handle_send_error(t, refused.errno);
             }
             self.control.add_sent(syns);
-            while let Some(event) = self.machine.poll_event() {
-                self.events
-                    .blocking_send(event)
-                    .map_err(|_| SynError::ChannelClosed)?;
-            }
+            let full = self.deliver()?;
             if self.machine.is_done() {
                 return Ok(self.machine.stats());
             }
@@ -299,8 +311,38 @@ impl Shell {
                 .machine
                 .poll_timeout(now)
                 .unwrap_or(now + MAX_WAIT.as_nanos() as u64);
+            // Downstream full: look again soon, but keep taking replies meanwhile.
+            let most = if full { BACKLOG_WAIT } else { MAX_WAIT };
             if wake > now {
-                self.wait_reply(Duration::from_nanos(wake - now).min(MAX_WAIT))?;
+                self.wait_reply(Duration::from_nanos(wake - now).min(most))?;
+            }
+        }
+    }
+
+    /// Hand verdicts to the pipeline without ever blocking: a blocked scheduler thread would
+    /// handle no replies, send no RSTs and expire nothing. Returns true when the channel is
+    /// full and verdicts stay with the machine (which then pauses fresh probes). After a stop
+    /// the pipeline keeps reading, so the rest is sent blocking and nothing decided is lost.
+    fn deliver(&mut self) -> Result<bool, SynError> {
+        loop {
+            if self.machine.is_stopped() {
+                while let Some(event) = self.machine.poll_event() {
+                    self.events
+                        .blocking_send(event)
+                        .map_err(|_| SynError::ChannelClosed)?;
+                }
+                return Ok(false);
+            }
+            let permit = match self.events.try_reserve() {
+                Ok(permit) => permit,
+                Err(mpsc::error::TrySendError::Full(())) => {
+                    return Ok(self.machine.has_events());
+                }
+                Err(mpsc::error::TrySendError::Closed(())) => return Err(SynError::ChannelClosed),
+            };
+            match self.machine.poll_event() {
+                Some(event) => permit.send(event),
+                None => return Ok(false),
             }
         }
     }

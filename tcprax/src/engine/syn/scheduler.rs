@@ -48,6 +48,12 @@ const MIN_PACE_WAIT_NS: u64 = 1_000;
 /// in one wake-up rather than one each.
 const MIN_EXPIRY_WAIT_NS: u64 = 100_000;
 
+/// Verdicts the machine holds for the shell before it stops starting fresh probes. When the
+/// pipeline behind the engine is slow (-sV queue full, a slow terminal), verdicts pile up here:
+/// the machine then sends no new SYNs (retries, RSTs, replies and expiries go on, so timing
+/// stays right) and memory stays bounded by the probes already in flight.
+pub const EVENT_BACKLOG: usize = 4096;
+
 /// Everything the scheduler needs to know before the first probe.
 #[derive(Clone, Debug)]
 pub struct SchedulerConfig {
@@ -479,12 +485,24 @@ impl Scheduler {
         self.events.pop_front()
     }
 
+    /// Verdicts are waiting to be taken.
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
+    /// [`stop`](Self::stop) was called.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped
+    }
+
     /// When the scheduler next has something to do if no reply comes first: `now` when it can
     /// send (or has something to hand out) at once, else the earlier of the moment the bucket
     /// holds a batch and the first expiry; None when it is done or stopped. Never earlier than
     /// `now`.
     pub fn poll_timeout(&mut self, now: u64) -> Option<u64> {
-        if !self.rsts.is_empty() || !self.events.is_empty() {
+        // Verdicts are not time-driven: the shell takes them every round, so any still here
+        // wait for room downstream, not for a clock.
+        if !self.rsts.is_empty() {
             return Some(now);
         }
         if self.stopped {
@@ -526,7 +544,17 @@ impl Scheduler {
     }
 
     fn has_more(&self) -> bool {
-        !self.retry_queue.is_empty() || self.next < self.perm.len()
+        !self.retry_queue.is_empty() || self.fresh_left()
+    }
+
+    /// Fresh probes are left and the verdict backlog has room for their answers.
+    fn fresh_left(&self) -> bool {
+        self.next < self.perm.len() && self.events.len() < EVENT_BACKLOG
+    }
+
+    /// True while fresh probes wait only because too many verdicts are not taken yet.
+    pub fn is_backlogged(&self) -> bool {
+        self.next < self.perm.len() && self.events.len() >= EVENT_BACKLOG
     }
 
     /// The retransmission timeout for `addr` as known now: its own estimate once it has a
@@ -550,7 +578,7 @@ impl Scheduler {
             }
         }
         let nports = self.ports.len() as u64;
-        while self.next < self.perm.len() {
+        while self.fresh_left() {
             let x = self.perm.get(self.next);
             self.next += self.step;
             // None = excluded.

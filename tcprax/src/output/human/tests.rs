@@ -75,7 +75,7 @@ PORT     STATE     REASON       RTT     SERVICE  VERSION
 443/tcp  filtered  no-response  -
 
 Scan done: 2 addresses, 6 ports in 1.50 s (4.0 ports/s)
-Ports: 3 open, 2 closed, 1 filtered
+Ports: 3 open, 2 closed (reset), 1 filtered (no-response)
 Probes sent: 8
 ",
         version = env!("CARGO_PKG_VERSION"),
@@ -144,19 +144,173 @@ fn mixed_reasons_and_all_ignored() {
 }
 
 #[test]
-fn many_silent_hosts_fold_into_one_line() {
+fn many_hosts_without_an_open_port_fold_into_one_line() {
     let mut reports: Vec<PortReport> = (10..=30)
         .map(|h| report(&format!("198.18.1.{h}"), 80, Filtered, NoResponse))
         .collect();
     reports.push(report("198.18.1.99", 80, Closed, Reset));
+    reports.push(report("198.18.1.100", 80, Open, SynAck));
     let text = run(Verbosity::Normal, None, &reports, &summary());
     assert_eq!(text.matches("Scan report for").count(), 1, "{text}");
     assert!(
-        text.contains("Not shown: 21 hosts with every scanned port filtered\n"),
+        text.contains(
+            "Scan report for 198.18.1.100
+"
+        ),
         "{text}"
     );
+    assert!(
+        text.contains(
+            "\nNot shown: 22 hosts without an open port (21 with every scanned port filtered)\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("\nScan done: 23 addresses,"), "{text}");
+    // Only silent ones: today's wording.
+    let silent = run(Verbosity::Normal, None, &reports[..21], &summary());
+    assert!(
+        silent.contains("\nNot shown: 21 hosts with every scanned port filtered\n"),
+        "{silent}"
+    );
     let verbose = run(Verbosity::Verbose, None, &reports, &summary());
-    assert_eq!(verbose.matches("Scan report for").count(), 22);
+    assert_eq!(verbose.matches("Scan report for").count(), 23);
+    assert!(!verbose.contains("Not shown: 22"), "{verbose}");
+}
+
+#[test]
+fn a_few_hosts_without_an_open_port_get_their_blocks_sorted_at_the_end() {
+    let mut p = HumanPrinter::new(Vec::new(), Verbosity::Normal);
+    let mut plan = plan(false);
+    plan.port_count = 2;
+    let printed = (|| {
+        p.plan(&plan)?;
+        for h in [7, 3, 5] {
+            for port in [1, 2] {
+                p.port(&report(&format!("198.18.2.{h}"), port, Closed, Reset))?;
+            }
+        }
+        p.port(&report("198.18.2.9", 1, Open, SynAck))?;
+        p.port(&report("198.18.2.9", 2, Closed, Reset))?;
+        // Complete: the open host is out at once, the others are held.
+        let so_far = String::from_utf8_lossy(&p.wtr).into_owned();
+        assert_eq!(so_far.matches("Scan report for").count(), 1, "{so_far}");
+        assert!(so_far.contains("Scan report for 198.18.2.9\n"), "{so_far}");
+        p.finish(&summary())
+    })();
+    assert!(printed.is_ok());
+    let text = String::from_utf8(p.into_inner()).unwrap_or_else(|e| panic!("{e}"));
+    let order: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("Scan report for "))
+        .collect();
+    assert_eq!(
+        order,
+        ["198.18.2.9", "198.18.2.3", "198.18.2.5", "198.18.2.7"]
+    );
+    assert!(
+        text.contains(
+            "\nScan report for 198.18.2.3\n\
+             PORT   STATE   REASON  RTT\n\
+             1/tcp  closed  reset   0.21ms\n\
+             2/tcp  closed  reset   0.21ms\n"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("hosts without"), "{text}");
+}
+
+/// Issue 8: an all-closed scan printed through the human report must not keep its hosts. Here
+/// in the worst order (every host's first port before any second), with more hosts than the
+/// tracker takes: the printer holds at most the limit, and says what it did not track (the
+/// first port of the last 100 hosts; their second port finds room again, as the first hosts
+/// are complete by then).
+#[test]
+fn all_closed_hosts_cost_no_memory_per_host() {
+    let hosts = (super::super::TRACKED_LIMIT + 100) as u32;
+    let addr = |h: u32| format!("10.0.{}.{}", h >> 8, h & 0xff);
+    let mut p = HumanPrinter::new(Vec::new(), Verbosity::Normal);
+    let mut plan = plan(false);
+    plan.port_count = 2;
+    let mut s = summary();
+    s.open = 0;
+    s.closed = 2 * u64::from(hosts);
+    s.filtered = 0;
+    s.ports_scanned = s.closed;
+    let printed = (|| {
+        p.plan(&plan)?;
+        for port in [1, 2] {
+            for h in 0..hosts {
+                p.port(&report(&addr(h), port, Closed, Reset))?;
+                assert!(p.tracker.hosts.len() <= super::super::TRACKED_LIMIT);
+            }
+        }
+        assert_eq!(p.tracker.hosts.len(), 100, "the late ones");
+        assert!(p.held.is_empty(), "blocks of folded hosts are not kept");
+        p.finish(&s)
+    })();
+    assert!(printed.is_ok());
+    let text = String::from_utf8(p.into_inner()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!text.contains("Scan report for"), "{text}");
+    let tail: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Not shown"))
+        .collect();
+    let limit = super::super::TRACKED_LIMIT;
+    let ports = 2 * u64::from(hosts);
+    assert_eq!(
+        tail,
+        [
+            format!("Not shown: {hosts} hosts without an open port"),
+            String::new(),
+            format!(
+                "Not tracked per host: 100 port verdicts (more than {limit} hosts without an open \
+                 port were in progress at once); they count in the totals below only"
+            ),
+            String::new(),
+            format!(
+                "Scan done: at least {hosts} addresses, {ports} ports in 1.50 s ({:.1} ports/s)",
+                ports as f64 / 1.5
+            ),
+            format!("Ports: 0 open, {ports} closed (reset), 0 filtered"),
+            "Probes sent: 8".to_string(),
+        ]
+    );
+}
+
+/// A host tracked only from its open port on (the tracker was full before) says how many of
+/// its ports it may not show.
+#[test]
+fn a_late_host_block_says_what_it_misses() {
+    let mut p = HumanPrinter::new(Vec::new(), Verbosity::Normal);
+    let mut plan = plan(false);
+    plan.port_count = 3;
+    let printed = (|| {
+        p.plan(&plan)?;
+        for h in 0..super::super::TRACKED_LIMIT as u32 {
+            p.port(&report(
+                &format!("10.0.{}.{}", h >> 8, h & 0xff),
+                1,
+                Closed,
+                Reset,
+            ))?;
+        }
+        p.port(&report("198.18.0.9", 1, Closed, Reset))?;
+        p.port(&report("198.18.0.9", 2, Open, SynAck))?;
+        p.port(&report("198.18.0.9", 3, Closed, Reset))?;
+        p.finish(&summary())
+    })();
+    assert!(printed.is_ok());
+    let text = String::from_utf8(p.into_inner()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        text.contains(
+            "\nScan report for 198.18.0.9\n\
+             Not shown: up to 1 more tcp port (decided before this host was tracked; in the totals)\n\
+             PORT   STATE   REASON   RTT\n\
+             2/tcp  open    syn-ack  0.21ms\n\
+             3/tcp  closed  reset    0.21ms\n"
+        ),
+        "{text}"
+    );
 }
 
 #[test]
@@ -170,6 +324,7 @@ fn verbose_shows_full_response_and_xdp_counters() {
         passed: 44,
         ringbuf_full: 0,
         bad_cookie: 1,
+        repeats: 2,
     });
     let text = run(Verbosity::Verbose, None, &[ssh("198.18.0.2")], &s);
     assert!(
@@ -185,7 +340,7 @@ fn verbose_shows_full_response_and_xdp_counters() {
                  Ports: 3 open, 2 closed, 1 filtered\n\
                  Probes sent: 8\n\
                  Service detection: 0.80 s\n\
-                 XDP: seen 50, matched 6, passed 44, ringbuf-full 0, bad-cookie 1\n"
+                 XDP: seen 50, matched 6, passed 44, ringbuf-full 0, bad-cookie 1, repeats 2\n"
         ),
         "{text}"
     );
@@ -339,27 +494,29 @@ fn unreachable_ports_and_hosts() {
     let mut sum = summary();
     sum.unreachable = 22;
     sum.skipped = 1;
+    // Hosts without an open port fold into one line; the totals name the reasons.
     let text = run(Verbosity::Normal, None, &reports, &sum);
     assert!(
-        text.contains(
-            "Scan report for 198.18.5.15\n\
-             PORT    STATE        REASON              RTT\n\
-             22/tcp  unreachable  send-failed EACCES  -\n\
-             80/tcp  closed       reset               0.21ms\n"
-        ),
-        "{text}"
-    );
-    assert!(
-        text.contains("Not shown: 21 hosts with every scanned port unreachable\n"),
+        text.contains("Not shown: 22 hosts without an open port\n"),
         "{text}"
     );
     assert!(!text.contains("198.18.9."), "{text}");
     assert!(
-        text.contains("Ports: 3 open, 2 closed, 1 filtered, 22 unreachable\n"),
+        text.contains(
+            "Ports: 3 open, 2 closed (reset), 1 filtered, 22 unreachable (21 no-route, 1 send-failed)\n"
+        ),
         "{text}"
     );
     assert!(
         text.contains("Skipped: 1 address (network/broadcast of a connected subnet)\n"),
         "{text}"
     );
+    // -v lists them, and a refused send names its errno.
+    let text = run(Verbosity::Verbose, None, &reports, &sum);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("22/tcp") && l.contains("unreachable") && l.contains("send-failed"))
+        .unwrap_or_else(|| panic!("no send-failed line in {text}"));
+    assert!(line.contains("send-failed EACCES"), "{line}");
+    assert!(text.contains("no-route"), "{text}");
 }

@@ -1027,3 +1027,41 @@ fn no_route_verdicts_come_a_batch_at_a_time() {
     assert_eq!(total, 4096 * 3);
     assert_eq!(m.stats().probes_sent, 0);
 }
+
+#[test]
+fn a_full_verdict_backlog_pauses_fresh_probes_but_not_rsts() {
+    // One port on a /16: far more probes than the backlog holds.
+    let mut m = machine(config("198.18.0.0/16", &[], &[80]));
+    let mut sent = Vec::new();
+    // Answer every SYN but the first at once with RST, never taking the verdicts: the
+    // backlog fills while the first probe stays in flight.
+    let mut now = T0;
+    while !m.is_backlogged() {
+        let batch = syns(&transmits(&mut m, now));
+        assert!(
+            !batch.is_empty(),
+            "the machine stopped sending before its backlog was full"
+        );
+        for syn in &batch {
+            if !sent.is_empty() {
+                m.handle_reply(&reply(syn, ReplyKind::Rst, now + MS));
+            }
+            sent.push(*syn);
+        }
+        now += MS;
+    }
+    // A soft bound: answers come in after a whole batch went out.
+    assert!((EVENT_BACKLOG + 1..=EVENT_BACKLOG + 1 + BATCH).contains(&sent.len()));
+    // Backlogged: no fresh SYN at any time, and the machine is not done.
+    now += MS;
+    assert!(syns(&transmits(&mut m, now)).is_empty());
+    assert!(!m.is_done());
+    // The probe in flight is answered with SYN-ACK: its RST still goes out at once (the
+    // target must not keep a half-open connection because the pipeline is slow).
+    m.handle_reply(&reply(&sent[0], ReplyKind::SynAck, now));
+    assert!(matches!(m.poll_transmit(now), Some(Transmit::Rst { .. })));
+    // Taking the verdicts frees the backlog: fresh probes resume.
+    assert_eq!(events(&mut m).len(), sent.len());
+    assert!(!m.is_backlogged());
+    assert!(!syns(&transmits(&mut m, now + MS)).is_empty());
+}
