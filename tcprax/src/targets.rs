@@ -147,13 +147,28 @@ impl TargetRange {
     }
 }
 
+/// How host names become addresses: every address a name has, or why there are none.
+/// [`system_lookup`] is the real one; parsing takes it as a parameter so that callers which must
+/// never send a DNS query (the fuzz targets) can pass their own.
+pub type Lookup<'a> = &'a dyn Fn(&str) -> std::io::Result<Vec<IpAddr>>;
+
+/// The system resolver (`getaddrinfo`: /etc/hosts, then DNS).
+pub fn system_lookup(name: &str) -> std::io::Result<Vec<IpAddr>> {
+    Ok((name, 0u16).to_socket_addrs()?.map(|sa| sa.ip()).collect())
+}
+
 /// Parses one spec (already split from its list and trimmed). Resolves host names.
 pub fn parse_spec(spec: &str) -> Result<TargetRange, TargetErrorKind> {
+    parse_spec_with(spec, &system_lookup)
+}
+
+/// [`parse_spec`] with host names looked up by `lookup`.
+pub fn parse_spec_with(spec: &str, lookup: Lookup<'_>) -> Result<TargetRange, TargetErrorKind> {
     if spec.is_empty() {
         return Err(TargetErrorKind::Empty);
     }
     if let Some((base, prefix)) = spec.split_once('/') {
-        return parse_cidr(base, prefix);
+        return parse_cidr(base, prefix, lookup);
     }
     if let Some((start, end)) = spec.split_once('-') {
         // Host names may contain '-'; only an address before the dash makes this a range.
@@ -170,7 +185,7 @@ pub fn parse_spec(spec: &str) -> Result<TargetRange, TargetErrorKind> {
             name: None,
         });
     }
-    let addr = resolve(spec)?;
+    let addr = resolve(spec, lookup)?;
     let (family, v) = to_key(addr);
     Ok(TargetRange {
         family,
@@ -189,7 +204,11 @@ fn parse_literal(text: &str) -> Option<IpAddr> {
     inner.parse().ok()
 }
 
-fn parse_cidr(base: &str, prefix: &str) -> Result<TargetRange, TargetErrorKind> {
+fn parse_cidr(
+    base: &str,
+    prefix: &str,
+    lookup: Lookup<'_>,
+) -> Result<TargetRange, TargetErrorKind> {
     if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_digit()) {
         return Err(TargetErrorKind::BadPrefix {
             prefix: prefix.to_string(),
@@ -197,7 +216,7 @@ fn parse_cidr(base: &str, prefix: &str) -> Result<TargetRange, TargetErrorKind> 
     }
     let addr = match parse_literal(base) {
         Some(addr) => addr,
-        None => resolve(base)?,
+        None => resolve(base, lookup)?,
     };
     let (family, v) = to_key(addr);
     let max: u32 = match family {
@@ -262,7 +281,7 @@ fn parse_range(start: IpAddr, end: &str) -> Result<TargetRange, TargetErrorKind>
 
 /// Resolves a host name, after checking it could be one at all so that typos such as
 /// `198.18.0.300` get a precise message instead of a DNS lookup.
-fn resolve(name: &str) -> Result<IpAddr, TargetErrorKind> {
+fn resolve(name: &str, lookup: Lookup<'_>) -> Result<IpAddr, TargetErrorKind> {
     if name.contains(':') {
         return Err(TargetErrorKind::BadIpv6);
     }
@@ -280,11 +299,7 @@ fn resolve(name: &str) -> Result<IpAddr, TargetErrorKind> {
     if name.len() > 253 || !labels_ok {
         return Err(TargetErrorKind::NotATarget);
     }
-    let addrs: Vec<IpAddr> = (name, 0u16)
-        .to_socket_addrs()
-        .map_err(|source| TargetErrorKind::Unresolvable { source })?
-        .map(|sa| sa.ip())
-        .collect();
+    let addrs = lookup(name).map_err(|source| TargetErrorKind::Unresolvable { source })?;
     // nmap scans one address per name, IPv4 unless told -6; tcprax has no -6, so prefer v4
     // but fall back to v6 rather than failing a v6-only name.
     addrs
@@ -395,6 +410,17 @@ impl TargetSet {
         exclude: &[String],
         exclude_files: &[PathBuf],
     ) -> Result<TargetSet, TargetError> {
+        Self::parse_with(specs, list_files, exclude, exclude_files, &system_lookup)
+    }
+
+    /// [`parse`](Self::parse) with host names looked up by `lookup`.
+    pub fn parse_with(
+        specs: &[String],
+        list_files: &[PathBuf],
+        exclude: &[String],
+        exclude_files: &[PathBuf],
+        lookup: Lookup<'_>,
+    ) -> Result<TargetSet, TargetError> {
         let mut set = TargetSet {
             ranges: Vec::new(),
             starts: Vec::new(),
@@ -413,8 +439,8 @@ impl TargetSet {
                 kind,
             })?;
             for item in &items {
-                let range =
-                    parse_spec(item.token).map_err(|kind| item.error(Role::Target, kind))?;
+                let range = parse_spec_with(item.token, lookup)
+                    .map_err(|kind| item.error(Role::Target, kind))?;
                 let count = set
                     .push(range)
                     .map_err(|kind| item.error(Role::Target, kind))?;
@@ -433,8 +459,8 @@ impl TargetSet {
             let items = split_file(path, &text, Role::Target)?;
             let mut count: u128 = 0;
             for item in &items {
-                let range =
-                    parse_spec(item.token).map_err(|kind| item.error(Role::Target, kind))?;
+                let range = parse_spec_with(item.token, lookup)
+                    .map_err(|kind| item.error(Role::Target, kind))?;
                 let n = set
                     .push(range)
                     .map_err(|kind| item.error(Role::Target, kind))?;
@@ -464,7 +490,8 @@ impl TargetSet {
             })?;
             for item in &items {
                 excluded.push(
-                    parse_spec(item.token).map_err(|kind| item.error(Role::Exclusion, kind))?,
+                    parse_spec_with(item.token, lookup)
+                        .map_err(|kind| item.error(Role::Exclusion, kind))?,
                 );
             }
         }
@@ -472,7 +499,8 @@ impl TargetSet {
             let text = read_list(path, Role::Exclusion)?;
             for item in &split_file(path, &text, Role::Exclusion)? {
                 excluded.push(
-                    parse_spec(item.token).map_err(|kind| item.error(Role::Exclusion, kind))?,
+                    parse_spec_with(item.token, lookup)
+                        .map_err(|kind| item.error(Role::Exclusion, kind))?,
                 );
             }
         }
