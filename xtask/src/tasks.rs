@@ -21,6 +21,8 @@ tasks:
                         eBPF crate), cargo test; the project's one test command
   demo [--] [ARGS...]   setup, build release, run the namespace demo (target/release/tcprax-demo)
   bench [--] ARGS...    setup, build and run the tcprax-bench binary, if the workspace has one
+  fuzz [SECONDS] [TARGET...]
+                        run the cargo-fuzz targets in fuzz/ for SECONDS each (default 60)
   help                  this text
 ";
 
@@ -33,6 +35,7 @@ pub enum Task {
     Test,
     Demo { args: Vec<OsString> },
     Bench { args: Vec<OsString> },
+    Fuzz(crate::fuzz::Options),
     Help,
 }
 
@@ -85,6 +88,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Task, String> {
         "bench" => Ok(Task::Bench {
             args: forwarded(rest),
         }),
+        "fuzz" => crate::fuzz::parse(&rest).map(Task::Fuzz),
         other => Err(format!("unknown task `{other}`")),
     }
 }
@@ -148,6 +152,7 @@ pub fn execute(task: Task) -> anyhow::Result<ExitCode> {
             ))
         }
         Task::Bench { args } => bench(args),
+        Task::Fuzz(opts) => crate::fuzz::run(root(), opts),
         Task::Test => test(),
     }
 }
