@@ -55,6 +55,8 @@ struct Outcome {
     runs: Option<u64>,
     secs: Option<u64>,
     exec_per_sec: Option<u64>,
+    /// Code edges covered (libFuzzer's `cov:`), to see whether a longer run still found more.
+    coverage: Option<u64>,
     /// libFuzzer's name for what went wrong ("deadly signal", "timeout", "out-of-memory", ...).
     failure: Option<String>,
     /// Where the input that went wrong was saved.
@@ -73,14 +75,15 @@ impl Outcome {
                 self.secs = secs.parse().ok();
             }
         }
-        // `#1234567	DONE   cov: 1 ft: 2 corp: 3/4b lim: 5 exec/s: 20576 rss: 45Mb`, and the
-        // same field in the periodic `pulse` lines and in the final `stat::` block.
-        if let Some((_, rest)) = line.split_once("exec/s: ") {
-            self.exec_per_sec = rest
-                .split_whitespace()
-                .next()
-                .and_then(|n| n.parse().ok())
-                .or(self.exec_per_sec);
+        // `#1234567	DONE   cov: 51 ft: 61 corp: 9/99b lim: 4 exec/s: 20576 rss: 45Mb`: the
+        // status lines carry the speed and the coverage; the last one seen wins.
+        let field = |name: &str| {
+            let (_, rest) = line.split_once(name)?;
+            rest.split_whitespace().next()?.parse::<u64>().ok()
+        };
+        if line.starts_with('#') {
+            self.exec_per_sec = field("exec/s: ").or(self.exec_per_sec);
+            self.coverage = field("cov: ").or(self.coverage);
         }
         if let Some(rest) = line.strip_prefix("stat::number_of_executed_units:") {
             self.runs = rest.trim().parse().ok().or(self.runs);
@@ -110,6 +113,9 @@ impl Outcome {
             _ => "? exec/s".to_owned(),
         };
         let secs = self.secs.map_or(String::new(), |s| format!(" in {s} s"));
+        let coverage = self
+            .coverage
+            .map_or(String::new(), |c| format!(", cov {c}"));
         let verdict = match (&self.failure, &self.artifact, ok) {
             (None, None, true) => "0 crashes".to_owned(),
             (failure, artifact, _) => format!(
@@ -120,7 +126,7 @@ impl Outcome {
                     .map_or(String::new(), |a| format!(": {a}"))
             ),
         };
-        format!("{target:<14} {runs:>11} runs{secs} ({speed}), {verdict}")
+        format!("{target:<14} {runs:>11} runs{secs} ({speed}{coverage}), {verdict}")
     }
 }
 
@@ -318,10 +324,11 @@ mod tests {
         assert_eq!(o.runs, Some(1_234_567));
         assert_eq!(o.secs, Some(60));
         assert_eq!(o.exec_per_sec, Some(20_576));
+        assert_eq!(o.coverage, Some(51));
         assert_eq!(o.failure, None);
         assert_eq!(
             o.summary("ports", true),
-            "ports              1234567 runs in 60 s (20576 exec/s), 0 crashes"
+            "ports              1234567 runs in 60 s (20576 exec/s, cov 51), 0 crashes"
         );
     }
 
