@@ -130,16 +130,17 @@ impl Outcome {
     }
 }
 
-/// libFuzzer's per-input progress lines and its closing "recommended dictionary", left out of
-/// the echo to keep a long run readable.
+/// libFuzzer's per-input progress lines (new units, newly covered functions) and its closing
+/// "recommended dictionary", left out of the echo to keep a long run readable.
 fn is_noise(line: &str) -> bool {
     let progress = line.starts_with('#')
         && ["NEW", "REDUCE", "pulse", "RELOAD"]
             .iter()
             .any(|w| line.contains(w));
+    let new_function = line.trim_start().starts_with("NEW_FUNC[");
     let dictionary =
         line.starts_with("###### ") || (line.starts_with('"') && line.contains("\" # Uses: "));
-    progress || dictionary
+    progress || new_function || dictionary
 }
 
 /// `cargo +nightly fuzz ...` from the workspace root, with nothing of the calling cargo left
@@ -377,6 +378,9 @@ mod tests {
         ));
         assert!(is_noise("#17\tNEW    cov: 12 ft: 13 corp: 2/3b"));
         assert!(is_noise("###### Recommended dictionary. ######"));
+        assert!(is_noise(
+            "\tNEW_FUNC[1/1]: 0x5563 in x509_parser::extensions::parser::parse_keyidentifier_ext"
+        ));
         assert!(is_noise("\"\\001\\000\" # Uses: 1122"));
         assert!(!is_noise("==1== ERROR: libFuzzer: deadly signal"));
         assert!(!is_noise(
