@@ -20,7 +20,7 @@
 //! avoids. Exclusions are merged into sorted, disjoint ranges per family and checked by binary
 //! search.
 use crate::model::TargetInfo;
-pub use grammar::parse_spec;
+pub use grammar::{Lookup, parse_spec, parse_spec_with, system_lookup};
 use grammar::{read_list, split_arg, split_file};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -181,6 +181,17 @@ impl TargetSet {
         exclude: &[String],
         exclude_files: &[PathBuf],
     ) -> Result<TargetSet, TargetError> {
+        Self::parse_with(specs, list_files, exclude, exclude_files, &system_lookup)
+    }
+
+    /// [`parse`](Self::parse) with host names looked up by `lookup`.
+    pub fn parse_with(
+        specs: &[String],
+        list_files: &[PathBuf],
+        exclude: &[String],
+        exclude_files: &[PathBuf],
+        lookup: Lookup<'_>,
+    ) -> Result<TargetSet, TargetError> {
         let mut set = TargetSet {
             ranges: Vec::new(),
             starts: Vec::new(),
@@ -199,8 +210,8 @@ impl TargetSet {
                 kind,
             })?;
             for item in &items {
-                let range =
-                    parse_spec(item.token).map_err(|kind| item.error(Role::Target, kind))?;
+                let range = parse_spec_with(item.token, lookup)
+                    .map_err(|kind| item.error(Role::Target, kind))?;
                 let count = set
                     .push(range)
                     .map_err(|kind| item.error(Role::Target, kind))?;
@@ -219,8 +230,8 @@ impl TargetSet {
             let items = split_file(path, &text, Role::Target)?;
             let mut count: u128 = 0;
             for item in &items {
-                let range =
-                    parse_spec(item.token).map_err(|kind| item.error(Role::Target, kind))?;
+                let range = parse_spec_with(item.token, lookup)
+                    .map_err(|kind| item.error(Role::Target, kind))?;
                 let n = set
                     .push(range)
                     .map_err(|kind| item.error(Role::Target, kind))?;
@@ -250,7 +261,8 @@ impl TargetSet {
             })?;
             for item in &items {
                 excluded.push(
-                    parse_spec(item.token).map_err(|kind| item.error(Role::Exclusion, kind))?,
+                    parse_spec_with(item.token, lookup)
+                        .map_err(|kind| item.error(Role::Exclusion, kind))?,
                 );
             }
         }
@@ -258,7 +270,8 @@ impl TargetSet {
             let text = read_list(path, Role::Exclusion)?;
             for item in &split_file(path, &text, Role::Exclusion)? {
                 excluded.push(
-                    parse_spec(item.token).map_err(|kind| item.error(Role::Exclusion, kind))?,
+                    parse_spec_with(item.token, lookup)
+                        .map_err(|kind| item.error(Role::Exclusion, kind))?,
                 );
             }
         }

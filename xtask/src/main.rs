@@ -1,10 +1,11 @@
-//! `cargo xtask`: the workspace's developer tasks (setup, build, run, test, demo, benchmarks).
+//! `cargo xtask`: the workspace's developer tasks (setup, build, run, test, demo, benchmarks, fuzz).
 //!
 //! xtask depends on no crate of this workspace: it is what installs the toolchain pieces that
 //! `tcprax/build.rs` needs (nightly's rust-src, LLVM 22, bpf-linker), so it must build with
 //! nothing but stable Rust. `main` parses, runs the task and maps the outcome to an exit code:
 //! 0 done, 1 failed, 2 usage error, 130 interrupted.
 mod exec;
+mod fuzz;
 mod setup;
 mod tasks;
 

@@ -26,6 +26,8 @@ tasks:
   bench-sv [--] [ARGS...]
                         setup, build release, run the -sV benchmark (tcprax-bench-sv:
                         --runs N, --no-nmap)
+  fuzz [SECONDS] [TARGET...]
+                        run the cargo-fuzz targets in fuzz/ for SECONDS each (default 60)
   help                  this text
 ";
 
@@ -45,6 +47,7 @@ pub enum Task {
         program: LabProgram,
         args: Vec<OsString>,
     },
+    Fuzz(crate::fuzz::Options),
     Help,
 }
 
@@ -122,6 +125,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Task, String> {
             program: LabProgram::BenchSv,
             args: forwarded(rest),
         }),
+        "fuzz" => crate::fuzz::parse(&rest).map(Task::Fuzz),
         other => Err(format!("unknown task `{other}`")),
     }
 }
@@ -179,6 +183,7 @@ pub fn execute(task: Task) -> anyhow::Result<ExitCode> {
                     .args(args),
             ))
         }
+        Task::Fuzz(opts) => crate::fuzz::run(root(), opts),
         Task::Test => test(),
     }
 }

@@ -20,7 +20,7 @@ pub mod patterns;
 pub mod sanitize;
 mod tls;
 
-pub use cert::cert_info;
+pub use cert::{cert_info, raw_common_names};
 pub use patterns::{Identified, identify};
 pub use sanitize::sanitize;
 

@@ -5,13 +5,28 @@ use super::{Family, Role, TargetError, TargetErrorKind, TargetRange, to_key};
 use std::net::{IpAddr, ToSocketAddrs};
 use std::path::Path;
 
+/// How host names become addresses: every address a name has, or why there are none.
+/// [`system_lookup`] is the real one; parsing takes it as a parameter so that callers which must
+/// never send a DNS query (the fuzz targets) can pass their own.
+pub type Lookup<'a> = &'a dyn Fn(&str) -> std::io::Result<Vec<IpAddr>>;
+
+/// The system resolver (`getaddrinfo`: /etc/hosts, then DNS).
+pub fn system_lookup(name: &str) -> std::io::Result<Vec<IpAddr>> {
+    Ok((name, 0u16).to_socket_addrs()?.map(|sa| sa.ip()).collect())
+}
+
 /// Parses one spec (already split from its list and trimmed). Resolves host names.
 pub fn parse_spec(spec: &str) -> Result<TargetRange, TargetErrorKind> {
+    parse_spec_with(spec, &system_lookup)
+}
+
+/// [`parse_spec`] with host names looked up by `lookup`.
+pub fn parse_spec_with(spec: &str, lookup: Lookup<'_>) -> Result<TargetRange, TargetErrorKind> {
     if spec.is_empty() {
         return Err(TargetErrorKind::Empty);
     }
     if let Some((base, prefix)) = spec.split_once('/') {
-        return parse_cidr(base, prefix);
+        return parse_cidr(base, prefix, lookup);
     }
     if let Some((start, end)) = spec.split_once('-') {
         // Host names may contain '-'; only an address before the dash makes this a range.
@@ -28,7 +43,7 @@ pub fn parse_spec(spec: &str) -> Result<TargetRange, TargetErrorKind> {
             name: None,
         });
     }
-    let addr = resolve(spec)?;
+    let addr = resolve(spec, lookup)?;
     let (family, v) = to_key(addr);
     Ok(TargetRange {
         family,
@@ -47,7 +62,11 @@ fn parse_literal(text: &str) -> Option<IpAddr> {
     inner.parse().ok()
 }
 
-fn parse_cidr(base: &str, prefix: &str) -> Result<TargetRange, TargetErrorKind> {
+fn parse_cidr(
+    base: &str,
+    prefix: &str,
+    lookup: Lookup<'_>,
+) -> Result<TargetRange, TargetErrorKind> {
     if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_digit()) {
         return Err(TargetErrorKind::BadPrefix {
             prefix: prefix.to_string(),
@@ -55,7 +74,7 @@ fn parse_cidr(base: &str, prefix: &str) -> Result<TargetRange, TargetErrorKind> 
     }
     let addr = match parse_literal(base) {
         Some(addr) => addr,
-        None => resolve(base)?,
+        None => resolve(base, lookup)?,
     };
     let (family, v) = to_key(addr);
     let max: u32 = match family {
@@ -120,7 +139,7 @@ fn parse_range(start: IpAddr, end: &str) -> Result<TargetRange, TargetErrorKind>
 
 /// Resolves a host name, after checking it could be one at all so that typos such as
 /// `198.18.0.300` get a precise message instead of a DNS lookup.
-fn resolve(name: &str) -> Result<IpAddr, TargetErrorKind> {
+fn resolve(name: &str, lookup: Lookup<'_>) -> Result<IpAddr, TargetErrorKind> {
     if name.contains(':') {
         return Err(TargetErrorKind::BadIpv6);
     }
@@ -138,11 +157,7 @@ fn resolve(name: &str) -> Result<IpAddr, TargetErrorKind> {
     if name.len() > 253 || !labels_ok {
         return Err(TargetErrorKind::NotATarget);
     }
-    let addrs: Vec<IpAddr> = (name, 0u16)
-        .to_socket_addrs()
-        .map_err(|source| TargetErrorKind::Unresolvable { source })?
-        .map(|sa| sa.ip())
-        .collect();
+    let addrs = lookup(name).map_err(|source| TargetErrorKind::Unresolvable { source })?;
     // nmap scans one address per name, IPv4 unless told -6; tcprax has no -6, so prefer v4
     // but fall back to v6 rather than failing a v6-only name.
     addrs
