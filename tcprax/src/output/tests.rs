@@ -1,6 +1,8 @@
 //! Unit tests of the shared printer machinery: host table, fan-out, text helpers.
 use super::fixtures::*;
 use super::*;
+use crate::model::PortState;
+use std::sync::Arc;
 
 #[test]
 fn clean_replaces_controls_and_bidi() {

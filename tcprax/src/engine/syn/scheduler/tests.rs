@@ -4,6 +4,7 @@ use crate::config::Shard;
 use crate::engine::syn::egress::key;
 use crate::targets::Family;
 use std::collections::{BTreeSet, HashSet};
+use tcprax_common::{ReplyEvent, kind};
 
 const MS: u64 = 1_000_000;
 const SEC: u64 = 1_000_000_000;

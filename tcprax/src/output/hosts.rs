@@ -1,0 +1,415 @@
+//! Per-host state of the human and grepable printers: [`HostTracker`] holds a host only while
+//! it is in progress and hands it back once every planned port has a verdict; hosts without
+//! an open port are bounded ([`TRACKED_LIMIT`](super::TRACKED_LIMIT)), their non-open ports
+//! counted by reason ([`ReasonCounts`]) and listed only when a report could show them.
+use super::{KEPT_LIMIT, ListPolicy, TRACKED_LIMIT, reason_str};
+use crate::model::{PortReport, PortState, Reason, ScanPlan, ServiceInfo};
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Every reason, in the order of the counters below.
+const REASONS: [Reason; 9] = [
+    Reason::SynAck,
+    Reason::Reset,
+    Reason::IcmpUnreachable,
+    Reason::NoResponse,
+    Reason::Connected,
+    Reason::Refused,
+    Reason::Unreachable,
+    Reason::NoRoute,
+    // Counted together whatever the errno; a listed port keeps its own.
+    Reason::SendFailed { errno: 0 },
+];
+
+fn reason_index(reason: Reason) -> usize {
+    match reason {
+        Reason::SynAck => 0,
+        Reason::Reset => 1,
+        Reason::IcmpUnreachable => 2,
+        Reason::NoResponse => 3,
+        Reason::Connected => 4,
+        Reason::Refused => 5,
+        Reason::Unreachable => 6,
+        Reason::NoRoute => 7,
+        Reason::SendFailed { .. } => 8,
+    }
+}
+
+/// A counter width: per-host tallies use `u32` (a host has at most 65,535 ports per pass), the
+/// scan-wide ones `u64`.
+pub(crate) trait Count: Copy + Default + Into<u64> {
+    fn inc(&mut self);
+    fn dec(&mut self);
+}
+
+impl Count for u32 {
+    fn inc(&mut self) {
+        *self = self.saturating_add(1);
+    }
+    fn dec(&mut self) {
+        *self = self.saturating_sub(1);
+    }
+}
+
+impl Count for u64 {
+    fn inc(&mut self) {
+        *self = self.saturating_add(1);
+    }
+    fn dec(&mut self) {
+        *self = self.saturating_sub(1);
+    }
+}
+
+/// Ports counted by reason: a fixed array, so counting costs no allocation per host.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ReasonCounts<N>([N; REASONS.len()]);
+
+impl<N: Count> ReasonCounts<N> {
+    fn add(&mut self, reason: Reason) {
+        self.0[reason_index(reason)].inc();
+    }
+
+    pub(crate) fn total(&self) -> u64 {
+        self.0.iter().map(|&n| n.into()).sum()
+    }
+
+    /// (reason, count) with a count, most frequent first (ties by name).
+    pub(crate) fn sorted(&self) -> Vec<(Reason, u64)> {
+        let mut v: Vec<(Reason, u64)> = REASONS
+            .iter()
+            .map(|&r| (r, self.0[reason_index(r)].into()))
+            .filter(|&(_, n)| n > 0)
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(reason_str(a.0).cmp(reason_str(b.0))));
+        v
+    }
+}
+
+/// A non-open verdict kept for listing, in 12 bytes: no service part, the RTT in whole
+/// microseconds (the precision the reports print and JSON carries).
+#[derive(Clone, Copy, Debug)]
+struct Brief {
+    /// `u32::MAX` when nothing answered; longer RTTs saturate just below.
+    rtt_us: u32,
+    port: u16,
+    state: PortState,
+    reason: Reason,
+    ttl: Option<u8>,
+}
+
+impl Brief {
+    fn of(report: &PortReport) -> Brief {
+        let rtt_us = match report.event.rtt {
+            Some(d) => u32::try_from(d.as_micros())
+                .unwrap_or(u32::MAX)
+                .min(u32::MAX - 1),
+            None => u32::MAX,
+        };
+        Brief {
+            rtt_us,
+            port: report.event.port,
+            state: report.event.state,
+            reason: report.event.reason,
+            ttl: report.event.ttl,
+        }
+    }
+
+    fn rtt(&self) -> Option<Duration> {
+        (self.rtt_us != u32::MAX).then(|| Duration::from_micros(u64::from(self.rtt_us)))
+    }
+}
+
+/// The non-open ports of one state on one host: a tally by reason, and how many of them are
+/// kept for listing (in [`HostPorts`], shared by both states to save a vector per host).
+#[derive(Debug, Default)]
+pub(crate) struct Bucket {
+    reasons: ReasonCounts<u32>,
+    kept: u16,
+    /// A port of a listable bucket could not be kept ([`KEPT_LIMIT`] reached): list none.
+    short: bool,
+}
+
+impl Bucket {
+    fn count(&self) -> u64 {
+        self.reasons.total()
+    }
+}
+
+/// The ports of one state on one host that a report counts instead of listing.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Hidden {
+    pub state: PortState,
+    pub count: u64,
+    /// By reason, most frequent first.
+    pub reasons: Vec<(Reason, u64)>,
+}
+
+/// What a per-host printer keeps about one host while it is in progress: ~140 bytes when it
+/// has no open port and nothing to list (the common case of a closed or silent host).
+#[derive(Debug, Default)]
+pub(crate) struct HostPorts {
+    /// The host name the user gave for this address, from the first report that had one.
+    name: Option<Arc<str>>,
+    open: Vec<PortReport>,
+    /// Closed and filtered ports that may still be listed.
+    kept: Vec<Brief>,
+    closed: Bucket,
+    filtered: Bucket,
+    /// -sS ports no probe could reach (no route, a send the kernel refused).
+    unreachable: Bucket,
+    /// Tracking began after verdicts had gone untracked ([`HostTracker::untracked`]): some
+    /// of this host's ports may have been decided before and not be counted here.
+    pub(super) late: bool,
+}
+
+/// One port line of a report, whatever its state.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Row<'a> {
+    pub port: u16,
+    pub state: PortState,
+    pub reason: Reason,
+    pub rtt: Option<Duration>,
+    /// IP TTL / hop limit of the reply that decided the state (-sS only).
+    pub ttl: Option<u8>,
+    pub service: Option<&'a ServiceInfo>,
+}
+
+impl HostPorts {
+    fn add(&mut self, report: &PortReport, policy: ListPolicy, room: &mut usize) {
+        if self.name.is_none() {
+            self.name.clone_from(&report.name);
+        }
+        let state = report.event.state;
+        let bucket = match state {
+            PortState::Open => {
+                self.open.push(report.clone());
+                return;
+            }
+            PortState::Closed => &mut self.closed,
+            PortState::Filtered => &mut self.filtered,
+            PortState::Unreachable => &mut self.unreachable,
+        };
+        bucket.reasons.add(report.event.reason);
+        let (keep, release) = if policy.partial {
+            // -v: the first ports that arrive are listed, the rest counted.
+            (usize::from(bucket.kept) < policy.keep && *room > 0, false)
+        } else if bucket.count() <= policy.keep as u64 && !bucket.short {
+            // All or none: without this one the list would be incomplete.
+            bucket.short = *room == 0;
+            (!bucket.short, bucket.short)
+        } else {
+            // Too many to list: none will be, so free them now.
+            (false, bucket.kept > 0)
+        };
+        if keep {
+            *room -= 1;
+            bucket.kept += 1;
+            self.kept.push(Brief::of(report));
+        }
+        if release {
+            *room += usize::from(bucket.kept);
+            bucket.kept = 0;
+            self.kept.retain(|b| b.state != state);
+            if self.kept.is_empty() {
+                self.kept = Vec::new();
+            }
+        }
+    }
+
+    /// The lines to list, sorted by port: every open port and the kept non-open ones.
+    pub(crate) fn rows(&self) -> Vec<Row<'_>> {
+        let open = self.open.iter().map(|r| Row {
+            port: r.event.port,
+            state: r.event.state,
+            reason: r.event.reason,
+            rtt: r.event.rtt,
+            ttl: r.event.ttl,
+            service: r.service.as_ref(),
+        });
+        let others = self.kept.iter().map(|b| Row {
+            port: b.port,
+            state: b.state,
+            reason: b.reason,
+            rtt: b.rtt(),
+            ttl: b.ttl,
+            service: None,
+        });
+        let mut rows: Vec<Row<'_>> = open.chain(others).collect();
+        rows.sort_by_key(|r| r.port);
+        rows
+    }
+
+    /// Non-open states with ports that are not listed, and their reasons, most frequent first.
+    pub(crate) fn hidden(&self) -> Vec<Hidden> {
+        [
+            (PortState::Closed, &self.closed),
+            (PortState::Filtered, &self.filtered),
+            (PortState::Unreachable, &self.unreachable),
+        ]
+        .into_iter()
+        .filter_map(|(state, bucket)| {
+            let mut reasons = bucket.reasons;
+            for b in self.kept.iter().filter(|b| b.state == state) {
+                reasons.0[reason_index(b.reason)].dec();
+            }
+            let count = bucket.count() - u64::from(bucket.kept);
+            (count > 0).then(|| Hidden {
+                state,
+                count,
+                reasons: reasons.sorted(),
+            })
+        })
+        .collect()
+    }
+
+    /// The host name the user gave for this address, if any.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Ports with a verdict on this host (that this printer saw while tracking it).
+    pub(crate) fn total(&self) -> u64 {
+        self.open.len() as u64
+            + self.closed.count()
+            + self.filtered.count()
+            + self.unreachable.count()
+    }
+
+    pub(crate) fn has_open(&self) -> bool {
+        !self.open.is_empty()
+    }
+
+    /// True if the host answered nothing: every port filtered.
+    pub(crate) fn silent(&self) -> bool {
+        self.open.is_empty() && self.closed.count() == 0 && self.unreachable.count() == 0
+    }
+}
+
+/// Hosts in progress, for the printers that report per host. A host is complete once it has
+/// as many verdicts as the plan has ports; [`HostTracker::add`] then hands it back, and
+/// forgets it, so the printer can write it at once.
+///
+/// Bounded: hosts with an open port are always tracked (their open ports are the report),
+/// but hosts without one only up to [`TRACKED_LIMIT`] at once. A verdict for yet another
+/// host without an open port is only counted ([`HostTracker::untracked`]); if that host
+/// opens a port later, it is tracked from then on, flagged `late`, and never completes (its
+/// earlier verdicts are missing), so it is reported at the end. Without a plan nothing
+/// completes: every host is reported at the end.
+#[derive(Debug)]
+pub(crate) struct HostTracker {
+    pub(super) hosts: HashMap<IpAddr, HostPorts>,
+    policy: ListPolicy,
+    /// Verdicts that complete a host: the plan's port count.
+    ports_per_host: Option<u64>,
+    /// Entries of `hosts` without an open port.
+    pub(super) without_open: usize,
+    /// Briefs all hosts together may still keep (of [`KEPT_LIMIT`]).
+    pub(super) room: usize,
+    untracked: u64,
+    closed: ReasonCounts<u64>,
+    filtered: ReasonCounts<u64>,
+    unreachable: ReasonCounts<u64>,
+}
+
+impl HostTracker {
+    pub(crate) fn new(policy: ListPolicy) -> HostTracker {
+        HostTracker {
+            hosts: HashMap::new(),
+            policy,
+            ports_per_host: None,
+            without_open: 0,
+            room: KEPT_LIMIT,
+            untracked: 0,
+            closed: ReasonCounts::default(),
+            filtered: ReasonCounts::default(),
+            unreachable: ReasonCounts::default(),
+        }
+    }
+
+    /// Learn from the plan how many verdicts complete a host.
+    pub(crate) fn plan(&mut self, plan: &ScanPlan) {
+        self.ports_per_host = Some(plan.port_count as u64).filter(|&n| n > 0);
+    }
+
+    /// Counts `report`, and returns its host if this verdict completed it.
+    pub(crate) fn add(&mut self, report: &PortReport) -> Option<(IpAddr, HostPorts)> {
+        let state = report.event.state;
+        match state {
+            PortState::Open => {}
+            PortState::Closed => self.closed.add(report.event.reason),
+            PortState::Filtered => self.filtered.add(report.event.reason),
+            PortState::Unreachable => self.unreachable.add(report.event.reason),
+        }
+        let addr = report.event.addr;
+        let late = self.untracked > 0;
+        let host = match self.hosts.entry(addr) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                if state != PortState::Open && self.without_open >= TRACKED_LIMIT {
+                    self.untracked += 1;
+                    return None;
+                }
+                self.without_open += 1;
+                e.insert(HostPorts {
+                    late,
+                    ..HostPorts::default()
+                })
+            }
+        };
+        let had_open = host.has_open();
+        host.add(report, self.policy, &mut self.room);
+        if !had_open && host.has_open() {
+            self.without_open -= 1;
+        }
+        if Some(host.total()) != self.ports_per_host {
+            return None;
+        }
+        let host = self.hosts.remove(&addr)?;
+        self.forget(&host);
+        Some((addr, host))
+    }
+
+    fn forget(&mut self, host: &HostPorts) {
+        self.room += host.kept.len();
+        if !host.has_open() {
+            self.without_open -= 1;
+        }
+    }
+
+    /// Every host still in progress (an interrupted scan, a `--shard`, no plan), sorted by
+    /// address (IPv4 before IPv6), and forgotten.
+    pub(crate) fn drain(&mut self) -> Vec<(IpAddr, HostPorts)> {
+        let mut hosts: Vec<(IpAddr, HostPorts)> = self.hosts.drain().collect();
+        hosts.sort_by_key(|(addr, _)| *addr);
+        for (_, host) in &hosts {
+            self.forget(host);
+        }
+        hosts
+    }
+
+    /// Verdicts counted only in the totals, because [`TRACKED_LIMIT`] hosts without an open
+    /// port were in progress when they came.
+    pub(crate) fn untracked(&self) -> u64 {
+        self.untracked
+    }
+
+    /// Ports of `host` decided before it was tracked, at most (its plan minus what it has):
+    /// only for a `late` host, since for others the rest was not decided at all.
+    pub(crate) fn missing(&self, host: &HostPorts) -> Option<u64> {
+        let planned = self.ports_per_host.filter(|_| host.late)?;
+        Some(planned.saturating_sub(host.total())).filter(|&n| n > 0)
+    }
+
+    /// Every closed and every filtered verdict so far, by reason, tracked or not.
+    pub(crate) fn totals(&self) -> (&ReasonCounts<u64>, &ReasonCounts<u64>) {
+        (&self.closed, &self.filtered)
+    }
+
+    /// Every unreachable verdict so far, by reason.
+    pub(crate) fn unreachable_totals(&self) -> &ReasonCounts<u64> {
+        &self.unreachable
+    }
+}
