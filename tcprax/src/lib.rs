@@ -2,13 +2,15 @@
 //! service fingerprinting over TCP and TLS (-sV).
 //!
 //! Layers, each in its own module: `wire` (packet bytes), `engine` (send, receive, schedule,
-//! retry), `service` (-sV service detection), `output` (printers). Engines emit
+//! retry), `service` (-sV service detection), `output` (printers), `privilege` (capabilities:
+//! what a scan needs, and their drop after set-up). Engines emit
 //! [`model::ScanEvent`]s; only `output` writes reports.
 pub mod config;
 pub mod engine;
 pub mod model;
 pub mod output;
 pub mod ports;
+pub mod privilege;
 pub mod scan;
 pub mod service;
 pub mod targets;

@@ -1,6 +1,11 @@
-//! The tcprax command: parse arguments into a validated config, run the scan, map the outcome
-//! to an exit code, and turn SIGINT/SIGTERM/SIGHUP into a clean stop. All the work lives in the
-//! library; all the grammar in `cli`.
+//! The tcprax command: parse arguments into a validated config, set the scan up, give up every
+//! privilege, run the scan, map the outcome to an exit code, and turn SIGINT/SIGTERM/SIGHUP into
+//! a clean stop. All the work lives in the library; all the grammar in `cli`.
+//!
+//! The order is the point: report files are opened and the privileged set-up done (-sS: XDP
+//! attached, raw socket open) while the process has one thread; then every capability is
+//! dropped (under sudo, the process becomes the invoking user); only then is the async runtime
+//! built, so every thread it starts is unprivileged before any byte from the network is parsed.
 mod cli;
 
 use std::process::ExitCode;
@@ -26,6 +31,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let prepared = match tcprax::scan::prepare(&config) {
+        Ok(prepared) => prepared,
+        Err(err) => {
+            eprintln!("tcprax: error: {err}");
+            return ExitCode::from(1);
+        }
+    };
+    if let Err(err) = tcprax::privilege::sudo_user_from_env().and_then(tcprax::privilege::drop_all)
+    {
+        eprintln!("tcprax: error: {err}");
+        return ExitCode::from(1);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -46,7 +63,7 @@ fn main() -> ExitCode {
             }
             Err(err) => eprintln!("tcprax: warning: cannot catch signals: {err}"),
         }
-        tcprax::scan::run(&config, &mut printers, stop.clone()).await
+        tcprax::scan::run(&config, prepared, &mut printers, stop.clone()).await
     });
     match result {
         Ok(summary) if summary.interrupted => {

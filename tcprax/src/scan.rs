@@ -1,9 +1,12 @@
 //! The scan pipeline: engine -> (service detection for open ports, as soon as each is found)
 //! -> printers. Stages pass plain values over bounded channels; nothing after the engine
 //! knows which engine produced an event.
+//!
+//! A scan is set up ([`prepare`]: whatever needs privileges, synchronously) before it runs
+//! ([`run`]: inside the async runtime), so the binary can drop its capabilities in between.
 use crate::config::{ScanConfig, Verbosity};
 use crate::engine::connect::{ConnectError, ConnectOptions, connect_scan};
-use crate::engine::syn::{SynError, SynScanOptions, syn_scan};
+use crate::engine::syn::{PreparedSyn, SynError, SynScanOptions};
 use crate::engine::{EngineStats, ScanControl};
 use crate::model::{
     PortReport, PortState, ScanEvent, ScanPlan, ScanSummary, ScanType, ServiceInfo,
@@ -103,17 +106,45 @@ fn progress_bar(config: &ScanConfig, total: u64) -> ProgressBar {
     bar
 }
 
+/// A scan set up by [`prepare`], ready to [`run`]: the engine's privileged resources (-sS:
+/// XDP attached, raw socket open), or nothing (-sT needs none).
+pub struct Prepared {
+    engine: PreparedEngine,
+}
+
+enum PreparedEngine {
+    Connect,
+    Syn(Box<PreparedSyn>),
+}
+
+/// Set up the scan described by `config`: everything that needs privileges happens here,
+/// synchronously and outside any async runtime (-sS: the capability check, routes, XDP on every
+/// egress interface, the raw socket). Nothing is sent or printed yet.
+pub fn prepare(config: &ScanConfig) -> Result<Prepared, ScanError> {
+    let engine = match config.scan_type {
+        ScanType::Connect => PreparedEngine::Connect,
+        ScanType::Syn => PreparedEngine::Syn(Box::new(crate::engine::syn::prepare(
+            &config.targets,
+            &config.ports,
+            syn_options(config),
+        )?)),
+    };
+    Ok(Prepared { engine })
+}
+
 /// Service detections allowed to wait or run at once, per unit of -sV concurrency. Past that the
 /// pipeline stops taking events from the engine until one finishes, so a network that SYN-ACKs
 /// everything (SYN proxies, tarpits) cannot grow the queue, and memory, without bound.
 pub const SV_QUEUE_PER_PROBE: usize = 4;
 
-/// Run the whole scan described by `config`, reporting to `printers`. A stop through `stop` (a
-/// signal) ends it early: the engine stops sending, no new -sV detection starts, the running
-/// ones are cancelled at once (their ports are still reported open, without service), and the
-/// printers finish with the results so far (`interrupted` in the summary).
+/// Run the whole scan described by `config` and set up by [`prepare`], reporting to `printers`.
+/// Needs no privileges. A stop through `stop` (a signal) ends it early: the engine stops
+/// sending, no new -sV detection starts, the running ones are cancelled at once (their ports
+/// are still reported open, without service), and the printers finish with the results so far
+/// (`interrupted` in the summary).
 pub async fn run(
     config: &ScanConfig,
+    prepared: Prepared,
     printers: &mut [Box<dyn Printer + Send>],
     stop: ScanControl,
 ) -> Result<ScanSummary, ScanError> {
@@ -126,11 +157,11 @@ pub async fn run(
     let bar = progress_bar(config, u64::try_from(total).unwrap_or(u64::MAX));
 
     let (tx, mut rx) = mpsc::channel::<ScanEvent>(4096);
-    let targets = config.targets.clone();
-    let ports = config.ports.clone();
     let engine_stop = stop.clone();
-    let mut engine = match config.scan_type {
-        ScanType::Connect => {
+    let mut engine = match prepared.engine {
+        PreparedEngine::Connect => {
+            let targets = config.targets.clone();
+            let ports = config.ports.clone();
             let opts = ConnectOptions {
                 concurrency: config.concurrency,
                 max_timeout: config.max_timeout(),
@@ -142,13 +173,8 @@ pub async fn run(
                     .map_err(ScanError::from)
             })
         }
-        ScanType::Syn => {
-            let opts = syn_options(config);
-            tokio::spawn(async move {
-                syn_scan(&targets, &ports, opts, tx, engine_stop)
-                    .await
-                    .map_err(ScanError::from)
-            })
+        PreparedEngine::Syn(syn) => {
+            tokio::spawn(async move { syn.run(tx, engine_stop).await.map_err(ScanError::from) })
         }
     };
 

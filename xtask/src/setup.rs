@@ -32,6 +32,8 @@ const TEST_PACKAGES: &[&str] = &[
     "vsftpd",
     "nmap",
     "procps",
+    // setcap: the file-capability test of -sS as an unprivileged user.
+    "libcap2-bin",
     // Python's smtpd is the SMTP server of the -sV namespace test.
     "python3",
 ];

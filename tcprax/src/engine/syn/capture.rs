@@ -7,6 +7,12 @@
 //! program goes away when the [`XdpCapture`] is dropped or the process dies, even by SIGKILL.
 //! Reply events are read from the ring buffer through tokio's `AsyncFd`.
 //!
+//! Attaching needs privileges (CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON) but no async runtime;
+//! reading needs a runtime but no privileges (the ring buffer is memory mapped, and lookups in
+//! an open map fd are not checked against capabilities). So the two are separate steps:
+//! [`XdpCapture::attach`] before the process drops its capabilities and builds its runtime (see
+//! `crate::privilege`), [`XdpCapture::start`] inside the runtime afterwards.
+//!
 //! An interface runs one XDP program per mode, and aya 0.14 attaches programs alone (sharing
 //! one needs a dispatcher program such as libxdp's, which aya does not provide): when another
 //! program holds the interface, the error names it and says what to do
@@ -42,8 +48,8 @@ pub enum XdpError {
     )]
     Placeholder,
     #[error(
-        "cannot load the XDP program (-sS needs root, or CAP_BPF, CAP_NET_ADMIN and \
-         CAP_NET_RAW): {source}; use -sT for a connect scan without privileges"
+        "cannot load the XDP program (-sS needs root, or CAP_NET_RAW, CAP_NET_ADMIN, CAP_BPF and \
+         CAP_PERFMON): {source}; use -sT for a connect scan without privileges"
     )]
     Load { source: Box<aya::EbpfError> },
     #[error("XDP object has no {what}")]
@@ -164,26 +170,47 @@ fn occupied_message(interface: &str, holder: Option<&XdpHolder>) -> String {
     )
 }
 
+/// The ring buffer of replies: opened at attach, registered with the runtime by
+/// [`XdpCapture::start`].
+enum Events {
+    Idle(RingBuf<MapData>),
+    Polled(AsyncFd<RingBuf<MapData>>),
+    /// Only while [`XdpCapture::start`] moves the buffer from one state to the other.
+    Gone,
+}
+
+/// The program's log reader (-vv): opened at attach, running from [`XdpCapture::start`].
+enum Log {
+    Off,
+    Idle(EbpfLogger<StderrLog>),
+    /// Dropping the sender tells the log task to print what is left and stop.
+    Running(
+        #[expect(dead_code, reason = "held only to be dropped with the capture")]
+        oneshot::Sender<()>,
+    ),
+}
+
 /// The loaded and attached program. Detaches on drop.
 pub struct XdpCapture {
     // Field order matters for drop: the ring buffer and maps first, the Ebpf (which owns the
     // program and its link) last.
-    events: AsyncFd<RingBuf<MapData>>,
+    events: Events,
     counters: PerCpuArray<MapData, u64>,
     link: LinkType,
     mode: Option<XdpAttachMode>,
-    /// Dropping it tells the log task to print what is left and stop.
-    _log_stop: Option<oneshot::Sender<()>>,
+    log: Log,
     /// Owns the program and its bpf_link: dropping it detaches the program.
     _ebpf: Ebpf,
 }
 
 impl XdpCapture {
     /// Load the program for `interface`'s link type, write `config`, and attach it to
-    /// `interface`; with [`XdpLog::Stderr`], start copying the program's log records to stderr.
+    /// `interface`; with [`XdpLog::Stderr`], open the program's log buffer too.
     ///
-    /// Must be called inside a tokio runtime (the ring buffers are registered with it), on a
-    /// thread in the interface's network namespace.
+    /// Needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON (or root) but no async runtime: the ring
+    /// buffers are registered with one by [`start`](Self::start) (or the first
+    /// [`read_events`](Self::read_events)). Call it on a thread in the interface's network
+    /// namespace.
     pub fn attach(interface: &str, config: XdpConfig, log: XdpLog) -> Result<XdpCapture, XdpError> {
         if OBJECT.is_empty() {
             return Err(XdpError::Placeholder);
@@ -256,34 +283,71 @@ impl XdpCapture {
             .ok()
             .flatten()
             .and_then(|i| i.xdp.map(|(_, mode)| mode));
-        // SAFETY: the fd is the ring buffer map's, owned by `ring`, which the AsyncFd owns (and
-        // so keeps open) for as long as it is registered.
-        let events = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }.map_err(
-            |err| XdpError::Poll {
-                source: err.into_parts().1,
-            },
-        )?;
         // Only now that the program is loaded (the kernel holds its maps) may the log ring
         // buffer leave `ebpf`: had it been closed before, loading would have failed. Records
         // written since the attach wait in the buffer.
-        let log_stop = match log {
-            XdpLog::Off => None,
-            XdpLog::Stderr => match forward_log(&mut ebpf) {
-                Ok(stop) => Some(stop),
-                Err(err) => {
+        let log = match log {
+            XdpLog::Off => Log::Off,
+            XdpLog::Stderr => match EbpfLogger::init_with_logger(&mut ebpf, StderrLog) {
+                Ok(logger) => Log::Idle(logger),
+                Err(source) => {
+                    let err = LogError::Open { source };
                     eprintln!("tcprax: warning: no XDP log (-vv) for this scan: {err}");
-                    None
+                    Log::Off
                 }
             },
         };
         Ok(XdpCapture {
-            events,
+            events: Events::Idle(ring),
             counters,
             link,
             mode,
-            _log_stop: log_stop,
+            log,
             _ebpf: ebpf,
         })
+    }
+
+    /// Register the ring buffer with the tokio runtime this runs in, and (-vv) start the task
+    /// that copies the program's log records to stderr. Needs no privileges. Idempotent;
+    /// [`read_events`](Self::read_events) calls it when it was not called before.
+    pub fn start(&mut self) -> Result<(), XdpError> {
+        self.events = match std::mem::replace(&mut self.events, Events::Gone) {
+            // SAFETY: the fd is the ring buffer map's, owned by `ring`, which the AsyncFd owns
+            // (and so keeps open) for as long as it is registered.
+            Events::Idle(ring) => {
+                match unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) } {
+                    Ok(events) => Events::Polled(events),
+                    Err(err) => {
+                        let (ring, source) = err.into_parts();
+                        self.events = Events::Idle(ring);
+                        return Err(XdpError::Poll { source });
+                    }
+                }
+            }
+            other => other,
+        };
+        self.log = match std::mem::replace(&mut self.log, Log::Off) {
+            Log::Idle(logger) => match forward_log(logger) {
+                Ok(stop) => Log::Running(stop),
+                Err(err) => {
+                    eprintln!("tcprax: warning: no XDP log (-vv) for this scan: {err}");
+                    Log::Off
+                }
+            },
+            other => other,
+        };
+        Ok(())
+    }
+
+    /// The ring buffer, registered with the runtime.
+    fn polled(&mut self) -> Result<&mut AsyncFd<RingBuf<MapData>>, XdpError> {
+        self.start()?;
+        match &mut self.events {
+            Events::Polled(events) => Ok(events),
+            Events::Idle(_) | Events::Gone => Err(XdpError::Poll {
+                source: std::io::Error::other("the ring buffer is not registered"),
+            }),
+        }
     }
 
     /// How frames start on the interface, which the program was loaded for.
@@ -299,9 +363,9 @@ impl XdpCapture {
 
     /// Wait until at least one event is available, then append every available one to `out`.
     pub async fn read_events(&mut self, out: &mut Vec<ReplyEvent>) -> Result<(), XdpError> {
+        let events = self.polled()?;
         loop {
-            let mut guard = self
-                .events
+            let mut guard = events
                 .readable_mut()
                 .await
                 .map_err(|source| XdpError::Poll { source })?;
@@ -426,9 +490,7 @@ enum LogError {
 
 /// Spawn the task that copies the program's log records to stderr; it prints what is left and
 /// ends when the returned sender is dropped (or the runtime shuts down).
-fn forward_log(ebpf: &mut Ebpf) -> Result<oneshot::Sender<()>, LogError> {
-    let logger = EbpfLogger::init_with_logger(ebpf, StderrLog)
-        .map_err(|source| LogError::Open { source })?;
+fn forward_log(logger: EbpfLogger<StderrLog>) -> Result<oneshot::Sender<()>, LogError> {
     // SAFETY: the fd is the log ring buffer's, owned by `logger`, which the AsyncFd owns (and so
     // keeps open) for as long as it is registered.
     let mut logger = unsafe { AsyncFd::register_with_interest(logger, Interest::READABLE) }

@@ -13,6 +13,11 @@
 //! interface and source address the routing table gives its prefix, or no route, or skipped
 //! as a network/broadcast address of a connected subnet).
 //!
+//! Setting up needs privileges and running needs none ([`crate::privilege`]), so the two are
+//! separate steps: [`prepare`] plans the routes, attaches XDP and opens the raw socket,
+//! synchronously and without an async runtime; [`PreparedSyn::run`] scans with what it holds.
+//! A process can drop its capabilities in between, before any reply is parsed.
+//!
 //! This file is the shell around it: a blocking thread that reads the clock, feeds the
 //! machine replies and time, batches what it asks to send into the raw socket ([`sender`]),
 //! tells it which packets the kernel refused, passes verdicts on, and sleeps until the
@@ -76,6 +81,8 @@ pub enum SynError {
     Xdp(#[from] XdpError),
     #[error(transparent)]
     Send(#[from] SendError),
+    #[error(transparent)]
+    Privilege(#[from] crate::privilege::PrivilegeError),
     #[error("the scan space ({targets} addresses × {ports} ports) is too large")]
     TooLarge { targets: u128, ports: usize },
     #[error("bad source-port range {lo}-{hi}: the start is above the end")]
@@ -100,21 +107,31 @@ fn mono_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-/// Run the SYN scan, sending one event per decided (address, port) to `tx`.
+/// Everything a SYN scan needs that takes privileges, set up and ready: the XDP program
+/// attached to every egress interface, the raw socket, the scheduler with its route plan.
+/// Holding it needs no privileges; dropping it detaches XDP and closes the socket.
+pub struct PreparedSyn {
+    machine: Scheduler,
+    captures: Vec<XdpCapture>,
+    sender: RawSender,
+    skipped: Vec<std::net::IpAddr>,
+}
+
+/// Set up a SYN scan of `targets` × `ports`: check the capabilities it needs, plan where each
+/// target leaves from ([`route::plan`]), attach the XDP program to every interface a target
+/// leaves through (replies come back the same way) and open the raw socket.
 ///
-/// Where each target leaves from is decided first ([`route::plan`]); the XDP program is then
-/// attached to every interface a target leaves through (replies come back the same way), and
-/// one collector task per interface forwards its ring buffer to the scheduler thread.
-pub async fn syn_scan(
+/// Synchronous, and needs no async runtime: a process can call it before it starts any thread,
+/// then drop its capabilities, then [`run`](PreparedSyn::run) the scan. Nothing is sent yet.
+pub fn prepare(
     targets: &TargetSet,
     ports: &PortList,
     opts: SynScanOptions,
-    tx: mpsc::Sender<ScanEvent>,
-    stop: ScanControl,
-) -> Result<EngineStats, SynError> {
+) -> Result<PreparedSyn, SynError> {
     if targets.included_len() == 0 {
         return Err(SynError::NoTargets);
     }
+    crate::privilege::require("-sS", crate::privilege::SYN_SCAN)?;
     let plan: EgressPlan = route::plan(targets, &opts.syn)?;
     let key = (rand::random::<u64>(), rand::random::<u64>());
     let (lo, hi) = opts.syn.source_ports;
@@ -145,61 +162,101 @@ pub async fn syn_scan(
         captures.push(XdpCapture::attach(interface, config, xdp_log.into())?);
     }
     let sender = RawSender::new(v4, v6)?;
-
-    let (reply_tx, reply_rx) = std_mpsc::channel::<ReplyEvent>();
-    let (stop_collectors, collectors_stopped) = watch::channel(false);
-    let mut collectors = JoinSet::new();
-    for capture in captures {
-        collectors.spawn(collect(
-            capture,
-            reply_tx.clone(),
-            collectors_stopped.clone(),
-            stop.clone(),
-        ));
-    }
-    let shell = Shell {
+    Ok(PreparedSyn {
         machine,
+        captures,
         sender,
-        replies: reply_rx,
-        events: tx,
-        control: stop.clone(),
-    };
-    let mut handle = tokio::task::spawn_blocking(move || shell.run());
-    // The scheduler thread is joined (or has failed) when this loop ends; `reply_tx` lives
-    // until then, so the thread never sees its reply channel close under it, even when no
-    // target needed a capture (all without a route).
-    let result = loop {
-        tokio::select! {
-            done = &mut handle => break done,
-            Some(ended) = collectors.join_next() => {
-                // A collector only ends early on an error: the scan cannot see replies.
-                match ended {
-                    Ok(Err(e)) => return Err(e.into()),
-                    Ok(Ok(_)) => {}
-                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                    Err(_) => return Err(SynError::Scheduler { why: "collector cancelled" }),
+        skipped: plan.skipped,
+    })
+}
+
+/// Set up and run a SYN scan in one go ([`prepare`], then [`PreparedSyn::run`]), sending one
+/// event per decided (address, port) to `tx`; for callers that keep their privileges.
+pub async fn syn_scan(
+    targets: &TargetSet,
+    ports: &PortList,
+    opts: SynScanOptions,
+    tx: mpsc::Sender<ScanEvent>,
+    stop: ScanControl,
+) -> Result<EngineStats, SynError> {
+    prepare(targets, ports, opts)?.run(tx, stop).await
+}
+
+impl PreparedSyn {
+    /// Run the prepared scan, sending one event per decided (address, port) to `tx`. Must be
+    /// called inside a tokio runtime; needs no privileges. The ring buffers are registered
+    /// with the runtime first, then one collector task per interface forwards its replies to
+    /// the scheduler thread.
+    pub async fn run(
+        self,
+        tx: mpsc::Sender<ScanEvent>,
+        stop: ScanControl,
+    ) -> Result<EngineStats, SynError> {
+        let PreparedSyn {
+            machine,
+            mut captures,
+            sender,
+            skipped,
+        } = self;
+        // Before the first probe: a ring buffer that cannot be polled fails the scan early.
+        for capture in &mut captures {
+            capture.start()?;
+        }
+        let (reply_tx, reply_rx) = std_mpsc::channel::<ReplyEvent>();
+        let (stop_collectors, collectors_stopped) = watch::channel(false);
+        let mut collectors = JoinSet::new();
+        for capture in captures {
+            collectors.spawn(collect(
+                capture,
+                reply_tx.clone(),
+                collectors_stopped.clone(),
+                stop.clone(),
+            ));
+        }
+        let shell = Shell {
+            machine,
+            sender,
+            replies: reply_rx,
+            events: tx,
+            control: stop.clone(),
+        };
+        let mut handle = tokio::task::spawn_blocking(move || shell.run());
+        // The scheduler thread is joined (or has failed) when this loop ends; `reply_tx` lives
+        // until then, so the thread never sees its reply channel close under it, even when no
+        // target needed a capture (all without a route).
+        let result = loop {
+            tokio::select! {
+                done = &mut handle => break done,
+                Some(ended) = collectors.join_next() => {
+                    // A collector only ends early on an error: the scan cannot see replies.
+                    match ended {
+                        Ok(Err(e)) => return Err(e.into()),
+                        Ok(Ok(_)) => {}
+                        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                        Err(_) => return Err(SynError::Scheduler { why: "collector cancelled" }),
+                    }
                 }
             }
+        };
+        drop(reply_tx);
+        let _ = stop_collectors.send(true);
+        let mut xdp: Option<XdpStats> = None;
+        while let Some(ended) = collectors.join_next().await {
+            if let Ok(Ok(Some(stats))) = ended {
+                xdp = Some(xdp.map_or(stats, |sum| sum + stats));
+            }
         }
-    };
-    drop(reply_tx);
-    let _ = stop_collectors.send(true);
-    let mut xdp: Option<XdpStats> = None;
-    while let Some(ended) = collectors.join_next().await {
-        if let Ok(Ok(Some(stats))) = ended {
-            xdp = Some(xdp.map_or(stats, |sum| sum + stats));
-        }
+        let stats = match result {
+            Ok(r) => r?,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => return Err(SynError::Scheduler { why: "cancelled" }),
+        };
+        Ok(EngineStats {
+            xdp,
+            skipped,
+            ..stats
+        })
     }
-    let stats = match result {
-        Ok(r) => r?,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(_) => return Err(SynError::Scheduler { why: "cancelled" }),
-    };
-    Ok(EngineStats {
-        xdp,
-        skipped: plan.skipped,
-        ..stats
-    })
 }
 
 /// Forward one interface's validated replies to the scheduler thread until told to stop;
