@@ -415,7 +415,21 @@ pub enum Notice {
     /// The XDP ring buffer was full: `dropped` validated replies got no event. Their probes are
     /// retried, but a port can end up `filtered` when every attempt meets a full buffer.
     RingBufferFull { dropped: u64 },
+    /// -sS will not probe these targets: network and broadcast addresses of directly connected
+    /// IPv4 subnets (the kernel refuses to send to a broadcast address). Told before the first
+    /// probe.
+    Skipped { addresses: Vec<IpAddr> },
 }
+
+impl Notice {
+    /// True for what may cost results (shown even with -q); false for information.
+    pub fn is_warning(&self) -> bool {
+        matches!(self, Notice::RingBufferFull { .. })
+    }
+}
+
+/// Addresses a notice lists before it only counts the rest.
+const NOTICE_LIST: usize = 8;
 
 impl std::fmt::Display for Notice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -425,6 +439,21 @@ impl std::fmt::Display for Notice {
                 "the XDP ring buffer overflowed ({dropped} replies lost so far; their probes are \
                  retried): replies arrive faster than tcprax reads them; lower --rate"
             ),
+            Notice::Skipped { addresses } => {
+                let n = addresses.len();
+                write!(
+                    f,
+                    "skipping {n} network/broadcast address{} of directly connected subnets: ",
+                    if n == 1 { "" } else { "es" }
+                )?;
+                for (i, a) in addresses.iter().take(NOTICE_LIST).enumerate() {
+                    write!(f, "{}{a}", if i > 0 { ", " } else { "" })?;
+                }
+                if n > NOTICE_LIST {
+                    write!(f, " and {} more", n - NOTICE_LIST)?;
+                }
+                f.write_str(" (--include-broadcast probes them)")
+            }
         }
     }
 }
@@ -503,6 +532,30 @@ mod tests {
                 "\"send-failed\""
             ]
         );
+    }
+
+    #[test]
+    fn a_skip_notice_lists_a_few_addresses_and_counts_the_rest() {
+        let one = Notice::Skipped {
+            addresses: vec![IpAddr::from([198, 18, 0, 255])],
+        };
+        assert_eq!(
+            one.to_string(),
+            "skipping 1 network/broadcast address of directly connected subnets: 198.18.0.255 \
+             (--include-broadcast probes them)"
+        );
+        assert!(!one.is_warning());
+        let many = Notice::Skipped {
+            addresses: (0..20u8).map(|i| IpAddr::from([198, 18, i, 0])).collect(),
+        };
+        let text = many.to_string();
+        assert!(
+            text.starts_with("skipping 20 network/broadcast addresses"),
+            "{text}"
+        );
+        assert!(text.contains("198.18.7.0 and 12 more"), "{text}");
+        assert!(!text.contains("198.18.8.0"), "{text}");
+        assert!(Notice::RingBufferFull { dropped: 1 }.is_warning());
     }
 
     #[test]

@@ -219,7 +219,7 @@ pub async fn run(
                 ));
             },
             notice = stop.next_notice() => {
-                bar.suspend(|| crate::output::notice(&notice));
+                bar.suspend(|| crate::output::notice(&notice, config.verbosity));
             },
             // Not while the -sV queue is full: the engine's channel then fills and the engine
             // waits, instead of this loop queueing detections without end.
@@ -300,14 +300,9 @@ pub async fn run(
     summary.interrupted = stats.interrupted || sv_cut_short;
     summary.xdp = stats.xdp;
     summary.skipped = stats.skipped.len() as u64;
-    if !stats.skipped.is_empty() && config.verbosity > Verbosity::Quiet {
-        let list: Vec<String> = stats.skipped.iter().map(|a| a.to_string()).collect();
-        eprintln!(
-            "tcprax: notice: skipped {} network/broadcast address(es) of directly connected \
-             subnets: {}; --include-broadcast probes them",
-            list.len(),
-            list.join(", ")
-        );
+    // Notices the loop did not get to (a scan that ended at once).
+    for notice in stop.take_notices() {
+        crate::output::notice(&notice, config.verbosity);
     }
     if let (Some(a), Some(b)) = (sv_first, sv_last) {
         summary.service_elapsed = Some(b.duration_since(a));

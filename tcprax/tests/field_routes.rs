@@ -102,7 +102,10 @@ fn a_directly_connected_subnet_skips_its_network_and_broadcast_addresses() {
         "one notice: {stderr}"
     );
     assert!(
-        stderr.contains("skipped 2 network/broadcast address(es) of directly connected subnets: 198.18.5.0, 198.18.5.15; --include-broadcast probes them"),
+        stderr.contains(
+            "tcprax: notice: skipping 2 network/broadcast addresses of directly connected \
+             subnets: 198.18.5.0, 198.18.5.15 (--include-broadcast probes them)"
+        ),
         "{stderr}"
     );
     let lines = json_lines(&out);

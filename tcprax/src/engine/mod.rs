@@ -101,6 +101,15 @@ impl ScanControl {
     }
 
     /// The next notice, waiting for one if none is queued.
+    /// Every notice not taken yet (the pipeline's last look, once the engine is done).
+    pub fn take_notices(&self) -> Vec<Notice> {
+        self.shared
+            .notices
+            .lock()
+            .map(|mut q| q.drain(..).collect())
+            .unwrap_or_default()
+    }
+
     pub async fn next_notice(&self) -> Notice {
         loop {
             if let Some(n) = self

@@ -161,11 +161,16 @@ impl<W: Write> Write for Gated<W> {
 /// nobody reads, and the exit must not wait for it.
 const EXIT_WAIT: Duration = Duration::from_millis(200);
 
-/// A notice from the engine for the operator, as one `tcprax: warning: ...` line on stderr
-/// (reports stay on stdout and in the -o files). A failed write is ignored: after SIGHUP the
-/// terminal may be gone, and the scan must still finish its other reports.
-pub fn notice(notice: &crate::model::Notice) {
-    let _ = writeln!(io::stderr(), "tcprax: warning: {notice}");
+/// A notice from the engine for the operator, as one `tcprax: warning: ...` (or, for mere
+/// information, `tcprax: notice: ...`, which -q leaves out) line on stderr; reports stay on
+/// stdout and in the -o files. A failed write is ignored: after SIGHUP the terminal may be
+/// gone, and the scan must still finish its other reports.
+pub fn notice(notice: &crate::model::Notice, verbosity: Verbosity) {
+    if notice.is_warning() {
+        let _ = writeln!(io::stderr(), "tcprax: warning: {notice}");
+    } else if verbosity > Verbosity::Quiet {
+        let _ = writeln!(io::stderr(), "tcprax: notice: {notice}");
+    }
 }
 
 /// Ends the process with `code` at once (a second signal), flushing no report: lines still in

@@ -198,6 +198,11 @@ impl PreparedSyn {
             sender,
             skipped,
         } = self;
+        if !skipped.is_empty() {
+            stop.notify(Notice::Skipped {
+                addresses: skipped.clone(),
+            });
+        }
         // Before the first probe: a ring buffer that cannot be polled fails the scan early.
         for capture in &mut captures {
             capture.start()?;
