@@ -307,24 +307,29 @@ impl Testbed {
     /// Listen on `ports` (all addresses, v4 and v6) inside the target namespace, accepting and
     /// closing connections on a background thread until the returned value is dropped.
     pub fn target_listen(&self, ports: &[u16]) -> Result<Listeners, TestbedError> {
-        let ports = ports.to_vec();
-        let listeners = self.in_target(move || -> io::Result<Vec<TcpListener>> {
-            ports
-                .iter()
-                .map(|&p| {
-                    let l =
-                        TcpListener::bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), p))?;
-                    l.set_nonblocking(true)?;
-                    Ok(l)
-                })
-                .collect()
-        })?;
-        let listeners = listeners.map_err(|source| TestbedError::Spawn {
-            command: "bind listeners in target namespace".into(),
-            source,
-        })?;
-        Ok(Listeners::spawn(listeners))
+        listen_in(&self.target_ns, ports)
     }
+}
+
+/// Listeners on `ports` (all addresses, v4 and v6) bound inside namespace `ns`, accepting and
+/// closing connections on a background thread until dropped.
+fn listen_in(ns: &str, ports: &[u16]) -> Result<Listeners, TestbedError> {
+    let ports = ports.to_vec();
+    let listeners = in_netns(ns, move || -> io::Result<Vec<TcpListener>> {
+        ports
+            .iter()
+            .map(|&p| {
+                let l = TcpListener::bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), p))?;
+                l.set_nonblocking(true)?;
+                Ok(l)
+            })
+            .collect()
+    })?;
+    let listeners = listeners.map_err(|source| TestbedError::Spawn {
+        command: format!("bind listeners in namespace {ns}"),
+        source,
+    })?;
+    Ok(Listeners::spawn(listeners))
 }
 
 fn trunc15(mut s: String) -> String {
@@ -511,23 +516,7 @@ impl Uplink {
     /// Listen on `ports` (all addresses, v4 and v6) inside this uplink's namespace, as
     /// [`Testbed::target_listen`] does in the target's.
     pub fn listen(&self, ports: &[u16]) -> Result<Listeners, TestbedError> {
-        let ports = ports.to_vec();
-        let listeners = in_netns(&self.ns, move || -> io::Result<Vec<TcpListener>> {
-            ports
-                .iter()
-                .map(|&p| {
-                    let l =
-                        TcpListener::bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), p))?;
-                    l.set_nonblocking(true)?;
-                    Ok(l)
-                })
-                .collect()
-        })?;
-        let listeners = listeners.map_err(|source| TestbedError::Spawn {
-            command: "bind listeners in uplink namespace".into(),
-            source,
-        })?;
-        Ok(Listeners::spawn(listeners))
+        listen_in(&self.ns, ports)
     }
 
     /// Start counting every TCP segment with RST set that reaches this namespace, whatever

@@ -72,6 +72,19 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason once (`SendFailed` with errno 0 standing for all errnos), in a fixed order.
+    pub const ALL: [Reason; 9] = [
+        Reason::SynAck,
+        Reason::Reset,
+        Reason::IcmpUnreachable,
+        Reason::NoResponse,
+        Reason::Connected,
+        Reason::Refused,
+        Reason::Unreachable,
+        Reason::NoRoute,
+        Reason::SendFailed { errno: 0 },
+    ];
+
     /// The name JSON uses (docs/output.md); the human formats use nmap's names where nmap has
     /// one (`output::reason_str`).
     pub fn name(self) -> &'static str {
@@ -504,20 +517,10 @@ mod tests {
 
     #[test]
     fn reason_names_are_unchanged() {
-        let names: Vec<String> = [
-            Reason::SynAck,
-            Reason::Reset,
-            Reason::IcmpUnreachable,
-            Reason::NoResponse,
-            Reason::Connected,
-            Reason::Refused,
-            Reason::Unreachable,
-            Reason::NoRoute,
-            Reason::SendFailed { errno: 1 },
-        ]
-        .iter()
-        .map(|r| serde_json::to_string(r).unwrap())
-        .collect();
+        let names: Vec<String> = Reason::ALL
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap())
+            .collect();
         assert_eq!(
             names,
             [

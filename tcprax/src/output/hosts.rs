@@ -10,19 +10,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Every reason, in the order of the counters below.
-const REASONS: [Reason; 9] = [
-    Reason::SynAck,
-    Reason::Reset,
-    Reason::IcmpUnreachable,
-    Reason::NoResponse,
-    Reason::Connected,
-    Reason::Refused,
-    Reason::Unreachable,
-    Reason::NoRoute,
-    // Counted together whatever the errno; a listed port keeps its own.
-    Reason::SendFailed { errno: 0 },
-];
+/// Every reason, in the order of the counters below (errnos of `SendFailed` counted together;
+/// a listed port keeps its own).
+const REASONS: [Reason; 9] = Reason::ALL;
 
 fn reason_index(reason: Reason) -> usize {
     match reason {
@@ -411,5 +401,17 @@ impl HostTracker {
     /// Every unreachable verdict so far, by reason.
     pub(crate) fn unreachable_totals(&self) -> &ReasonCounts<u64> {
         &self.unreachable
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{REASONS, reason_index};
+
+    #[test]
+    fn counters_are_indexed_in_the_order_of_every_reason() {
+        for (i, &reason) in REASONS.iter().enumerate() {
+            assert_eq!(reason_index(reason), i, "{reason:?}");
+        }
     }
 }
