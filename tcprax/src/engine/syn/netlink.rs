@@ -18,6 +18,8 @@ const NLMSG_HDRLEN: usize = 16;
 /// `struct rtmsg` and `struct fib_rule_hdr` are both 12 bytes; the fields we read (family,
 /// destination prefix length, route type) sit at the same offsets in both.
 const RTMSG_LEN: usize = 12;
+/// `struct ifinfomsg`.
+pub(super) const IFINFOMSG_LEN: usize = 16;
 /// `struct rtattr`: length and type.
 const RTA_HDRLEN: usize = 4;
 /// `FRA_DST` of `linux/fib_rules.h` (not in the libc crate).
@@ -76,7 +78,7 @@ pub fn messages(buf: &[u8]) -> impl Iterator<Item = Message<'_>> {
 }
 
 /// The attributes after a fixed header of `skip` bytes: (type, value).
-fn attributes(payload: &[u8], skip: usize) -> impl Iterator<Item = (u16, &[u8])> {
+pub(super) fn attributes(payload: &[u8], skip: usize) -> impl Iterator<Item = (u16, &[u8])> {
     let mut rest = payload.get(skip..).unwrap_or_default();
     std::iter::from_fn(move || {
         if rest.len() < RTA_HDRLEN {
@@ -142,7 +144,7 @@ pub fn parse_rule_dst(payload: &[u8]) -> Option<(IpAddr, u8)> {
 }
 
 /// The errno of an `NLMSG_ERROR` payload (positive), or 0 for an acknowledgement.
-fn error_of(payload: &[u8]) -> i32 {
+pub(super) fn error_of(payload: &[u8]) -> i32 {
     payload
         .get(..4)
         .and_then(|b| b.try_into().ok())
@@ -265,6 +267,27 @@ impl Netlink {
     fn next_seq(&mut self) -> u32 {
         self.seq = self.seq.wrapping_add(1);
         self.seq
+    }
+
+    /// The reply datagram to `RTM_GETLINK` for interface `index`: an `RTM_NEWLINK` describing
+    /// it, or an `NLMSG_ERROR`, as the kernel sent them (the caller parses).
+    pub fn get_link(&mut self, index: u32) -> io::Result<Vec<u8>> {
+        let seq = self.next_seq();
+        let len = NLMSG_HDRLEN + IFINFOMSG_LEN;
+        let mut req = Vec::with_capacity(len);
+        req.extend_from_slice(&(len as u32).to_ne_bytes());
+        req.extend_from_slice(&libc::RTM_GETLINK.to_ne_bytes());
+        req.extend_from_slice(&(libc::NLM_F_REQUEST as u16).to_ne_bytes());
+        req.extend_from_slice(&seq.to_ne_bytes());
+        req.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel's
+        // struct ifinfomsg: family, pad, type, index, flags, change.
+        req.extend_from_slice(&[libc::AF_UNSPEC as u8, 0, 0, 0]);
+        req.extend_from_slice(&(index as i32).to_ne_bytes());
+        req.extend_from_slice(&0u32.to_ne_bytes());
+        req.extend_from_slice(&0u32.to_ne_bytes());
+        self.send(&req)?;
+        let n = self.recv()?;
+        Ok(self.buf[..n].to_vec())
     }
 
     /// The route the kernel would use to send to `addr`: Ok(Ok(route)), or Ok(Err(errno))

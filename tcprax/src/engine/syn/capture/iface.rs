@@ -5,8 +5,8 @@
 //! Netlink rather than `/sys/class/net/IF/type`: sysfs shows the namespace it was mounted in,
 //! not the one the calling thread is in, and tests attach from threads that only `setns`-ed.
 //! The socket answers for the namespace it was created in, which is the caller's.
+use crate::engine::syn::netlink::{self, IFINFOMSG_LEN, Netlink};
 use std::io;
-use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
 
 /// Link types (`ifi_type`, `ARPHRD_*` in `<linux/if_arp.h>`).
 mod arphrd {
@@ -109,20 +109,14 @@ pub struct Interface {
     pub xdp: Option<(u32, XdpAttachMode)>,
 }
 
-const RTM_GETLINK: u16 = 18;
-const RTM_NEWLINK: u16 = 16;
-const NLMSG_ERROR: u16 = 2;
-const NLM_F_REQUEST: u16 = 1;
-const NLMSG_HDRLEN: usize = 16;
-const IFINFOMSG_LEN: usize = 16;
+const RTM_NEWLINK: u16 = libc::RTM_NEWLINK;
+const NLMSG_ERROR: u16 = libc::NLMSG_ERROR as u16;
 const IFLA_XDP: u16 = 43;
 const IFLA_XDP_ATTACHED: u16 = 2;
 const IFLA_XDP_PROG_ID: u16 = 4;
 const IFLA_XDP_DRV_PROG_ID: u16 = 5;
 const IFLA_XDP_SKB_PROG_ID: u16 = 6;
 const IFLA_XDP_HW_PROG_ID: u16 = 7;
-/// `NLA_F_NESTED | NLA_F_NET_BYTEORDER` live in the top bits of an attribute's type.
-const NLA_TYPE_MASK: u16 = 0x3fff;
 
 /// The interface named `name` in the caller's network namespace; `Ok(None)` if there is none.
 pub fn query(name: &str) -> io::Result<Option<Interface>> {
@@ -138,46 +132,9 @@ pub fn query(name: &str) -> io::Result<Option<Interface>> {
     parse_newlink(&reply).map(Some)
 }
 
-/// Send `RTM_GETLINK` for `index` and return the kernel's one reply message.
+/// Send `RTM_GETLINK` for `index` and return the kernel's reply datagram.
 fn getlink(index: u32) -> io::Result<Vec<u8>> {
-    // SAFETY: plain socket(2); the descriptor is owned right below.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::NETLINK_ROUTE,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fd is fresh and owned by nothing else.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let mut req = Vec::with_capacity(NLMSG_HDRLEN + IFINFOMSG_LEN);
-    req.extend_from_slice(&((NLMSG_HDRLEN + IFINFOMSG_LEN) as u32).to_ne_bytes());
-    req.extend_from_slice(&RTM_GETLINK.to_ne_bytes());
-    req.extend_from_slice(&NLM_F_REQUEST.to_ne_bytes());
-    req.extend_from_slice(&1u32.to_ne_bytes()); // sequence number
-    req.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel's
-    // struct ifinfomsg: family, pad, type, index, flags, change.
-    req.extend_from_slice(&[libc::AF_UNSPEC as u8, 0, 0, 0]);
-    req.extend_from_slice(&(index as i32).to_ne_bytes());
-    req.extend_from_slice(&0u32.to_ne_bytes());
-    req.extend_from_slice(&0u32.to_ne_bytes());
-    // SAFETY: send(2) of a buffer that outlives the call, on a descriptor we own.
-    let sent = unsafe { libc::send(fd.as_raw_fd(), req.as_ptr().cast(), req.len(), 0) };
-    if sent < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // One link's attributes fit in a few KiB; 64 KiB leaves room for any the kernel adds.
-    let mut buf = vec![0u8; 1 << 16];
-    // SAFETY: recv(2) into a buffer we own, at most its length.
-    let got = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-    if got < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    buf.truncate(got as usize);
-    Ok(buf)
+    Netlink::open()?.get_link(index)
 }
 
 fn malformed(what: &str) -> io::Error {
@@ -196,25 +153,24 @@ fn ne32(b: &[u8], at: usize) -> Option<u32> {
 }
 
 /// The interface in the reply to [`getlink`] (an `RTM_NEWLINK`, or an `NLMSG_ERROR`).
-fn parse_newlink(msg: &[u8]) -> io::Result<Interface> {
-    let len = ne32(msg, 0).ok_or_else(|| malformed("short header"))? as usize;
-    let typ = ne16(msg, 4).ok_or_else(|| malformed("short header"))?;
-    let msg = msg
-        .get(..len)
-        .filter(|m| m.len() >= NLMSG_HDRLEN)
-        .ok_or_else(|| malformed("length"))?;
-    if typ == NLMSG_ERROR {
-        let errno = ne32(msg, NLMSG_HDRLEN).ok_or_else(|| malformed("short error"))? as i32;
-        return Err(io::Error::from_raw_os_error(-errno));
+fn parse_newlink(buf: &[u8]) -> io::Result<Interface> {
+    let msg = netlink::messages(buf)
+        .next()
+        .ok_or_else(|| malformed("short or bad header"))?;
+    if msg.kind == NLMSG_ERROR {
+        if msg.payload.len() < 4 {
+            return Err(malformed("short error"));
+        }
+        return Err(io::Error::from_raw_os_error(netlink::error_of(msg.payload)));
     }
-    if typ != RTM_NEWLINK {
+    if msg.kind != RTM_NEWLINK {
         return Err(malformed("not RTM_NEWLINK"));
     }
-    let body = &msg[NLMSG_HDRLEN..];
+    let body = msg.payload;
     let arphrd = ne16(body, 2).ok_or_else(|| malformed("short ifinfomsg"))?;
     let index = ne32(body, 4).ok_or_else(|| malformed("short ifinfomsg"))?;
     let mut xdp = None;
-    for (typ, value) in attributes(body.get(IFINFOMSG_LEN..).unwrap_or_default()) {
+    for (typ, value) in netlink::attributes(body, IFINFOMSG_LEN) {
         if typ == IFLA_XDP {
             xdp = attached_program(value);
         }
@@ -228,7 +184,7 @@ fn attached_program(nest: &[u8]) -> Option<(u32, XdpAttachMode)> {
     let mut attached = 0u8;
     let mut single = None;
     let mut per_mode = None;
-    for (typ, value) in attributes(nest) {
+    for (typ, value) in netlink::attributes(nest, 0) {
         match typ {
             IFLA_XDP_ATTACHED => attached = *value.first()?,
             IFLA_XDP_PROG_ID => single = ne32(value, 0),
@@ -248,18 +204,6 @@ fn attached_program(nest: &[u8]) -> Option<(u32, XdpAttachMode)> {
         (Some(mode), Some(id)) => Some((id, mode)),
         _ => per_mode,
     }
-}
-
-/// The (type, value) pairs of a run of netlink attributes; stops at the first malformed one.
-fn attributes(mut b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
-    std::iter::from_fn(move || {
-        let len = usize::from(ne16(b, 0)?);
-        let typ = ne16(b, 2)? & NLA_TYPE_MASK;
-        let value = b.get(4..len)?;
-        // Attributes are padded to 4 bytes; the last one may end the buffer unpadded.
-        b = b.get(len.next_multiple_of(4)..).unwrap_or_default();
-        Some((typ, value))
-    })
 }
 
 #[cfg(test)]

@@ -1,5 +1,8 @@
 use super::*;
 
+/// `struct nlmsghdr`.
+const NLMSG_HDRLEN: usize = 16;
+
 /// An attribute: length, type, value, padding to 4 bytes.
 fn attr(typ: u16, value: &[u8]) -> Vec<u8> {
     let mut a = Vec::new();
