@@ -165,6 +165,11 @@ pub struct TargetSet {
     /// Merged, sorted, disjoint inclusive ranges.
     exclude_v4: Vec<(u128, u128)>,
     exclude_v6: Vec<(u128, u128)>,
+    /// What is left of the ranges once exclusions are cut out, as (index of its first address
+    /// among included addresses, family, first, last): what [`get_included`](Self::get_included)
+    /// walks, so a /8 minus all but a /24 costs the walk of a /24. One entry per included
+    /// stretch: at most the ranges plus the exclusions that cut them.
+    pieces: Vec<(u128, Family, u128, u128)>,
     /// Address -> the first host name that resolved to it: the only record of host names,
     /// which every report of the address carries (shared, hence `Arc`).
     names: HashMap<IpAddr, Arc<str>>,
@@ -199,6 +204,7 @@ impl TargetSet {
             included: 0,
             exclude_v4: Vec::new(),
             exclude_v6: Vec::new(),
+            pieces: Vec::new(),
             names: HashMap::new(),
             infos: Vec::new(),
         };
@@ -285,6 +291,7 @@ impl TargetSet {
         merge(&mut set.exclude_v6);
 
         set.included = set.ranges.iter().map(|r| set.included_in(r)).sum();
+        set.pieces = set.included_pieces();
         if set.included == 0 {
             return Err(TargetError::AllExcluded { count: set.total });
         }
@@ -322,6 +329,37 @@ impl TargetSet {
             .sum();
         // `count()` is Some for every pushed range, and covered <= count.
         range.count().unwrap_or(u128::MAX) - covered
+    }
+
+    /// The included stretches of every range, in spec order, each with its starting index.
+    fn included_pieces(&self) -> Vec<(u128, Family, u128, u128)> {
+        let mut pieces = Vec::new();
+        let mut at: u128 = 0;
+        for range in &self.ranges {
+            let list = self.exclusions(range.family);
+            let start = list.partition_point(|&(_, hi)| hi < range.first);
+            // The first address not yet cut out; None once an exclusion reaches the very last
+            // address there is.
+            let mut next = Some(range.first);
+            let mut push = |lo: u128, hi: u128| {
+                pieces.push((at, range.family, lo, hi));
+                at += hi - lo + 1;
+            };
+            for &(lo, hi) in list[start..]
+                .iter()
+                .take_while(|&&(lo, _)| lo <= range.last)
+            {
+                let Some(from) = next else { break };
+                if lo > from {
+                    push(from, lo - 1);
+                }
+                next = hi.checked_add(1).map(|after| from.max(after));
+            }
+            if let Some(from) = next.filter(|&n| n <= range.last) {
+                push(from, range.last);
+            }
+        }
+        pieces
     }
 
     fn exclusions(&self, family: Family) -> &[(u128, u128)] {
@@ -376,6 +414,19 @@ impl TargetSet {
             range: 0,
             next: None,
         }
+    }
+
+    /// The `index`th *included* address (exclusions skipped), in spec order, or None past
+    /// [`included_len`](Self::included_len). O(log n): the SYN scanner walks a permutation of
+    /// `0..included_len()`, so excluded space costs nothing to skip.
+    pub fn get_included(&self, index: u128) -> Option<IpAddr> {
+        let i = self
+            .pieces
+            .partition_point(|&(at, ..)| at <= index)
+            .checked_sub(1)?;
+        let (at, family, first, last) = self.pieces[i];
+        let value = first.checked_add(index - at).filter(|v| *v <= last)?;
+        Some(from_key(family, value))
     }
 
     pub fn is_excluded(&self, addr: &IpAddr) -> bool {

@@ -535,3 +535,67 @@ fn hostnames_with_dashes_are_not_ranges() {
         TargetErrorKind::Unresolvable { .. }
     ));
 }
+
+#[test]
+fn get_included_walks_exactly_the_addresses_iter_yields() {
+    for (specs, exclude) in [
+        (&["198.18.0.0/28"][..], &["198.18.0.4-198.18.0.11"][..]),
+        (
+            &["198.18.0.0/30", "198.18.1.0/31", "198.18.0.2"],
+            &["198.18.0.1"],
+        ),
+        (
+            &["198.18.0.0/24"],
+            &["198.18.0.0", "198.18.0.255", "198.18.0.7-9"],
+        ),
+        (
+            &["2001:2::/124", "198.18.0.1-3"],
+            &["2001:2::3-2001:2::f", "198.18.0.2"],
+        ),
+        (&["198.18.0.0/29"], &[]),
+    ] {
+        let s = set_ex(specs, exclude);
+        let walked: Vec<IpAddr> = (0..s.included_len())
+            .map(|i| s.get_included(i).unwrap())
+            .collect();
+        let iterated: Vec<IpAddr> = s.iter().collect();
+        assert_eq!(walked, iterated, "{specs:?} minus {exclude:?}");
+        assert_eq!(s.get_included(s.included_len()), None);
+    }
+}
+
+#[test]
+fn a_mostly_excluded_slash8_has_a_few_pieces_and_its_last_address_is_reachable() {
+    let s = set_ex(
+        &["10.0.0.0/8"],
+        &["10.0.0.0-10.18.4.255", "10.18.6.0-10.255.255.255"],
+    );
+    assert_eq!(s.included_len(), 256);
+    assert_eq!(s.get_included(0), Some(v4("10.18.5.0")));
+    assert_eq!(s.get_included(255), Some(v4("10.18.5.255")));
+    assert_eq!(s.get_included(256), None);
+    // Excluded up to the very last IPv4 address: nothing past it, no overflow.
+    let t = set_ex(
+        &["198.18.0.0/15", "255.255.255.254/31"],
+        &["255.255.255.254/31"],
+    );
+    assert_eq!(t.included_len(), 1 << 17);
+    assert_eq!(t.get_included((1 << 17) - 1), Some(v4("198.19.255.255")));
+}
+
+#[test]
+fn an_exclusion_to_the_last_ipv6_address_does_not_drop_later_ranges() {
+    let s = set_ex(
+        &[
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff0/124",
+            "198.18.0.1-2",
+        ],
+        &["ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff8-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"],
+    );
+    let walked: Vec<IpAddr> = (0..s.included_len())
+        .map(|i| s.get_included(i).unwrap())
+        .collect();
+    assert_eq!(walked.len(), 8 + 2);
+    assert_eq!(walked, s.iter().collect::<Vec<_>>());
+    assert_eq!(walked[9], v4("198.18.0.2"));
+}

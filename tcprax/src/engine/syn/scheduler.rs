@@ -143,7 +143,9 @@ impl Scheduler {
     /// Check the scan's size and source ports; nothing is sent until the first
     /// [`poll_transmit`](Self::poll_transmit).
     pub fn new(cfg: SchedulerConfig) -> Result<Scheduler, SynError> {
-        let n_targets = cfg.targets.len();
+        // Only included addresses are in the space: a /8 minus all but a /24 is walked like
+        // the /24, not slot by slot through 16 million exclusions.
+        let n_targets = cfg.targets.included_len();
         let space = n_targets
             .checked_mul(cfg.ports.len() as u128)
             .filter(|s| *s < (1u128 << 62))
@@ -482,8 +484,8 @@ impl Scheduler {
         while self.fresh_left() {
             let x = self.perm.get(self.next);
             self.next += self.step;
-            // None = excluded.
-            let Some(addr) = self.targets.get(u128::from(x / nports)) else {
+            // The permutation covers exactly the included addresses: None cannot happen.
+            let Some(addr) = self.targets.get_included(u128::from(x / nports)) else {
                 continue;
             };
             let port = self.ports[(x % nports) as usize];

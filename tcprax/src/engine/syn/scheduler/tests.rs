@@ -423,6 +423,23 @@ fn excluded_slots_are_skipped() {
     assert_eq!(got, want);
 }
 
+/// A /8 minus all but a /24 is a space of 256 probes, not of 16 million slots to skip one by
+/// one (which took seconds before the first SYN and could not be interrupted).
+#[test]
+fn a_mostly_excluded_slash8_is_walked_like_what_is_left_of_it() {
+    let mut m = machine(config(
+        "198.0.0.0/8",
+        &["198.0.0.0-198.18.4.255", "198.18.6.0-198.255.255.255"],
+        &[80],
+    ));
+    assert_eq!(m.perm.len(), 256);
+    let got: BTreeSet<_> = all_first_syns(&mut m).iter().map(key_of).collect();
+    let want: BTreeSet<_> = (0..=255u8)
+        .map(|h| (IpAddr::from([198, 18, 5, h]), 80))
+        .collect();
+    assert_eq!(got, want);
+}
+
 #[test]
 fn shards_are_disjoint_and_cover_the_space_once() {
     let ports = [22, 80, 443];
