@@ -19,10 +19,11 @@
 //! cleaned of control characters ([`clean`]: XML 1.0 cannot carry most of them even escaped)
 //! and escaped, in attributes and text alike.
 use super::{
-    HostPorts, HostTracker, ListPolicy, Printer, Row, TRACKED_LIMIT, clean, plural, reason_str,
+    Hidden, HostPorts, HostTracker, ListPolicy, Printer, Row, TRACKED_LIMIT, clean, plural,
+    reason_str,
 };
 use crate::config::Verbosity;
-use crate::model::{PortReport, PortState, Reason, ScanPlan, ScanSummary, ScanType};
+use crate::model::{PortReport, PortState, ScanPlan, ScanSummary, ScanType};
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -205,10 +206,11 @@ fn host_element(addr: &IpAddr, host: &HostPorts) -> String {
         }
         None => s.push_str("<hostnames>\n</hostnames>\n"),
     }
-    s.push_str("<ports>");
-    for (state, count, reasons) in extraports(host) {
-        let _ = write!(s, "<extraports state=\"{state}\" count=\"{count}\">\n");
-        for (reason, n) in reasons {
+    s.push_str("<ports>\n");
+    for hidden in extraports(host) {
+        let (state, count) = (nmap_state(hidden.state), hidden.count);
+        let _ = writeln!(s, "<extraports state=\"{state}\" count=\"{count}\">");
+        for (reason, n) in hidden.reasons {
             let _ = writeln!(
                 s,
                 "<extrareasons reason=\"{}\" count=\"{n}\" proto=\"tcp\"/>",
@@ -226,17 +228,20 @@ fn host_element(addr: &IpAddr, host: &HostPorts) -> String {
 
 /// The counted (not listed) ports by nmap state: `unreachable` joins `filtered`, reasons
 /// merged, most frequent first.
-fn extraports(host: &HostPorts) -> Vec<(&'static str, u64, Vec<(Reason, u64)>)> {
-    let mut out: Vec<(&'static str, u64, Vec<(Reason, u64)>)> = Vec::new();
-    for hidden in host.hidden() {
-        let state = nmap_state(hidden.state);
-        match out.iter_mut().find(|(s, _, _)| *s == state) {
-            Some((_, count, reasons)) => {
-                *count += hidden.count;
-                reasons.extend(hidden.reasons);
-                reasons.sort_by(|a, b| b.1.cmp(&a.1).then(reason_str(a.0).cmp(reason_str(b.0))));
+fn extraports(host: &HostPorts) -> Vec<Hidden> {
+    let mut out: Vec<Hidden> = Vec::new();
+    for mut hidden in host.hidden() {
+        if hidden.state == PortState::Unreachable {
+            hidden.state = PortState::Filtered;
+        }
+        match out.iter_mut().find(|h| h.state == hidden.state) {
+            Some(h) => {
+                h.count += hidden.count;
+                h.reasons.extend(hidden.reasons);
+                h.reasons
+                    .sort_by(|a, b| b.1.cmp(&a.1).then(reason_str(a.0).cmp(reason_str(b.0))));
             }
-            None => out.push((state, hidden.count, hidden.reasons)),
+            None => out.push(hidden),
         }
     }
     out

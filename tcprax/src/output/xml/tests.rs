@@ -95,7 +95,8 @@ start=\"{START}\" startstr=\"Mon Dec  1 17:40:00 2025\" version=\"{version}\" xm
 <hostnames>
 <hostname name=\"example.test\" type=\"user\"/>
 </hostnames>
-<ports><port protocol=\"tcp\" portid=\"22\"><state state=\"open\" reason=\"syn-ack\" reason_ttl=\"64\"/>\
+<ports>
+<port protocol=\"tcp\" portid=\"22\"><state state=\"open\" reason=\"syn-ack\" reason_ttl=\"64\"/>\
 <service name=\"ssh\" product=\"OpenSSH\" version=\"9.2p1\" method=\"probed\" conf=\"10\"/></port>
 <port protocol=\"tcp\" portid=\"80\"><state state=\"closed\" reason=\"reset\" reason_ttl=\"64\"/></port>
 <port protocol=\"tcp\" portid=\"443\"><state state=\"open\" reason=\"syn-ack\" reason_ttl=\"64\"/>\
@@ -114,7 +115,8 @@ start=\"{START}\" startstr=\"Mon Dec  1 17:40:00 2025\" version=\"{version}\" xm
 <address addr=\"2001:db8::1\" addrtype=\"ipv6\"/>
 <hostnames>
 </hostnames>
-<ports><port protocol=\"tcp\" portid=\"80\">"
+<ports>
+<port protocol=\"tcp\" portid=\"80\">"
         ),
         "{second}"
     );
@@ -241,7 +243,8 @@ fn many_non_open_ports_become_extraports() {
     let text = run_planned(&plan, &reports, false);
     assert!(
         text.contains(
-            "<ports><extraports state=\"closed\" count=\"1000\">
+            "<ports>
+<extraports state=\"closed\" count=\"1000\">
 <extrareasons reason=\"reset\" count=\"1000\" proto=\"tcp\"/>
 </extraports>
 <extraports state=\"filtered\" count=\"32\">
