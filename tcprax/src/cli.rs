@@ -32,7 +32,7 @@ pub enum CliError {
     Clap(#[from] clap::Error),
     #[error("unknown scan type '{token}': tcprax has -sS, -sT and -sV")]
     UnknownScanType { token: String },
-    #[error("unsupported output option '{token}': tcprax writes -oN, -oJ and -oG")]
+    #[error("unsupported output option '{token}': tcprax writes -oN, -oJ, -oG and -oX")]
     UnknownOutput { token: String },
     #[error("-sS and -sT cannot be combined: choose one scan type")]
     ScanTypeConflict,
@@ -290,6 +290,14 @@ struct RawArgs {
     )]
     output_grep: Vec<String>,
     #[arg(
+        long = "output-xml",
+        value_name = "FILE",
+        action = ArgAction::Append,
+        help_heading = "Output",
+        help = "-oX: nmap-compatible XML to FILE ('-' = stdout)"
+    )]
+    output_xml: Vec<String>,
+    #[arg(
         short = 'v',
         long = "verbose",
         action = ArgAction::Count,
@@ -362,6 +370,7 @@ fn rewrite_nmap_forms<I: IntoIterator<Item = OsString>>(
                 Some(("N", value)) => ("--output-normal", value),
                 Some(("J", value)) => ("--output-json", value),
                 Some(("G", value)) => ("--output-grep", value),
+                Some(("X", value)) => ("--output-xml", value),
                 _ => {
                     return Err(CliError::UnknownOutput {
                         token: text.to_string(),
@@ -462,7 +471,12 @@ fn build(raw: RawArgs) -> Result<ScanConfig, CliError> {
         }
     });
 
-    let outputs = outputs(&raw.output_normal, &raw.output_json, &raw.output_grep)?;
+    let outputs = outputs(
+        &raw.output_normal,
+        &raw.output_json,
+        &raw.output_grep,
+        &raw.output_xml,
+    )?;
 
     let ports = match raw.ports.as_deref() {
         Some(spec) => PortList::parse(spec).map_err(|source| CliError::Ports { source })?,

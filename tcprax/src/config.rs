@@ -175,6 +175,8 @@ pub enum OutputFormat {
     Json,
     /// -oG: grepable.
     Grep,
+    /// -oX: nmap's XML.
+    Xml,
 }
 
 /// Where one format goes.

@@ -199,7 +199,7 @@ fn conflicting_or_unknown_scan_types() {
 
 #[test]
 fn unsupported_or_conflicting_outputs() {
-    assert_usage_error(&["-oX", "scan.xml", "198.18.0.2"], "'-oX'");
+    assert_usage_error(&["-oA", "scan", "198.18.0.2"], "'-oA'");
     assert_usage_error(&["-oN", "-", "-oG", "-", "198.18.0.2"], "stdout");
 }
 

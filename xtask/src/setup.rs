@@ -36,6 +36,8 @@ const TEST_PACKAGES: &[&str] = &[
     "libcap2-bin",
     // Python's smtpd is the SMTP server of the -sV namespace test.
     "python3",
+    // xmllint validates -oX output against nmap's DTD (from nmap-common) in the tests.
+    "libxml2-utils",
 ];
 const NGINX_PACKAGES: &[&str] = &["nginx-light", "nginx"];
 

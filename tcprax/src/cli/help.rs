@@ -28,7 +28,7 @@ Examples:
 const NMAP_FORMS: &str = "\
 nmap's spellings work as well:
   -sS = --syn, -sT = --connect, -sV = --service (combinable: -sSV, -sTV)
-  -oN/-oJ/-oG FILE = --output-normal/--output-json/--output-grep FILE ('-' = stdout)
+  -oN/-oJ/-oG/-oX FILE = --output-{normal,json,grep,xml} FILE ('-' = stdout)
   -iL FILE = --input-list FILE, -p- = --ports 1-65535";
 
 const FORMS: &str = "\

@@ -451,26 +451,31 @@ fn outputs_default_and_explicit() {
             "-oNscan.txt",
             "--output-grep",
             "scan.gnmap",
-            "--output-json=scan.json"
+            "--output-json=scan.json",
+            "-oXscan.xml",
         ]),
         [
             stdout_normal(),
             file(OutputFormat::Normal, "scan.txt"),
             file(OutputFormat::Json, "scan.json"),
             file(OutputFormat::Grep, "scan.gnmap"),
+            file(OutputFormat::Xml, "scan.xml"),
         ]
+    );
+    assert_eq!(
+        out(&["-oX", "-"]),
+        [OutputSpec {
+            format: OutputFormat::Xml,
+            path: None
+        }]
     );
 }
 
 #[test]
 fn output_errors() {
     assert_eq!(
-        msg(&["-oX", "scan.xml", "198.18.0.2"]),
-        "unsupported output option '-oX': tcprax writes -oN, -oJ and -oG"
-    );
-    assert_eq!(
         msg(&["-oA", "scan", "198.18.0.2"]),
-        "unsupported output option '-oA': tcprax writes -oN, -oJ and -oG"
+        "unsupported output option '-oA': tcprax writes -oN, -oJ, -oG and -oX"
     );
     assert_eq!(
         msg(&["-oN", "-", "-oJ", "-", "198.18.0.2"]),

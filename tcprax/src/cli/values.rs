@@ -130,17 +130,19 @@ pub(super) fn shard(value: &str) -> Result<Shard, CliError> {
     Ok(Shard { index, count })
 }
 
-/// The -o options in a fixed order (normal, JSON, grepable). Without any, the normal report
+/// The -o options in a fixed order (normal, JSON, grepable, XML). Without any, the normal report
 /// goes to stdout; if none of the given ones writes to stdout, normal goes there as well.
 pub(super) fn outputs(
     normal: &[String],
     json: &[String],
     grep: &[String],
+    xml: &[String],
 ) -> Result<Vec<OutputSpec>, CliError> {
     let given = [
         ("-oN", OutputFormat::Normal, normal),
         ("-oJ", OutputFormat::Json, json),
         ("-oG", OutputFormat::Grep, grep),
+        ("-oX", OutputFormat::Xml, xml),
     ];
     let mut specs = Vec::new();
     let mut stdout_user: Option<&'static str> = None;

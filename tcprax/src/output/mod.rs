@@ -1,12 +1,13 @@
 //! Output: the printers that turn a scan's [`ScanPlan`], [`PortReport`]s and [`ScanSummary`]
 //! into reports. This is the only layer that writes to stdout (or to `-o*` files).
 //!
-//! Three formats, one [`Printer`] each, all generic over [`io::Write`] so tests print into a
+//! Four formats, one [`Printer`] each, all generic over [`io::Write`] so tests print into a
 //! `Vec<u8>`:
 //! - [`HumanPrinter`] (`-oN`): nmap-like report, a block per host with open ports (ports
 //!   sorted, closed/filtered summarised), hosts without one counted;
 //! - [`JsonPrinter`] (`-oJ`): JSON lines, streamed as results arrive;
-//! - [`GrepPrinter`] (`-oG`): one line per host, nmap `-oG` style.
+//! - [`GrepPrinter`] (`-oG`): one line per host, nmap `-oG` style;
+//! - [`XmlPrinter`] (`-oX`): nmap's XML, a `<host>` element per host.
 //!
 //! The per-host formats share `HostTracker`, which bounds memory: it holds a host only while
 //! the host is in progress (a host is complete once it has a verdict for every planned port;
@@ -22,11 +23,13 @@ mod grep;
 mod hosts;
 mod human;
 mod json;
+mod xml;
 
 pub use grep::GrepPrinter;
 pub(crate) use hosts::{Hidden, HostPorts, HostTracker, ReasonCounts, Row};
 pub use human::HumanPrinter;
 pub use json::JsonPrinter;
+pub use xml::{XmlPrinter, XmlRun};
 
 use crate::config::{OutputFormat, OutputSpec, Verbosity};
 use crate::model::{PortReport, Reason, ScanPlan, ScanSummary, ServiceInfo, TargetInfo};
@@ -105,6 +108,7 @@ pub fn printer_for<W: Write + Send + 'static>(
         OutputFormat::Normal => Box::new(HumanPrinter::new(wtr, verbosity)),
         OutputFormat::Json => Box::new(JsonPrinter::new(wtr)),
         OutputFormat::Grep => Box::new(GrepPrinter::new(wtr, verbosity)),
+        OutputFormat::Xml => Box::new(XmlPrinter::new(wtr, verbosity, XmlRun::from_env())),
     }
 }
 
