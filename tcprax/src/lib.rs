@@ -5,6 +5,7 @@
 //! retry), `service` (-sV service detection), `output` (printers), `privilege` (capabilities:
 //! what a scan needs, and their drop after set-up). Engines emit
 //! [`model::ScanEvent`]s; only `output` writes reports.
+pub mod calendar;
 pub mod config;
 pub mod engine;
 pub mod model;

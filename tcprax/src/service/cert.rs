@@ -61,21 +61,11 @@ fn san_name(name: &GeneralName<'_>) -> Option<String> {
     }
 }
 
-/// RFC 3339 in UTC, e.g. "2023-11-14T22:13:20Z", from Unix seconds. Done by hand (civil-from-days)
-/// so tcprax needs no direct dependency on `time` for one format string.
+/// RFC 3339 in UTC, e.g. "2023-11-14T22:13:20Z", from Unix seconds.
 fn rfc3339(unix: i64) -> String {
     let days = unix.div_euclid(86_400);
     let secs = unix.rem_euclid(86_400);
-    // Shift the epoch to 0000-03-01 so leap days fall at the end of a 400-year era.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = crate::calendar::civil_from_days(days);
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
         secs / 3_600,
