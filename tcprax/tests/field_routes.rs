@@ -14,12 +14,7 @@ use std::time::Duration;
 use tcprax_lab::testbed::Testbed;
 
 /// Every JSON line of a run's stdout.
-fn json_lines(out: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .collect()
-}
+use common::json_lines;
 
 /// (address, port) -> (state, reason) of every port line; each pair must come once.
 fn verdicts(lines: &[Value]) -> BTreeMap<(String, u64), (String, String)> {

@@ -894,12 +894,7 @@ fn verdicts(out: &Output) -> (Vec<u64>, Vec<u64>, Vec<u64>) {
 
 /// The `xdp` object of a `-oJ -` run's summary.
 fn xdp_summary(out: &Output) -> serde_json::Value {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|v| v["type"] == "summary")
-        .map(|v| v["xdp"].clone())
-        .expect("a summary line")
+    common::json_summary(out)["xdp"].clone()
 }
 
 /// A real `tcprax -sS` through a tun device (frames start at the IP header), IPv4 and IPv6:

@@ -97,11 +97,8 @@ fn bad_cookies(out: &Output) -> u64 {
         "tcprax failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|v| v["type"] == "summary")
-        .and_then(|v| v["xdp"]["bad_cookie"].as_u64())
+    common::json_summary(out)["xdp"]["bad_cookie"]
+        .as_u64()
         .expect("summary with XDP counters")
 }
 

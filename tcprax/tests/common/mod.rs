@@ -17,6 +17,22 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_tcprax")
 }
 
+/// Every JSON object a run with `-oJ -` printed on stdout (plan, ports, summary).
+pub fn json_lines(out: &std::process::Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .collect()
+}
+
+/// The `"type":"summary"` object of a run with `-oJ -`.
+pub fn json_summary(out: &std::process::Output) -> serde_json::Value {
+    json_lines(out)
+        .into_iter()
+        .find(|v| v["type"] == "summary")
+        .expect("a summary line")
+}
+
 /// The `"type":"port"` objects of a run with `-oJ -`, after checking that it succeeded.
 pub fn json_ports(out: &std::process::Output) -> Vec<serde_json::Value> {
     assert!(
@@ -24,9 +40,8 @@ pub fn json_ports(out: &std::process::Output) -> Vec<serde_json::Value> {
         "tcprax failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    json_lines(out)
+        .into_iter()
         .filter(|v| v["type"] == "port")
         .collect()
 }
