@@ -123,3 +123,25 @@ pub fn summary() -> ScanSummary {
         xdp: None,
     }
 }
+
+/// Feed `printer` a whole scan: the plan (if any), every report (named as the pipeline names
+/// them), the summary. A write into a `Vec` cannot fail, so failure is a test bug: panic.
+pub fn print_scan<P: super::Printer + ?Sized>(
+    printer: &mut P,
+    plan: Option<&ScanPlan>,
+    reports: &[PortReport],
+    summary: &ScanSummary,
+) {
+    let result = (|| {
+        if let Some(plan) = plan {
+            printer.plan(plan)?;
+        }
+        for r in reports {
+            printer.port(&named(r))?;
+        }
+        printer.finish(summary)
+    })();
+    if let Err(e) = result {
+        panic!("printing into a Vec failed: {e}");
+    }
+}

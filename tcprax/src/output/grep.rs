@@ -185,16 +185,7 @@ mod tests {
         let mut p = GrepPrinter::new(Vec::new(), verbosity);
         let mut s = summary();
         s.interrupted = interrupted;
-        let result = (|| {
-            p.plan(plan)?;
-            for r in reports {
-                p.port(&named(r))?;
-            }
-            p.finish(&s)
-        })();
-        if let Err(e) = result {
-            panic!("printing into a Vec failed: {e}");
-        }
+        print_scan(&mut p, Some(plan), reports, &s);
         String::from_utf8(p.into_inner()).unwrap_or_else(|e| panic!("not UTF-8: {e}"))
     }
 

@@ -93,16 +93,7 @@ mod tests {
 
     fn lines(reports: &[PortReport], summary: &ScanSummary) -> (String, Vec<Value>) {
         let mut p = JsonPrinter::new(Vec::new());
-        let result = (|| {
-            p.plan(&plan(true))?;
-            for r in reports {
-                p.port(&named(r))?;
-            }
-            p.finish(summary)
-        })();
-        if let Err(e) = result {
-            panic!("printing into a Vec failed: {e}");
-        }
+        print_scan(&mut p, Some(&plan(true)), reports, summary);
         let text = String::from_utf8(p.into_inner()).unwrap_or_else(|e| panic!("not UTF-8: {e}"));
         let values = text
             .lines()

@@ -10,18 +10,7 @@ fn run(
     summary: &ScanSummary,
 ) -> String {
     let mut p = HumanPrinter::new(Vec::new(), verbosity);
-    let result = (|| {
-        if let Some(plan) = &plan {
-            p.plan(plan)?;
-        }
-        for r in reports {
-            p.port(&named(r))?;
-        }
-        p.finish(summary)
-    })();
-    if let Err(e) = result {
-        panic!("printing into a Vec failed: {e}");
-    }
+    print_scan(&mut p, plan.as_ref(), reports, summary);
     String::from_utf8(p.into_inner()).unwrap_or_else(|e| panic!("not UTF-8: {e}"))
 }
 

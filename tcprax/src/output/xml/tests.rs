@@ -20,16 +20,7 @@ fn run_planned(plan: &ScanPlan, reports: &[PortReport], interrupted: bool) -> St
     let mut p = XmlPrinter::new(Vec::new(), Verbosity::Normal, xml_run());
     let mut s = summary();
     s.interrupted = interrupted;
-    let result = (|| {
-        p.plan(plan)?;
-        for r in reports {
-            p.port(&named(r))?;
-        }
-        p.finish(&s)
-    })();
-    if let Err(e) = result {
-        panic!("printing into a Vec failed: {e}");
-    }
+    print_scan(&mut p, Some(plan), reports, &s);
     String::from_utf8(p.into_inner()).unwrap_or_else(|e| panic!("not UTF-8: {e}"))
 }
 
