@@ -254,6 +254,9 @@ pub struct TlsInfo {
     pub cipher: Option<String>,
     pub alpn: Option<String>,
     pub certificate: Option<CertInfo>,
+    /// A JARM-like fingerprint of how the server answers a fixed set of ClientHellos.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jarm: Option<String>,
 }
 
 /// The leaf certificate the server presented.
@@ -285,6 +288,50 @@ pub struct ServiceInfo {
     /// What the server sent, non-printable bytes as '.', at most 1024 bytes; empty if silent.
     pub response: String,
     pub tls: Option<TlsInfo>,
+    /// Free-form detail beside the version (nmap's `i/`), e.g. "protocol 2.0".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extrainfo: Option<String>,
+    /// Host name the service announced (nmap's `h/`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// Operating system the service gave away (nmap's `o/`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub os: Option<String>,
+    /// Device type (nmap's `d/`), e.g. "router".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_type: Option<String>,
+    /// CPE names, e.g. "cpe:/a:openbsd:openssh:9.2p1".
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cpe: Vec<String>,
+    /// What named the service: "builtin" (tcprax's own table) or "nmap:PROBE" (a line of nmap's
+    /// service probe file, after the probe that drew the answer); None when nothing did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matched_by: Option<String>,
+    /// MurmurHash3 (32-bit, of the base64 body, as Shodan indexes it) of `/favicon.ico`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub favicon_mmh3: Option<i32>,
+}
+
+impl ServiceInfo {
+    /// A result of `class` that says nothing else yet; fill the rest with struct update syntax.
+    pub fn empty(class: ServiceClass) -> Self {
+        ServiceInfo {
+            class,
+            service: None,
+            product: None,
+            version: None,
+            title: None,
+            response: String::new(),
+            tls: None,
+            extrainfo: None,
+            hostname: None,
+            os: None,
+            device_type: None,
+            cpe: Vec::new(),
+            matched_by: None,
+            favicon_mmh3: None,
+        }
+    }
 }
 
 /// A port's final line in the report: the scan verdict, the host name the user gave for its

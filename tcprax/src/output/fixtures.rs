@@ -53,6 +53,7 @@ pub fn ssh(addr: &str) -> PortReport {
         title: None,
         response: "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\nsecond line\r\n".into(),
         tls: None,
+        ..ServiceInfo::empty(ServiceClass::TcpServerInitiated)
     });
     r
 }
@@ -80,7 +81,9 @@ pub fn https(addr: &str) -> PortReport {
                 self_signed: true,
                 sha256: "ab".repeat(32),
             }),
+            jarm: None,
         }),
+        ..ServiceInfo::empty(ServiceClass::Https)
     });
     r
 }

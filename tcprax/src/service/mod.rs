@@ -275,6 +275,7 @@ impl ServiceDetector {
 /// Build the report for `class` from the response that decided it.
 fn report(class: ServiceClass, response: &[u8], tls: Option<TlsInfo>) -> ServiceInfo {
     let id = identify(response);
+    let id_some = id.is_some();
     let (service, product, version) = match id {
         Some(Identified {
             service,
@@ -302,6 +303,8 @@ fn report(class: ServiceClass, response: &[u8], tls: Option<TlsInfo>) -> Service
         title,
         response: sanitize(response),
         tls,
+        matched_by: id_some.then(|| "builtin".to_owned()),
+        ..ServiceInfo::empty(class)
     }
 }
 

@@ -119,6 +119,7 @@ pub(crate) fn tls_info(conn: &ClientConnection) -> TlsInfo {
             .peer_certificates()
             .and_then(<[_]>::first)
             .map(|der| cert_info(der.as_ref())),
+        jarm: None,
     }
 }
 
