@@ -17,6 +17,7 @@ use tcprax::targets::{TargetError, TargetSet};
 use values::{duration, int_in, interface, outputs, positive, shard, source_addr, source_ports};
 
 mod help;
+mod resume;
 mod values;
 
 /// Upper bound of --retries: past a few dozen attempts a silent port is filtered, and the
@@ -57,6 +58,15 @@ pub enum CliError {
         first: &'static str,
         second: &'static str,
     },
+    #[error(
+        "--resume FILE takes no other option: the scan's options come from the resume file \
+         (found '{token}')"
+    )]
+    ResumeAlone { token: String },
+    #[error(transparent)]
+    Resume(#[from] tcprax::resume::ResumeError),
+    #[error("resume file '{}' holds a -sT scan; only -sS scans can be resumed", path.display())]
+    ResumeNotSyn { path: PathBuf },
 }
 
 /// What is wrong with an option's value.
@@ -298,6 +308,23 @@ struct RawArgs {
     )]
     output_xml: Vec<String>,
     #[arg(
+        long = "resume",
+        value_name = "FILE",
+        help_heading = "Resume",
+        help = "Continue the -sS scan a signal stopped, saved in FILE (no other option)",
+        long_help = "Continue the -sS scan a signal stopped, from the state it saved in FILE:\n\
+                     same options, same outputs (appended to; -oX goes to FILE.resumed-N.xml).\n\
+                     Takes no other option. The file is removed once the scan completes"
+    )]
+    resume: Option<PathBuf>,
+    #[arg(
+        long = "resume-file",
+        value_name = "PATH",
+        help_heading = "Resume",
+        help = "-sS: where a scan stopped by a signal saves its state [default: tcprax.resume]"
+    )]
+    resume_file: Option<PathBuf>,
+    #[arg(
         short = 'v',
         long = "verbose",
         action = ArgAction::Count,
@@ -317,11 +344,27 @@ struct RawArgs {
     quiet: bool,
 }
 
-/// Parses and validates a full argv (program name first).
+/// Parses and validates a full argv (program name first). `tcprax --resume FILE` reads the
+/// scan's command line from FILE instead (and changes to the scan's working directory).
 pub fn parse_from<I: IntoIterator<Item = OsString>>(args: I) -> Result<ScanConfig, CliError> {
+    let args: Vec<OsString> = args.into_iter().collect();
+    if let Some(file) = resume::requested(&args)? {
+        return resume::continue_from(&file);
+    }
+    parse_scan(args)
+}
+
+/// A scan's own command line (not `--resume`), remembered for a resume file.
+fn parse_scan(args: Vec<OsString>) -> Result<ScanConfig, CliError> {
+    // Stored only when every argument is UTF-8 (JSON holds text).
+    let argv: Option<Vec<String>> = args
+        .iter()
+        .skip(1)
+        .map(|a| a.clone().into_string().ok())
+        .collect();
     let args = rewrite_nmap_forms(args)?;
     let raw = RawArgs::try_parse_from(args)?;
-    build(raw)
+    build(raw, argv)
 }
 
 /// Rewrites nmap's multi-letter short options into the long options clap knows. Stops at
@@ -398,7 +441,14 @@ fn rewrite_nmap_forms<I: IntoIterator<Item = OsString>>(
 
 /// Validates the raw arguments into a [`ScanConfig`]. Cheap checks first, then ports, then
 /// targets, whose names need DNS and whose lists need file reads.
-fn build(raw: RawArgs) -> Result<ScanConfig, CliError> {
+fn build(raw: RawArgs, argv: Option<Vec<String>>) -> Result<ScanConfig, CliError> {
+    if let Some(file) = &raw.resume {
+        // `requested` takes every --resume before clap sees it; one that got here came in a
+        // form it does not know, with other options.
+        return Err(CliError::ResumeAlone {
+            token: file.display().to_string(),
+        });
+    }
     let scan_type = match (raw.syn, raw.connect) {
         (true, true) => return Err(CliError::ScanTypeConflict),
         (true, false) => ScanType::Syn,
@@ -493,6 +543,12 @@ fn build(raw: RawArgs) -> Result<ScanConfig, CliError> {
         &raw.excludefile,
     )
     .map_err(|source| CliError::Targets { source })?;
+    let resume = resume::settings(
+        raw.resume_file.as_deref(),
+        argv,
+        &raw.input_list,
+        &raw.excludefile,
+    )?;
 
     Ok(ScanConfig {
         scan_type,
@@ -506,6 +562,7 @@ fn build(raw: RawArgs) -> Result<ScanConfig, CliError> {
         service,
         outputs,
         verbosity,
+        resume,
     })
 }
 

@@ -89,6 +89,24 @@ pub struct ScanConfig {
     pub service: Option<ServiceOptions>,
     pub outputs: Vec<OutputSpec>,
     pub verbosity: Verbosity,
+    /// --resume-file / --resume: where a stopped -sS scan saves its state, and the state this
+    /// run continues.
+    pub resume: ResumeSettings,
+}
+
+/// What `--resume` needs: where to save, what to save besides the engine's state, and what
+/// this run continues.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResumeSettings {
+    /// Where a scan stopped by a signal writes its state (absolute: `--resume-file`, or
+    /// [`crate::resume::DEFAULT_FILE`] in the working directory); for a resumed run, the file
+    /// it continues, updated if it is stopped again and removed once it completes.
+    pub file: PathBuf,
+    /// How the scan was started; None when it cannot be stored (a command line that is not
+    /// UTF-8, an unknown working directory), and then a stop saves nothing and says why.
+    pub origin: Option<crate::resume::Origin>,
+    /// The saved state this run continues (`--resume FILE`), already checked against the scan.
+    pub from: Option<crate::resume::ResumeFile>,
 }
 
 impl ScanConfig {

@@ -7,6 +7,7 @@
 //! dropped (under sudo, the process becomes the invoking user); only then is the async runtime
 //! built, so every thread it starts is unprivileged before any byte from the network is parsed.
 mod cli;
+mod pause;
 
 use std::process::ExitCode;
 use tcprax::engine::ScanControl;
@@ -24,13 +25,19 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut printers = match tcprax::output::open_printers(&config.outputs, config.verbosity) {
-        Ok(p) => p,
-        Err(err) => {
-            eprintln!("tcprax: error: {err}");
-            return ExitCode::from(2);
-        }
+    // A resumed scan continues the reports of the run it continues.
+    let mode = match config.resume.from {
+        Some(_) => tcprax::output::OpenMode::Append,
+        None => tcprax::output::OpenMode::Create,
     };
+    let mut printers =
+        match tcprax::output::open_printers_with(&config.outputs, config.verbosity, mode) {
+            Ok(p) => p,
+            Err(err) => {
+                eprintln!("tcprax: error: {err}");
+                return ExitCode::from(2);
+            }
+        };
     let prepared = match tcprax::scan::prepare(&config) {
         Ok(prepared) => prepared,
         Err(err) => {
@@ -65,6 +72,15 @@ fn main() -> ExitCode {
         }
         tcprax::scan::run(&config, prepared, &mut printers, stop.clone()).await
     });
+    // The resume file, whether or not every report could be finished (a terminal gone with
+    // SIGHUP fails the human report, and that is exactly when a scan is worth resuming).
+    match (&result, stop.signal()) {
+        (Ok(_) | Err(tcprax::scan::ScanError::Output { .. }), Some(_)) => {
+            pause::stopped(&config, stop.take_paused(), note);
+        }
+        (Ok(summary), None) if !summary.interrupted => pause::completed(&config, note),
+        _ => {}
+    }
     match result {
         Ok(summary) if summary.interrupted => {
             ExitCode::from(signal_status(stop.signal().unwrap_or(libc::SIGINT)))

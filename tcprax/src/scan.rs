@@ -12,6 +12,7 @@ use crate::model::{
     PortReport, PortState, ScanEvent, ScanPlan, ScanSummary, ScanType, ServiceInfo,
 };
 use crate::output::Printer;
+use crate::resume::Paused;
 use crate::service::ServiceDetector;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{self, IsTerminal as _};
@@ -121,7 +122,7 @@ enum PreparedEngine {
 /// synchronously and outside any async runtime (-sS: the capability check, routes, XDP on every
 /// egress interface, the raw socket). Nothing is sent or printed yet.
 pub fn prepare(config: &ScanConfig) -> Result<Prepared, ScanError> {
-    let engine = match config.scan_type {
+    let mut engine = match config.scan_type {
         ScanType::Connect => PreparedEngine::Connect,
         ScanType::Syn => PreparedEngine::Syn(Box::new(crate::engine::syn::prepare(
             &config.targets,
@@ -129,6 +130,9 @@ pub fn prepare(config: &ScanConfig) -> Result<Prepared, ScanError> {
             syn_options(config),
         )?)),
     };
+    if let (PreparedEngine::Syn(syn), Some(from)) = (&mut engine, &config.resume.from) {
+        syn.resume_from(from.point.clone())?;
+    }
     Ok(Prepared { engine })
 }
 
@@ -307,6 +311,12 @@ pub async fn run(
     if let (Some(a), Some(b)) = (sv_first, sv_last) {
         summary.service_elapsed = Some(b.duration_since(a));
     }
+    // Before the reports finish, which may fail (a terminal gone with SIGHUP): the state of
+    // the scan must outlive that.
+    stop.set_paused(stats.resume.map(|point| Paused {
+        point,
+        reported: summary.clone(),
+    }));
     reports.finish(&summary)?;
     Ok(summary)
 }

@@ -440,6 +440,12 @@ impl TargetSet {
         self.names.get(addr).cloned()
     }
 
+    /// The included stretches in scan order, as (index of the first among included addresses,
+    /// family, first, last): what the scan walks, exclusions cut out (for fingerprints).
+    pub fn pieces(&self) -> impl Iterator<Item = (u128, Family, u128, u128)> + '_ {
+        self.pieces.iter().copied()
+    }
+
     /// The parsed target ranges, in the order given.
     pub fn ranges(&self) -> &[TargetRange] {
         &self.ranges

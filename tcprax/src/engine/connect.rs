@@ -138,6 +138,7 @@ pub async fn connect_scan(
         xdp: None,
         duplicates: 0,
         skipped: Vec::new(),
+        resume: None,
     })
 }
 

@@ -5,6 +5,7 @@ pub mod rtt;
 pub mod syn;
 
 use crate::model::Notice;
+use crate::resume::Paused;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -29,6 +30,8 @@ struct Shared {
     /// Notices from the engine for the operator, in order, until the pipeline takes them.
     notices: Mutex<VecDeque<Notice>>,
     notice_wake: Notify,
+    /// Where a stopped -sS scan stands, once the pipeline has finished (for `--resume`).
+    paused: Mutex<Option<Paused>>,
 }
 
 impl ScanControl {
@@ -110,6 +113,19 @@ impl ScanControl {
             .unwrap_or_default()
     }
 
+    /// The pipeline: where the stopped scan stands (None when nothing is left to resume).
+    pub fn set_paused(&self, paused: Option<Paused>) {
+        if let Ok(mut p) = self.shared.paused.lock() {
+            *p = paused;
+        }
+    }
+
+    /// What [`set_paused`](Self::set_paused) left, taken once the scan is over: also after a
+    /// report failed to finish (a hung-up terminal), so the state is never lost with it.
+    pub fn take_paused(&self) -> Option<Paused> {
+        self.shared.paused.lock().ok().and_then(|mut p| p.take())
+    }
+
     pub async fn next_notice(&self) -> Notice {
         loop {
             if let Some(n) = self
@@ -187,4 +203,7 @@ pub struct EngineStats {
     /// addresses of directly connected subnets), for the pipeline's notice and count. A few
     /// per connected subnet at most.
     pub skipped: Vec<std::net::IpAddr>,
+    /// -sS stopped early: where it stands, for `--resume` (None when nothing was left, and
+    /// for -sT, which cannot be resumed).
+    pub resume: Option<syn::scheduler::ResumePoint>,
 }

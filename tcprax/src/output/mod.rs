@@ -112,11 +112,30 @@ pub fn printer_for<W: Write + Send + 'static>(
     }
 }
 
+/// How [`open_printers_with`] opens report files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Created, or truncated: a new scan.
+    Create,
+    /// Created if missing, else written after what is there: a resumed scan (`--resume`)
+    /// continuing the reports of the run it continues.
+    Append,
+}
+
 /// Opens every requested output: a file (created or truncated) for `path: Some`, stdout for
 /// `path: None`. Fails on the first file that cannot be created, naming it.
 pub fn open_printers(
     specs: &[OutputSpec],
     verbosity: Verbosity,
+) -> Result<Vec<Box<dyn Printer + Send>>, OutputError> {
+    open_printers_with(specs, verbosity, OpenMode::Create)
+}
+
+/// [`open_printers`], with the files opened as `mode` says.
+pub fn open_printers_with(
+    specs: &[OutputSpec],
+    verbosity: Verbosity,
+    mode: OpenMode,
 ) -> Result<Vec<Box<dyn Printer + Send>>, OutputError> {
     let mut printers = Vec::with_capacity(specs.len());
     for spec in specs {
@@ -126,7 +145,11 @@ pub fn open_printers(
         let wtr: Box<dyn Write + Send> = match &spec.path {
             None => Box::new(Gated(io::stdout())),
             Some(path) => {
-                let file = File::create(path).map_err(|source| OutputError::Open {
+                let file = match mode {
+                    OpenMode::Create => File::create(path),
+                    OpenMode::Append => File::options().append(true).create(true).open(path),
+                };
+                let file = file.map_err(|source| OutputError::Open {
                     path: path.clone(),
                     source,
                 })?;

@@ -93,6 +93,8 @@ pub enum SynError {
     ChannelClosed,
     #[error("the scheduler thread failed: {why}")]
     Scheduler { why: &'static str },
+    #[error(transparent)]
+    Resume(#[from] scheduler::ResumePointError),
 }
 
 /// Monotonic clock in ns: the same clock as the kernel's `bpf_ktime_get_ns`, so reply
@@ -183,6 +185,12 @@ pub async fn syn_scan(
 }
 
 impl PreparedSyn {
+    /// Continue an interrupted scan from `point` instead of starting at the beginning
+    /// (`--resume`); before [`run`](Self::run).
+    pub fn resume_from(&mut self, point: scheduler::ResumePoint) -> Result<(), SynError> {
+        Ok(self.machine.resume_from(point)?)
+    }
+
     /// Run the prepared scan, sending one event per decided (address, port) to `tx`. Must be
     /// called inside a tokio runtime; needs no privileges. The ring buffers are registered
     /// with the runtime first, then one collector task per interface forwards its replies to

@@ -35,6 +35,11 @@ impl Permutation {
         self.n == 0
     }
 
+    /// The seed this order was made with.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
     fn encrypt(&self, x: u64) -> u64 {
         let mut l = x >> self.half_bits;
         let mut r = x & self.mask;

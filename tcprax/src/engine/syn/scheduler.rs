@@ -120,6 +120,9 @@ pub struct Scheduler {
     timeline: VecDeque<(Key, u8, u64)>,
     /// Probes whose attempt timed out, with the number of the attempt to send next.
     retry_queue: VecDeque<(Key, u8)>,
+    /// Probes an interrupted run left undecided ([`Scheduler::resume_from`]): sent afresh,
+    /// ahead of the rest of the permutation.
+    resumed: VecDeque<Key>,
     rtt_global: RttEstimator,
     rtt_per_target: KeyMap<IpAddr, RttEstimator>,
     /// RSTs owed to open ports, sent ahead of any SYN and outside the rate (they answer
@@ -176,6 +179,7 @@ impl Scheduler {
             in_flight: KeyMap::default(),
             timeline: VecDeque::new(),
             retry_queue: VecDeque::new(),
+            resumed: VecDeque::new(),
             // The same ceiling as the per-target estimators: --timeout above the default is
             // honoured before the first sample too.
             rtt_global: RttEstimator::new(RttBounds::with_max(cfg.opts.max_timeout)),
@@ -443,6 +447,7 @@ impl Scheduler {
             xdp: None,
             duplicates: self.duplicates,
             skipped: Vec::new(),
+            resume: self.resume_point(),
         }
     }
 
@@ -452,12 +457,17 @@ impl Scheduler {
 
     /// Fresh probes are left and the verdict backlog has room for their answers.
     fn fresh_left(&self) -> bool {
-        self.next < self.perm.len() && self.events.len() < EVENT_BACKLOG
+        self.unwalked() && self.events.len() < EVENT_BACKLOG
+    }
+
+    /// Probes never sent in this run remain: resumed ones, or positions of the permutation.
+    fn unwalked(&self) -> bool {
+        !self.resumed.is_empty() || self.next < self.perm.len()
     }
 
     /// True while fresh probes wait only because too many verdicts are not taken yet.
     pub fn is_backlogged(&self) -> bool {
-        self.next < self.perm.len() && self.events.len() >= EVENT_BACKLOG
+        self.unwalked() && self.events.len() >= EVENT_BACKLOG
     }
 
     /// The retransmission timeout for `addr` as known now: its own estimate once it has a
@@ -482,13 +492,20 @@ impl Scheduler {
         }
         let nports = self.ports.len() as u64;
         while self.fresh_left() {
-            let x = self.perm.get(self.next);
-            self.next += self.step;
-            // The permutation covers exactly the included addresses: None cannot happen.
-            let Some(addr) = self.targets.get_included(u128::from(x / nports)) else {
-                continue;
+            // What an interrupted run left undecided goes first, then the permutation.
+            let (addr, port) = match self.resumed.pop_front() {
+                Some(key) => key,
+                None => {
+                    let x = self.perm.get(self.next);
+                    self.next += self.step;
+                    // The permutation covers exactly the included addresses: None cannot
+                    // happen.
+                    let Some(addr) = self.targets.get_included(u128::from(x / nports)) else {
+                        continue;
+                    };
+                    (addr, self.ports[(x % nports) as usize])
+                }
             };
-            let port = self.ports[(x % nports) as usize];
             match self.egress.lookup(addr) {
                 Egress::Via(group) => return Next::Probe(self.probe((addr, port), 0, group, now)),
                 Egress::Skip => continue,
@@ -546,7 +563,9 @@ impl Scheduler {
     }
 }
 
+mod resume;
 mod values;
+pub use resume::{ResumePoint, ResumePointError};
 pub use values::{Reply, ReplyKind, Transmit};
 
 #[cfg(test)]
