@@ -65,8 +65,6 @@ pub enum CliError {
     ResumeAlone { token: String },
     #[error(transparent)]
     Resume(#[from] tcprax::resume::ResumeError),
-    #[error("resume file '{}' holds a -sT scan; only -sS scans can be resumed", path.display())]
-    ResumeNotSyn { path: PathBuf },
 }
 
 /// What is wrong with an option's value.
@@ -311,17 +309,18 @@ struct RawArgs {
         long = "resume",
         value_name = "FILE",
         help_heading = "Resume",
-        help = "Continue the -sS scan a signal stopped, saved in FILE (no other option)",
-        long_help = "Continue the -sS scan a signal stopped, from the state it saved in FILE:\n\
-                     same options, same outputs (appended to; -oX goes to FILE.resumed-N.xml).\n\
-                     Takes no other option. The file is removed once the scan completes"
+        help = "Continue the scan a signal stopped, saved in FILE (no other option)",
+        long_help = "Continue the scan (-sS or -sT) a signal stopped, from the state it saved in\n\
+                     FILE: same options, same outputs, appended to (-oX X.xml goes on in\n\
+                     X.resumed-N.xml). Takes no other option. FILE is removed once the scan\n\
+                     completes"
     )]
     resume: Option<PathBuf>,
     #[arg(
         long = "resume-file",
         value_name = "PATH",
         help_heading = "Resume",
-        help = "-sS: where a scan stopped by a signal saves its state [default: tcprax.resume]"
+        help = "Where a scan stopped by a signal saves its state [default: tcprax.resume]"
     )]
     resume_file: Option<PathBuf>,
     #[arg(

@@ -89,7 +89,7 @@ pub struct ScanConfig {
     pub service: Option<ServiceOptions>,
     pub outputs: Vec<OutputSpec>,
     pub verbosity: Verbosity,
-    /// --resume-file / --resume: where a stopped -sS scan saves its state, and the state this
+    /// --resume-file / --resume: where a stopped scan saves its state, and the state this
     /// run continues.
     pub resume: ResumeSettings,
 }

@@ -3,7 +3,7 @@
 //!
 //! Layers, each in its own module: `wire` (packet bytes), `engine` (send, receive, schedule,
 //! retry), `service` (-sV service detection), `output` (printers), `privilege` (capabilities:
-//! what a scan needs, and their drop after set-up), `resume` (the state an interrupted -sS scan
+//! what a scan needs, and their drop after set-up), `resume` (the state an interrupted scan
 //! leaves for `--resume`). Engines emit
 //! [`model::ScanEvent`]s; only `output` writes reports.
 pub mod calendar;

@@ -2,7 +2,6 @@
 //! stopped saves where it stands and says how to continue; a resumed scan that completes
 //! removes the file it continued. The file's content and checks live in `tcprax::resume`.
 use tcprax::config::{ScanConfig, Verbosity};
-use tcprax::model::ScanType;
 use tcprax::resume::{
     Decided, FORMAT, Paused, ResumeFile, ports_sha256, shell_word, targets_sha256,
 };
@@ -12,12 +11,8 @@ use tcprax::resume::{
 pub fn stopped(config: &ScanConfig, paused: Option<Paused>, note: impl Fn(&str)) {
     let file = &config.resume.file;
     let Some(paused) = paused else {
-        if config.scan_type == ScanType::Connect {
-            note("tcprax: notice: -sT scans cannot be resumed (--resume continues -sS scans)");
-        } else {
-            // Every probe was decided before the stop (only -sV was cut short).
-            completed(config, &note);
-        }
+        // Every probe was decided before the stop (only -sV was cut short).
+        completed(config, &note);
         return;
     };
     let Some(origin) = config.resume.origin.clone() else {

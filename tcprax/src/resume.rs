@@ -1,4 +1,4 @@
-//! The resume file (`--resume`): what an interrupted -sS scan writes so that a later run can
+//! The resume file (`--resume`): what an interrupted scan writes so that a later run can
 //! continue it, and the checks that the later run is the same scan.
 //!
 //! One JSON object (format [`FORMAT`]): the tcprax version that wrote it; the working

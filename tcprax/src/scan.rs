@@ -5,7 +5,7 @@
 //! A scan is set up ([`prepare`]: whatever needs privileges, synchronously) before it runs
 //! ([`run`]: inside the async runtime), so the binary can drop its capabilities in between.
 use crate::config::{ScanConfig, Verbosity};
-use crate::engine::connect::{ConnectError, ConnectOptions, connect_scan};
+use crate::engine::connect::{ConnectError, ConnectOptions, connect_scan_from};
 use crate::engine::syn::{PreparedSyn, SynError, SynScanOptions};
 use crate::engine::{EngineStats, ScanControl};
 use crate::model::{
@@ -171,8 +171,9 @@ pub async fn run(
                 max_timeout: config.max_timeout(),
                 retries: config.retries,
             };
+            let from = config.resume.from.as_ref().map(|f| f.point.clone());
             tokio::spawn(async move {
-                connect_scan(&targets, &ports, opts, tx, engine_stop)
+                connect_scan_from(&targets, &ports, opts, from, tx, engine_stop)
                     .await
                     .map_err(ScanError::from)
             })

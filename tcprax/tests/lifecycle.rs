@@ -3,6 +3,7 @@
 //! (the bpf_link dies with the process); an interface XDP cannot use gives a clear error.
 mod common;
 
+use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 use tcprax_lab::testbed::{Testbed, xdp_attached};
@@ -19,10 +20,20 @@ fn attached(tb: &Testbed) -> bool {
     xdp_attached(&tb.scanner_ns, &tb.scanner_if).unwrap()
 }
 
+/// Where the slow scan of test `tag` saves its state when a signal stops it.
+fn resume_file(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "tcprax-lifecycle-{}-{tag}.resume",
+        std::process::id()
+    ))
+}
+
 /// A slow scan (1000 probes at 100 pps) that is still running when we interrupt it.
-fn slow_scan(tb: &Testbed) -> Child {
+fn slow_scan(tb: &Testbed, tag: &str) -> Child {
     tb.scanner_command(common::bin())
         .args(["-sS", "198.18.0.2", "-p", "1-1000", "--rate", "100"])
+        .arg("--resume-file")
+        .arg(resume_file(tag))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -57,7 +68,7 @@ fn ctrl_c_prints_partial_results_and_detaches() {
     let Some(tb) = common::testbed("trxlcint") else {
         return;
     };
-    let child = slow_scan(&tb);
+    let child = slow_scan(&tb, "int");
     wait_for("XDP attach", || attached(&tb));
     std::thread::sleep(Duration::from_millis(500));
     // SAFETY: kill(2) on the pid of our own child.
@@ -79,6 +90,14 @@ fn ctrl_c_prints_partial_results_and_detaches() {
         "{stdout}"
     );
     assert!(!attached(&tb), "XDP left attached after Ctrl-C");
+    // It saved where it stood, and said so (`tests/resume.rs` resumes such files).
+    let saved = resume_file("int");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        saved.exists() && stderr.contains("tcprax --resume"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_file(saved);
 }
 
 #[test]
@@ -86,10 +105,12 @@ fn sigkill_detaches_through_the_bpf_link() {
     let Some(tb) = common::testbed("trxlckill") else {
         return;
     };
-    let mut child = slow_scan(&tb);
+    let mut child = slow_scan(&tb, "kill");
     wait_for("XDP attach", || attached(&tb));
     child.kill().unwrap();
     let _ = child.wait();
+    // SIGKILL cannot be caught: nothing is saved.
+    assert!(!resume_file("kill").exists());
     wait_for("XDP detach after SIGKILL", || !attached(&tb));
 }
 

@@ -349,3 +349,75 @@ fn resume_takes_no_other_option_and_needs_a_file() {
         "{stderr}"
     );
 }
+
+/// -sT walks targets in order, each with every port: the same file continues it, with the
+/// connects a stop cut short probed again first.
+#[test]
+fn a_connect_scan_interrupted_twice_and_resumed_reports_exactly_the_uninterrupted_scan() {
+    let Some(tb) = common::testbed("trxresumet") else {
+        return;
+    };
+    tb.target_anyip("198.19.2.0/23").unwrap();
+    let _l = tb.target_listen(&[22]).unwrap();
+    tb.target_filter_ports(&[81]).unwrap();
+    let dir = Scratch::new("connect");
+    // 8 connects at a time, a third of them waiting out a ~100 ms timeout: about 6 s.
+    let scan = [
+        "-sT",
+        "198.19.2.0/23",
+        "-p",
+        "22,80,81",
+        "-t",
+        "8",
+        "--timeout",
+        "300ms",
+        "--retries",
+        "0",
+    ];
+    let reference = run(
+        &tb,
+        &dir.0,
+        &[&scan[..], &["-oJ", "reference.jsonl"]].concat(),
+    );
+    assert!(
+        reference.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reference.stderr)
+    );
+    let want = verdicts(&json_lines(&dir.text("reference.jsonl")));
+    assert_eq!(want.len(), 512 * 3);
+
+    let json = dir.path("scan.jsonl");
+    let args = [&scan[..], &["-oJ", "scan.jsonl"]].concat();
+    let stderr = interrupted_run(&tb, &dir.0, &args, &json, Duration::from_millis(1500));
+    let paused = dir.path("tcprax.resume");
+    assert!(
+        stderr.contains(&format!("tcprax --resume {}", paused.display())),
+        "{stderr}"
+    );
+    let saved = resume_file(&paused);
+    assert!(
+        !saved["point"]["pending"].as_array().unwrap().is_empty(),
+        "no connect was cut short: {saved}"
+    );
+    let resume_args = ["--resume", paused.to_str().unwrap()];
+    interrupted_run(
+        &tb,
+        &dir.0,
+        &resume_args,
+        &json,
+        Duration::from_millis(1500),
+    );
+    let out = run(&tb, &dir.0, &resume_args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!paused.exists());
+    let got = verdicts(&json_lines(&std::fs::read_to_string(&json).unwrap()));
+    assert_eq!(
+        got, want,
+        "the three runs differ from the uninterrupted scan"
+    );
+}

@@ -116,10 +116,11 @@ fn sigterm_stops_a_syn_scan_with_a_complete_report_and_exit_143() {
     };
     let _l = tb.target_listen(&[22, 80]).unwrap();
     let json = TempFile::new("term.jsonl");
+    let resume = TempFile::new("term.resume");
     let mut child = tb
         .scanner_command(common::bin())
         .args(["-sS", "198.18.0.2", "-p", "1-1000", "--rate", "100"])
-        .args(["-oJ", json.arg()])
+        .args(["-oJ", json.arg(), "--resume-file", resume.arg()])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -162,9 +163,17 @@ fn sighup_stops_a_connect_scan_and_flushes_every_report_exit_129() {
     let json = TempFile::new("hup.jsonl");
     let human = TempFile::new("hup.txt");
     let grep = TempFile::new("hup.gnmap");
+    let resume = TempFile::new("hup.resume");
     let mut child = tb
         .scanner_command(common::bin())
-        .args(["-sT", "198.18.0.2", "-p", "1-2000"])
+        .args([
+            "-sT",
+            "198.18.0.2",
+            "-p",
+            "1-2000",
+            "--resume-file",
+            resume.arg(),
+        ])
         .args(["-oJ", json.arg(), "-oN", human.arg(), "-oG", grep.arg()])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -259,11 +268,13 @@ fn sigint_cancels_running_service_detection_and_exits_130_at_once() {
     };
     let _silent = SilentServer::start(&tb, 20001..=20020);
     let json = TempFile::new("int.jsonl");
+    let resume = TempFile::new("int.resume");
     // One -sV probe at a time over 20 silent ports: each detection waits out its banner, TLS,
     // HTTP and generic reads (over a second), so they need ~20 s to run to their end.
     let mut child = tb
         .scanner_command(common::bin())
         .args(["-sT", "-sV", "198.18.0.2", "-p", "20001-20020", "-t", "1"])
+        .args(["--resume-file", resume.arg()])
         .args(["--probe-timeout", "30s", "-oJ", json.arg()])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -299,6 +310,7 @@ fn a_second_signal_exits_at_once_leaving_only_whole_json_lines() {
     };
     tb.target_anyip("198.19.0.0/20").unwrap();
     let json = TempFile::new("twice.jsonl");
+    let resume = TempFile::new("twice.resume");
     // The grepable report (a line per host as it completes) goes to a small pipe nobody reads:
     // once it is full the scan blocks on it, so the first signal cannot finish the reports and
     // only a second one ends the process.
@@ -313,6 +325,8 @@ fn a_second_signal_exits_at_once_leaving_only_whole_json_lines() {
             json.arg(),
             "-oG",
             "-",
+            "--resume-file",
+            resume.arg(),
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

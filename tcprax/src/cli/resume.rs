@@ -7,7 +7,6 @@ use super::{CliError, Problem, parse_scan};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use tcprax::config::{OutputFormat, ResumeSettings, ScanConfig};
-use tcprax::model::ScanType;
 use tcprax::resume::{DEFAULT_FILE, Origin, ResumeError, ResumeFile, digest_files, xml_part_path};
 
 /// The file of `--resume FILE` (or `--resume=FILE`), if the command line has one; an error if
@@ -60,9 +59,6 @@ pub(super) fn continue_from(file: &Path) -> Result<ScanConfig, CliError> {
         .map(OsString::from)
         .collect();
     let mut config = parse_scan(args)?;
-    if config.scan_type != ScanType::Syn {
-        return Err(CliError::ResumeNotSyn { path });
-    }
     let files = config
         .resume
         .origin

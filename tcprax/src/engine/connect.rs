@@ -3,11 +3,13 @@
 //! connects; refused -> closed, timeout/unreachable -> filtered; running out of file
 //! descriptors or local ports slows the scan down instead of losing ports.
 use super::rtt::{RttBounds, RttEstimator};
+use super::syn::scheduler::{ResumePoint, ResumePointError};
 use super::{EngineStats, ScanControl};
 use crate::config::defaults;
 use crate::model::{PortState, Reason, ScanEvent};
 use crate::ports::PortList;
 use crate::targets::TargetSet;
+use std::collections::VecDeque;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -42,6 +44,8 @@ impl Default for ConnectOptions {
 pub enum ConnectError {
     #[error("the result channel was closed before the scan finished")]
     ChannelClosed,
+    #[error(transparent)]
+    Resume(#[from] ResumePointError),
 }
 
 /// Concurrency never drops below this when backing off from EMFILE.
@@ -73,6 +77,72 @@ pub async fn connect_scan(
     tx: mpsc::Sender<ScanEvent>,
     stop: ScanControl,
 ) -> Result<EngineStats, ConnectError> {
+    connect_scan_from(targets, ports, opts, None, tx, stop).await
+}
+
+/// The pairs of a scan in the order -sT starts them: targets in order, each with every port.
+/// Pair `i` is included address `i / ports` with port `i % ports`, so a position is all a
+/// resume point needs to continue the walk.
+struct Walk<'a> {
+    targets: &'a TargetSet,
+    ports: &'a [u16],
+    /// Pairs a stopped run left undecided, probed first.
+    resumed: VecDeque<(IpAddr, u16)>,
+    next: u128,
+    total: u128,
+}
+
+impl Walk<'_> {
+    fn next_pair(&mut self) -> Option<(IpAddr, u16)> {
+        if let Some(pair) = self.resumed.pop_front() {
+            return Some(pair);
+        }
+        if self.next >= self.total {
+            return None;
+        }
+        let nports = self.ports.len() as u128;
+        let addr = self.targets.get_included(self.next / nports)?;
+        let port = self.ports[(self.next % nports) as usize];
+        self.next += 1;
+        Some((addr, port))
+    }
+}
+
+/// [`connect_scan`], continuing the scan a stopped run left at `from` (`--resume`): the pairs
+/// it left undecided first, then the walk from its position. A stop mid-scan returns the
+/// point this run stopped at in [`EngineStats::resume`]: its position, and the pairs it never
+/// started or cut short (their connects are dropped at the stop, unreported).
+pub async fn connect_scan_from(
+    targets: &TargetSet,
+    ports: &PortList,
+    opts: ConnectOptions,
+    from: Option<ResumePoint>,
+    tx: mpsc::Sender<ScanEvent>,
+    stop: ScanControl,
+) -> Result<EngineStats, ConnectError> {
+    let total = targets.included_len().saturating_mul(ports.len() as u128);
+    let mut walk = Walk {
+        targets,
+        ports: ports.as_slice(),
+        resumed: VecDeque::new(),
+        next: 0,
+        total,
+    };
+    if let Some(point) = from {
+        if u128::from(point.next) > total {
+            return Err(ResumePointError::Position {
+                next: point.next,
+                index: 1,
+                count: 1,
+                len: u64::try_from(total).unwrap_or(u64::MAX),
+            }
+            .into());
+        }
+        point.check_pending(targets, ports.as_slice())?;
+        walk.next = u128::from(point.next);
+        walk.resumed = point.pending.into();
+    }
+    let cut_short: Arc<Mutex<Vec<(IpAddr, u16)>>> = Arc::default();
     let concurrency = opts.concurrency.max(1);
     let shared = Arc::new(Shared {
         rtt: Mutex::new(RttEstimator::new(RttBounds::with_max(opts.max_timeout))),
@@ -83,62 +153,80 @@ pub async fn connect_scan(
     });
     let mut tasks = JoinSet::new();
     let mut interrupted = false;
-    'outer: for addr in targets.iter() {
-        for &port in ports.as_slice() {
-            if stop.is_stopped() {
+    loop {
+        if stop.is_stopped() {
+            interrupted = true;
+            break;
+        }
+        // A stop must not wait for a slot: every slot may be a connect to a silent port.
+        let permit = tokio::select! {
+            permit = shared.sem.clone().acquire_owned() => permit,
+            _ = stop.stopped() => {
                 interrupted = true;
-                break 'outer;
+                break;
             }
-            // A stop must not wait for a slot: every slot may be a connect to a silent port.
-            let permit = tokio::select! {
-                permit = shared.sem.clone().acquire_owned() => permit,
-                _ = stop.stopped() => {
-                    interrupted = true;
-                    break 'outer;
-                }
-            };
-            let Ok(permit) = permit else {
-                return Err(ConnectError::ChannelClosed);
-            };
-            let shared = shared.clone();
-            let tx = tx.clone();
-            let stop = stop.clone();
-            tasks.spawn(async move {
-                let event = probe_port(&shared, addr, port, opts.retries, &stop).await;
-                // Give back the permit unless EMFILE asked us to shrink.
-                if shared.shrink.load(Ordering::Relaxed) > 0
-                    && shared
-                        .shrink
-                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
-                        .is_ok()
-                {
-                    permit.forget();
-                } else {
-                    drop(permit);
-                }
-                match event {
-                    Some(event) => tx
-                        .send(event)
-                        .await
-                        .map_err(|_| ConnectError::ChannelClosed),
-                    None => Ok(()),
-                }
-            });
-            while let Some(done) = tasks.try_join_next() {
-                flatten(done)?;
+        };
+        let Ok(permit) = permit else {
+            return Err(ConnectError::ChannelClosed);
+        };
+        let Some((addr, port)) = walk.next_pair() else {
+            break;
+        };
+        let shared = shared.clone();
+        let tx = tx.clone();
+        let stop = stop.clone();
+        let cut_short = cut_short.clone();
+        tasks.spawn(async move {
+            let event = probe_port(&shared, addr, port, opts.retries, &stop).await;
+            // Give back the permit unless EMFILE asked us to shrink.
+            if shared.shrink.load(Ordering::Relaxed) > 0
+                && shared
+                    .shrink
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                    .is_ok()
+            {
+                permit.forget();
+            } else {
+                drop(permit);
             }
+            match event {
+                Some(event) => tx
+                    .send(event)
+                    .await
+                    .map_err(|_| ConnectError::ChannelClosed),
+                None => {
+                    // Stopped before a verdict: undecided, for the resume point.
+                    if let Ok(mut c) = cut_short.lock() {
+                        c.push((addr, port));
+                    }
+                    Ok(())
+                }
+            }
+        });
+        while let Some(done) = tasks.try_join_next() {
+            flatten(done)?;
         }
     }
     while let Some(done) = tasks.join_next().await {
         flatten(done)?;
     }
+    let mut pending: Vec<(IpAddr, u16)> = walk.resumed.into_iter().collect();
+    pending.extend(cut_short.lock().map(|c| c.clone()).unwrap_or_default());
+    pending.sort_unstable();
+    let left = !pending.is_empty() || walk.next < total;
+    let resume = (stop.is_stopped() && left).then(|| ResumePoint {
+        // -sT walks in order: no seed.
+        seed: 0,
+        next: u64::try_from(walk.next).unwrap_or(u64::MAX),
+        pending,
+    });
     Ok(EngineStats {
         probes_sent: shared.sent.load(Ordering::Relaxed),
         interrupted: interrupted || stop.is_stopped(),
         xdp: None,
         duplicates: 0,
         skipped: Vec::new(),
-        resume: None,
+        resume,
     })
 }
 

@@ -30,7 +30,7 @@ struct Shared {
     /// Notices from the engine for the operator, in order, until the pipeline takes them.
     notices: Mutex<VecDeque<Notice>>,
     notice_wake: Notify,
-    /// Where a stopped -sS scan stands, once the pipeline has finished (for `--resume`).
+    /// Where a stopped scan stands, once the pipeline has finished (for `--resume`).
     paused: Mutex<Option<Paused>>,
 }
 
@@ -203,7 +203,6 @@ pub struct EngineStats {
     /// addresses of directly connected subnets), for the pipeline's notice and count. A few
     /// per connected subnet at most.
     pub skipped: Vec<std::net::IpAddr>,
-    /// -sS stopped early: where it stands, for `--resume` (None when nothing was left, and
-    /// for -sT, which cannot be resumed).
+    /// Stopped early: where the engine stands, for `--resume` (None when nothing was left).
     pub resume: Option<syn::scheduler::ResumePoint>,
 }

@@ -9,19 +9,42 @@
 //! that sends `pending` afresh and then walks on from `next`, with the same seed, targets and
 //! ports, decides exactly the probes the interrupted run did not: none twice, none lost.
 use super::{Key, Scheduler};
+use crate::targets::TargetSet;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
 /// The state of an interrupted SYN scan. See the module comment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResumePoint {
-    /// Seed of the permutation (the one `--seed` gave, or the random one the scan chose).
+    /// Seed of the permutation (the one `--seed` gave, or the random one the scan chose; 0 for
+    /// -sT, which walks in order: the same type serves both engines).
     pub seed: u64,
     /// The next position of the permutation to walk (already a position of this shard).
     pub next: u64,
     /// Probes sent but not decided when the scan stopped, sorted: the resumed run probes them
     /// again, first.
     pub pending: Vec<(IpAddr, u16)>,
+}
+
+impl ResumePoint {
+    /// Every pending probe is one of the scan of `targets` × `ports`.
+    pub fn check_pending(
+        &self,
+        targets: &TargetSet,
+        ports: &[u16],
+    ) -> Result<(), ResumePointError> {
+        for &(addr, port) in &self.pending {
+            let in_targets = targets
+                .ranges()
+                .iter()
+                .any(|r| r.first_addr() <= addr && addr <= r.last_addr())
+                && !targets.is_excluded(&addr);
+            if !in_targets || !ports.contains(&port) {
+                return Err(ResumePointError::Outside { addr, port });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Why a [`ResumePoint`] does not fit the scan it was given to.
@@ -92,17 +115,7 @@ impl Scheduler {
                 len,
             });
         }
-        for &(addr, port) in &point.pending {
-            let in_targets = self
-                .targets
-                .ranges()
-                .iter()
-                .any(|r| r.first_addr() <= addr && addr <= r.last_addr())
-                && !self.targets.is_excluded(&addr);
-            if !in_targets || !self.ports.contains(&port) {
-                return Err(ResumePointError::Outside { addr, port });
-            }
-        }
+        point.check_pending(&self.targets, &self.ports)?;
         self.next = point.next;
         self.resumed = point.pending.into();
         Ok(())
