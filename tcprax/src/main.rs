@@ -25,9 +25,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // A resumed scan continues the reports of the run it continues.
-    let mode = match config.resume.from {
-        Some(_) => tcprax::output::OpenMode::Append,
+    // A resumed scan continues the reports of the run it continues, from where it was saved.
+    let mode = match &config.resume.from {
+        Some(from) => {
+            if let Err(err) = from.rewind_outputs() {
+                eprintln!("tcprax: error: {err}");
+                return ExitCode::from(2);
+            }
+            tcprax::output::OpenMode::Append
+        }
         None => tcprax::output::OpenMode::Create,
     };
     let mut printers =

@@ -3,7 +3,7 @@
 //! removes the file it continued. The file's content and checks live in `tcprax::resume`.
 use tcprax::config::{ScanConfig, Verbosity};
 use tcprax::resume::{
-    Decided, FORMAT, Paused, ResumeFile, ports_sha256, shell_word, targets_sha256,
+    Decided, FORMAT, Paused, ResumeFile, output_lengths, ports_sha256, shell_word, targets_sha256,
 };
 
 /// After a run that a signal stopped: save `paused` (the engine's state; None when nothing
@@ -36,6 +36,7 @@ pub fn stopped(config: &ScanConfig, paused: Option<Paused>, note: impl Fn(&str))
         point: paused.point,
         resumed_runs,
         decided,
+        outputs: output_lengths(&config.outputs),
     };
     match saved.save(file) {
         Ok(()) => {

@@ -10,6 +10,7 @@
 //! came before (each writes its `-oX` to a file of its own, [`xml_part_path`]); and the
 //! verdicts reported so far. The file is replaced atomically (written beside, then renamed).
 //! This module reads and writes it; `main` decides when.
+use crate::config::{OutputFormat, OutputSpec};
 use crate::engine::syn::scheduler::ResumePoint;
 use crate::model::ScanSummary;
 use crate::ports::PortList;
@@ -63,6 +64,14 @@ pub struct Paused {
     pub reported: ScanSummary,
 }
 
+/// The length of an appended report file when the state was saved.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputLength {
+    /// As given on the command line (relative to the scan's working directory).
+    pub path: PathBuf,
+    pub len: u64,
+}
+
 /// How a scan was started: what a resume file needs besides the engine's state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Origin {
@@ -87,6 +96,11 @@ pub struct ResumeFile {
     /// Resumed runs before the next one (0 after the first interruption).
     pub resumed_runs: u32,
     pub decided: Decided,
+    /// The appended reports (`-oN`, `-oJ`, `-oG` files) as long as they were at the save: a
+    /// resumed run cuts them back to this before it appends, so lines of a run that ended
+    /// without saving (SIGKILL, a second signal, a crash), whose ports the file still counts
+    /// as undecided, are not reported twice.
+    pub outputs: Vec<OutputLength>,
 }
 
 /// Why a resume file could not be read, written or used.
@@ -130,6 +144,14 @@ pub enum ResumeError {
     TargetsChanged,
     #[error("the port list is not the same as when the scan was interrupted")]
     PortsChanged,
+    #[error(
+        "report file '{}' is shorter than when the scan was interrupted ({len} bytes, was \
+         {saved}): it is not the report this scan was writing",
+        path.display()
+    )]
+    OutputShrunk { path: PathBuf, len: u64, saved: u64 },
+    #[error("cannot cut report file '{}' back to where the scan was saved: {source}", path.display())]
+    Rewind { path: PathBuf, source: io::Error },
 }
 
 impl ResumeFile {
@@ -205,6 +227,60 @@ impl ResumeFile {
         }
         Ok(())
     }
+}
+
+impl ResumeFile {
+    /// Cuts every appended report back to its length at the save (see
+    /// [`outputs`](Self::outputs)); relative paths are taken from the working directory, which
+    /// the resumed run shares with the scan. A report missing or shorter than it was is an
+    /// error: appending to it would not give the scan's report.
+    pub fn rewind_outputs(&self) -> Result<(), ResumeError> {
+        for out in &self.outputs {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&out.path)
+                .map_err(|source| ResumeError::Rewind {
+                    path: out.path.clone(),
+                    source,
+                })?;
+            let len = file
+                .metadata()
+                .map_err(|source| ResumeError::Rewind {
+                    path: out.path.clone(),
+                    source,
+                })?
+                .len();
+            if len < out.len {
+                return Err(ResumeError::OutputShrunk {
+                    path: out.path.clone(),
+                    len,
+                    saved: out.len,
+                });
+            }
+            if len > out.len {
+                file.set_len(out.len)
+                    .map_err(|source| ResumeError::Rewind {
+                        path: out.path.clone(),
+                        source,
+                    })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The length of each report file a resumed run appends to (`-oN`, `-oJ`, `-oG` files; not
+/// stdout, not `-oX`, which every run writes whole), as they are now.
+pub fn output_lengths(outputs: &[OutputSpec]) -> Vec<OutputLength> {
+    outputs
+        .iter()
+        .filter(|o| o.format != OutputFormat::Xml)
+        .filter_map(|o| {
+            let path = o.path.clone()?;
+            let len = std::fs::metadata(&path).ok()?.len();
+            Some(OutputLength { path, len })
+        })
+        .collect()
 }
 
 fn hex(digest: &[u8]) -> String {

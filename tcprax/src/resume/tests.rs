@@ -55,6 +55,7 @@ fn sample(files: Vec<FileDigest>) -> ResumeFile {
             open: 3,
             ..Decided::default()
         },
+        outputs: vec![],
     }
 }
 
@@ -155,4 +156,62 @@ fn xml_parts_and_shell_words() {
     );
     assert_eq!(shell_word(Path::new("/tmp/a.resume")), "/tmp/a.resume");
     assert_eq!(shell_word(Path::new("my scan's")), r"'my scan'\''s'");
+}
+
+#[test]
+fn reports_are_cut_back_to_the_save_and_a_shorter_or_missing_one_is_refused() {
+    let dir = Scratch::new("rewind");
+    let json = dir.path("scan.jsonl");
+    std::fs::write(&json, "saved\nlater, unsaved\n").unwrap();
+    let mut file = sample(vec![]);
+    file.outputs = vec![OutputLength {
+        path: json.clone(),
+        len: 6,
+    }];
+    file.rewind_outputs().unwrap();
+    assert_eq!(std::fs::read_to_string(&json).unwrap(), "saved\n");
+    // At its length already: untouched.
+    file.rewind_outputs().unwrap();
+    assert_eq!(std::fs::read_to_string(&json).unwrap(), "saved\n");
+    std::fs::write(&json, "sav").unwrap();
+    let err = file.rewind_outputs().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ResumeError::OutputShrunk {
+                len: 3,
+                saved: 6,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    std::fs::remove_file(&json).unwrap();
+    let err = file.rewind_outputs().unwrap_err();
+    assert!(matches!(err, ResumeError::Rewind { .. }), "{err}");
+    assert!(err.to_string().contains("scan.jsonl"), "{err}");
+}
+
+#[test]
+fn output_lengths_skip_stdout_and_xml() {
+    use crate::config::{OutputFormat, OutputSpec};
+    let dir = Scratch::new("lengths");
+    for name in ["a.jsonl", "a.xml", "a.txt"] {
+        std::fs::write(dir.path(name), "1234").unwrap();
+    }
+    let spec = |format, name: Option<&str>| OutputSpec {
+        format,
+        path: name.map(|n| dir.path(n)),
+    };
+    let specs = [
+        spec(OutputFormat::Json, Some("a.jsonl")),
+        spec(OutputFormat::Xml, Some("a.xml")),
+        spec(OutputFormat::Normal, None),
+        spec(OutputFormat::Grep, Some("a.txt")),
+    ];
+    let got: Vec<(PathBuf, u64)> = output_lengths(&specs)
+        .into_iter()
+        .map(|o| (o.path, o.len))
+        .collect();
+    assert_eq!(got, vec![(dir.path("a.jsonl"), 4), (dir.path("a.txt"), 4)]);
 }
