@@ -159,6 +159,10 @@ pub async fn run(
         .included_len()
         .saturating_mul(config.ports.len() as u128);
     let bar = progress_bar(config, u64::try_from(total).unwrap_or(u64::MAX));
+    // A resumed scan starts where the earlier runs left it.
+    if let Some(from) = &config.resume.from {
+        bar.set_position(from.decided.ports);
+    }
 
     let (tx, mut rx) = mpsc::channel::<ScanEvent>(4096);
     let engine_stop = stop.clone();

@@ -108,3 +108,67 @@ pub(super) fn settings(
         from: None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse_from;
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        std::iter::once("tcprax")
+            .chain(list.iter().copied())
+            .map(OsString::from)
+            .collect()
+    }
+
+    #[test]
+    fn resume_is_found_in_both_forms_and_only_before_the_double_dash() {
+        for list in [&["--resume", "a.resume"][..], &["--resume=a.resume"]] {
+            assert_eq!(
+                requested(&args(list)).unwrap(),
+                Some(PathBuf::from("a.resume"))
+            );
+        }
+        // `--resume-file` is another option, and after `--` everything is a target.
+        assert_eq!(
+            requested(&args(&["--resume-file", "x", "h"])).unwrap(),
+            None
+        );
+        assert_eq!(requested(&args(&["--", "--resume"])).unwrap(), None);
+        assert_eq!(requested(&args(&[])).unwrap(), None);
+    }
+
+    #[test]
+    fn resume_with_anything_else_or_without_a_file_is_one_clear_error() {
+        for (list, token) in [
+            (&["-sS", "--resume", "a"][..], "-sS"),
+            (&["--resume", "a", "198.18.0.2"], "198.18.0.2"),
+            (&["--resume=a", "--resume=b"], "--resume=b"),
+        ] {
+            let err = requested(&args(list)).unwrap_err();
+            assert!(
+                matches!(&err, CliError::ResumeAlone { token: t } if t == token),
+                "{list:?}: {err}"
+            );
+        }
+        for list in [&["--resume"][..], &["--resume="], &["--resume", ""]] {
+            let err = requested(&args(list)).unwrap_err().to_string();
+            assert!(err.contains("--resume") && err.contains("empty"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_scan_records_its_command_line_and_where_it_would_save() {
+        let config = parse_from(args(&["-sT", "127.0.0.1", "-p", "22"])).unwrap();
+        let origin = config.resume.origin.expect("recorded");
+        assert_eq!(origin.argv, ["-sT", "127.0.0.1", "-p", "22"]);
+        assert_eq!(origin.cwd, std::env::current_dir().unwrap());
+        assert!(origin.files.is_empty());
+        assert_eq!(config.resume.file, origin.cwd.join(DEFAULT_FILE));
+        assert!(config.resume.from.is_none());
+        let config = parse_from(args(&["127.0.0.1", "--resume-file", "/tmp/x.resume"])).unwrap();
+        assert_eq!(config.resume.file, PathBuf::from("/tmp/x.resume"));
+        let err = parse_from(args(&["127.0.0.1", "--resume-file="])).unwrap_err();
+        assert!(err.to_string().contains("--resume-file"), "{err}");
+    }
+}
