@@ -343,7 +343,7 @@ fn resume_takes_no_other_option_and_needs_a_file() {
     for args in [
         &["--resume"][..],
         &["--resume="],
-        &["--resume", "x.resume", "198.18.0.2"],
+        &["--resume", "x.resume", "127.0.0.1"],
         &["-sS", "--resume", "x.resume"],
         &["--resume=x.resume", "-q"],
     ] {
