@@ -320,7 +320,7 @@ struct RawArgs {
         long = "resume-file",
         value_name = "PATH",
         help_heading = "Resume",
-        help = "Where a scan stopped by a signal saves its state [default: tcprax.resume]"
+        help = "Where a signal-stopped scan saves its state [default: tcprax.resume]"
     )]
     resume_file: Option<PathBuf>,
     #[arg(

@@ -23,7 +23,8 @@ Examples:
   tcprax -sSV -p 1-1024 -oJ scan.json 198.18.0.0/24 --exclude 198.18.0.1
   tcprax -sTV --probe-timeout 3s localhost 198.18.0.1-20
   tcprax -iL hosts.txt --excludefile skip.txt -oG - -q
-  tcprax -sS --seed 7 --shard 2/4 198.18.0.0/16  the second of four machines sharing one scan";
+  tcprax -sS --seed 7 --shard 2/4 198.18.0.0/16  the second of four machines sharing one scan
+  tcprax --resume tcprax.resume                  continue a scan Ctrl-C stopped";
 
 const NMAP_FORMS: &str = "\
 nmap's spellings work as well:
@@ -42,8 +43,9 @@ file, the normal report still goes to stdout as well. Formats: docs/output.md.
 Exit status: 0 done, 1 the scan could not run (e.g. XDP could not be attached: try -sT),
 2 bad command line, 128 + the signal number when a signal stopped the scan: 130 SIGINT
 (Ctrl-C), 143 SIGTERM, 129 SIGHUP. The first signal stops sending, cancels running service
-probes and finishes every report with the results so far (marked interrupted); a second one
-exits at once (report files then end at their last whole line).";
+probes and finishes every report with the results so far (marked interrupted), and saves the
+scan's state for --resume (tcprax.resume, or --resume-file); a second one exits at once
+(report files then end at their last whole line).";
 
 /// After the options with `-h`: examples, the nmap spellings, and where to read more.
 pub(super) fn after_short() -> String {
