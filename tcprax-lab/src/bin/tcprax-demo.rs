@@ -112,6 +112,11 @@ fn run(extra: &[OsString]) -> anyhow::Result<Vec<ScanRun>> {
     println!("  listening on {}; dropping {}", list(OPEN), list(FILTERED));
 
     let target = TARGET_V4.to_string();
+    // A scan stopped by Ctrl-C saves a resume file; the demo's belongs in /tmp, not in the
+    // user's checkout, and goes when the demo ends.
+    let resume_file =
+        std::env::temp_dir().join(format!("tcprax-demo-{}.resume", std::process::id()));
+    let _remove_resume = RemoveOnDrop(resume_file.clone());
     let mut runs = Vec::new();
     for mode in ["-sS", "-sT"] {
         check_interrupted()?;
@@ -119,6 +124,7 @@ fn run(extra: &[OsString]) -> anyhow::Result<Vec<ScanRun>> {
             .into_iter()
             .map(OsString::from)
             .collect();
+        args.extend([OsString::from("--resume-file"), resume_file.clone().into()]);
         args.extend(extra.iter().cloned());
         println!();
         println!(
@@ -238,5 +244,14 @@ mod tests {
         }
         let open: BTreeSet<u16> = OPEN.iter().map(|&(p, _)| p).collect();
         assert!(FILTERED.iter().all(|(p, _)| !open.contains(p)));
+    }
+}
+
+/// Deletes a file the demo may have caused, on every way out of `run`.
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }
