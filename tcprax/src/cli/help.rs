@@ -29,6 +29,7 @@ const NMAP_FORMS: &str = "\
 nmap's spellings work as well:
   -sS = --syn, -sT = --connect, -sV = --service (combinable: -sSV, -sTV)
   -oN/-oJ/-oG/-oX FILE = --output-{normal,json,grep,xml} FILE ('-' = stdout)
+  -oA BASE = --output-all BASE: BASE.nmap, BASE.gnmap, BASE.xml and BASE.jsonl
   -iL FILE = --input-list FILE, -p- = --ports 1-65535";
 
 const FORMS: &str = "\
