@@ -23,7 +23,8 @@ Examples:
   tcprax -sSV -p 1-1024 -oJ scan.json 198.18.0.0/24 --exclude 198.18.0.1
   tcprax -sTV --probe-timeout 3s localhost 198.18.0.1-20
   tcprax -iL hosts.txt --excludefile skip.txt -oG - -q
-  tcprax -sS --seed 7 --shard 2/4 198.18.0.0/16  the second of four machines sharing one scan";
+  tcprax -sS --seed 7 --shard 2/4 198.18.0.0/16  the second of four machines sharing one scan
+  tcprax merge shard-*.jsonl -oX scan.xml        the report of the whole sharded scan";
 
 const NMAP_FORMS: &str = "\
 nmap's spellings work as well:
