@@ -309,7 +309,7 @@ struct RawArgs {
         value_name = "BASE",
         action = ArgAction::Append,
         help_heading = "Output",
-        help = "-oA: all four formats to BASE.nmap, BASE.gnmap, BASE.xml and BASE.jsonl"
+        help = "-oA: all four formats: BASE.nmap, .gnmap, .xml and .jsonl"
     )]
     output_all: Vec<String>,
     #[arg(

@@ -32,6 +32,7 @@ Examples:
 #[command(
     name = "tcprax merge",
     version,
+    override_usage = "tcprax merge [OPTIONS] <SHARD.jsonl>...",
     about = ABOUT,
     long_about = LONG_ABOUT,
     after_help = AFTER,
