@@ -18,7 +18,8 @@ mod lines;
 use crate::config::Shard;
 use crate::model::{ScanPlan, ScanSummary, ScanType};
 use crate::output::Printer;
-use lines::{Line, read_lines};
+use lines::read_lines;
+pub use lines::{Line, parse_line};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -75,6 +76,12 @@ pub enum MergeError {
         index: u32,
         count: u32,
     },
+    #[error("'{}' says it is shard {index}/{count}, which no --shard can be", path.display())]
+    BadShard {
+        path: PathBuf,
+        index: u32,
+        count: u32,
+    },
     #[error("shard {index}/{count} is given twice: '{}' and '{}'", first.display(), second.display())]
     DuplicateShard {
         index: u32,
@@ -122,6 +129,13 @@ impl ShardSet {
         for path in paths {
             let (plan, summary) = plan_and_summary(path)?;
             let shard = shard_of(&plan);
+            if shard.index == 0 || shard.index > shard.count {
+                return Err(MergeError::BadShard {
+                    path: path.clone(),
+                    index: shard.index,
+                    count: shard.count,
+                });
+            }
             if plan.scan_type == ScanType::Syn && shard.count > 1 && plan.seed.is_none() {
                 return Err(MergeError::NoSeed {
                     path: path.clone(),

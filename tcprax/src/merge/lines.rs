@@ -15,7 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// One line of an `-oJ` file.
-pub(super) enum Line {
+#[derive(Debug)]
+pub enum Line {
     Plan(Box<ScanPlan>),
     /// Boxed like the plan: ports are the lines a merge streams, the enum stays small.
     Port(Box<PortReport>),
@@ -94,8 +95,8 @@ pub(super) fn read_lines(
     }))
 }
 
-/// One line, or what is wrong with it.
-fn parse_line(text: &str) -> Result<Line, String> {
+/// One line of an `-oJ` file (without its `\n`), or what is wrong with it.
+pub fn parse_line(text: &str) -> Result<Line, String> {
     let kind: Kind<'_> = serde_json::from_str(text).map_err(|e| e.to_string())?;
     match kind.kind {
         "plan" => serde_json::from_str::<ScanPlan>(text)

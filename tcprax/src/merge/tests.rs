@@ -191,6 +191,20 @@ fn an_incomplete_or_doubled_set_is_refused() {
         )
     );
     assert_eq!(err(&[]), "no files to merge");
+    for (index, count) in [(0, 3), (4, 3), (0, 0)] {
+        let bad = write(
+            &dir,
+            "bad.jsonl",
+            &json_text(&shard_plan(index, count), &[], &s),
+        );
+        assert_eq!(
+            err1(&bad),
+            format!(
+                "'{}' says it is shard {index}/{count}, which no --shard can be",
+                bad.display()
+            )
+        );
+    }
 }
 
 #[test]
