@@ -250,6 +250,33 @@ FILES = [
 ]
 
 
+MERGE_LINES = [
+    '{"type":"plan","tcprax":"0.1.0","scan_type":"syn","targets":[{"spec":"example.test","resolved":"198.18.0.2","addresses":1},'
+    '{"spec":"2001:db8::/64","resolved":null,"addresses":18446744073709551616}],"port_count":3,"ports":"22,80,443",'
+    '"concurrency":128,"rate":10000,"service_detection":true,"exclude":["198.18.0.7"],"retries":2,"seed":7,'
+    '"shard":{"index":2,"count":3},"include_broadcast":false}',
+    '{"type":"plan","tcprax":"0.1.0","scan_type":"connect","targets":[],"port_count":1,"ports":"22","concurrency":1,'
+    '"rate":null,"service_detection":false}',
+    '{"type":"port","addr":"198.18.0.2","port":22,"state":"open","reason":"syn-ack","rtt_us":210,"ttl":64,'
+    '"name":"example.test","service":{"class":"tcp-server-initiated","service":"ssh","product":"OpenSSH",'
+    '"version":"9.2p1","title":null,"response":"SSH-2.0-OpenSSH_9.2p1\\r\\n","tls":null,"extrainfo":"protocol 2.0",'
+    '"cpe":["cpe:/a:openbsd:openssh:9.2p1"],"matched_by":"builtin"}}',
+    '{"type":"port","addr":"198.18.0.2","port":443,"state":"open","reason":"syn-ack","rtt_us":1500,"ttl":64,'
+    '"service":{"class":"https","service":"http","product":"nginx","version":"1.24.0","title":"t","response":"",'
+    '"tls":{"version":"TLSv1.3","cipher":"TLS13_AES_256_GCM_SHA384","alpn":"h2","certificate":{"subject_cn":"x",'
+    '"sans":["x","y"],"issuer":"CN=x","not_before":"2025-01-01T00:00:00Z","not_after":null,"self_signed":true,'
+    '"sha256":"ab"},"jarm":"j"},"favicon_mmh3":-5}}',
+    '{"type":"port","addr":"198.18.5.15","port":22,"state":"unreachable","reason":"send-failed","errno":13,'
+    '"error":"Permission denied","rtt_us":null,"ttl":null}',
+    '{"type":"port","addr":"2001:db8::1","port":80,"state":"filtered","reason":"no-response","rtt_us":null,"ttl":null}',
+    '{"type":"summary","elapsed_s":1.5,"ports_scanned":4,"open":2,"closed":1,"filtered":1,"unreachable":0,"skipped":0,'
+    '"probes_sent":6,"interrupted":false,"service_detection_s":0.25,"xdp":{"seen":9,"matched":4,"passed":5,'
+    '"ringbuf_full":0,"bad_cookie":0,"repeats":0}}',
+    '{"type":"summary","elapsed_s":0,"ports_scanned":0,"open":0,"closed":0,"filtered":0,"probes_sent":0,'
+    '"interrupted":true,"service_detection_s":null,"xdp":null}',
+]
+
+
 def main():
     write("wire_tcp", wire_tcp())
     write("tls_reply", tls_reply())
@@ -258,6 +285,7 @@ def main():
     write("ports", PORTS)
     write("target_spec", SPECS)
     write("target_files", ["\0".join(parts).rstrip("\0") for parts in FILES])
+    write("merge_lines", MERGE_LINES)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,9 @@
 //! [`Testbed::add_uplink`] gives the scanner a second way out: an [`Uplink`], a third namespace
 //! on a veth pair of its own, for scans whose targets leave through different interfaces.
 //!
+//! [`Testbed::add_scanner`] gives the target more scanners: an [`ExtraScanner`] is a namespace
+//! on a veth pair of its own to the target namespace (the shards of one scan, side by side).
+//!
 //! Code can run *inside* a namespace without forking: [`Testbed::in_scanner`] and
 //! [`Testbed::in_target`] run a closure on a fresh thread that has `setns`-ed into it; sockets
 //! created there stay in that namespace after the thread ends.
@@ -21,6 +24,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+mod scanners;
+pub use scanners::ExtraScanner;
 
 pub const SCANNER_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 pub const TARGET_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);

@@ -17,6 +17,7 @@ use tcprax::targets::{TargetError, TargetSet};
 use values::{duration, int_in, interface, outputs, positive, shard, source_addr, source_ports};
 
 mod help;
+pub mod merge;
 mod resume;
 mod values;
 
@@ -33,7 +34,7 @@ pub enum CliError {
     Clap(#[from] clap::Error),
     #[error("unknown scan type '{token}': tcprax has -sS, -sT and -sV")]
     UnknownScanType { token: String },
-    #[error("unsupported output option '{token}': tcprax writes -oN, -oJ, -oG and -oX")]
+    #[error("unsupported output option '{token}': tcprax writes -oN, -oJ, -oG, -oX and -oA")]
     UnknownOutput { token: String },
     #[error("-sS and -sT cannot be combined: choose one scan type")]
     ScanTypeConflict,
@@ -53,6 +54,10 @@ pub enum CliError {
     },
     #[error("output file '{path}' is given to more than one -o option")]
     DuplicateOutput { path: String },
+    #[error(
+        "-oA writes four files (BASE.nmap, .gnmap, .xml, .jsonl) and cannot go to stdout: give a base name, or -oN/-oJ/-oG/-oX -"
+    )]
+    AllToStdout,
     #[error("only one output can go to stdout ('-'), but {first} and {second} both do")]
     TwoStdout {
         first: &'static str,
@@ -88,6 +93,8 @@ pub enum Problem {
     BadInterface,
     #[error("empty file name")]
     EmptyPath,
+    #[error("names a directory; give a base name such as DIR/scan")]
+    DirectoryBase,
 }
 
 // The raw command line, as clap sees it after `rewrite_nmap_forms`. Every user-facing text is
@@ -324,6 +331,14 @@ struct RawArgs {
     )]
     resume_file: Option<PathBuf>,
     #[arg(
+        long = "output-all",
+        value_name = "BASE",
+        action = ArgAction::Append,
+        help_heading = "Output",
+        help = "-oA: all four formats: BASE.nmap, .gnmap, .xml and .jsonl"
+    )]
+    output_all: Vec<String>,
+    #[arg(
         short = 'v',
         long = "verbose",
         action = ArgAction::Count,
@@ -413,6 +428,7 @@ fn rewrite_nmap_forms<I: IntoIterator<Item = OsString>>(
                 Some(("J", value)) => ("--output-json", value),
                 Some(("G", value)) => ("--output-grep", value),
                 Some(("X", value)) => ("--output-xml", value),
+                Some(("A", value)) => ("--output-all", value),
                 _ => {
                     return Err(CliError::UnknownOutput {
                         token: text.to_string(),
@@ -490,11 +506,12 @@ fn build(raw: RawArgs, argv: Option<Vec<String>>) -> Result<ScanConfig, CliError
         },
         source_addr: raw.source_addr.as_deref().map(source_addr).transpose()?,
         interface: raw.interface.map(interface).transpose()?,
-        seed: raw
-            .seed
-            .as_deref()
-            .map(|v| int_in("--seed", v, 0, u64::MAX))
-            .transpose()?,
+        // -sS draws its seed here when none is given, so the plan (and the -oJ header that
+        // `tcprax merge` and a repeat of the scan read) names the order actually walked.
+        seed: match raw.seed.as_deref() {
+            Some(v) => Some(int_in("--seed", v, 0, u64::MAX)?),
+            None => (scan_type == ScanType::Syn).then(rand::random),
+        },
         shard: match raw.shard.as_deref() {
             Some(v) => shard(v)?,
             None => defaults::SHARD,
@@ -525,6 +542,7 @@ fn build(raw: RawArgs, argv: Option<Vec<String>>) -> Result<ScanConfig, CliError
         &raw.output_json,
         &raw.output_grep,
         &raw.output_xml,
+        &raw.output_all,
     )?;
 
     let ports = match raw.ports.as_deref() {

@@ -157,7 +157,7 @@ impl Default for SynOptions {
 
 /// One slice of the probe space: this machine takes every probe whose position in the
 /// permutation is congruent to `index - 1` modulo `count`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Shard {
     pub index: u32,
     pub count: u32,

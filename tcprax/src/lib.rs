@@ -9,6 +9,7 @@
 pub mod calendar;
 pub mod config;
 pub mod engine;
+pub mod merge;
 pub mod model;
 pub mod output;
 pub mod ports;

@@ -17,7 +17,12 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 /// input, 128 + the signal number when a signal stopped the scan (130 SIGINT, 143 SIGTERM,
 /// 129 SIGHUP; partial results were printed).
 fn main() -> ExitCode {
-    let config = match cli::parse_from(std::env::args_os()) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if cli::merge::is_merge(&args) {
+        // `tcprax merge`: no scan, no privileges; reads shard files, writes reports.
+        return cli::merge::main(args);
+    }
+    let config = match cli::parse_from(args) {
         Ok(config) => config,
         Err(cli::CliError::Clap(err)) => err.exit(),
         Err(err) => {

@@ -5,15 +5,18 @@
 //! knows which engine produced a value, and nothing here prints.
 //!
 //! The serde shape of these types *is* the JSON lines format (`-oJ`, `docs/output.md`): the
-//! JSON printer only adds the `"type"` tag, so a field renamed here is renamed there.
-use serde::Serialize;
+//! JSON printer only adds the `"type"` tag, so a field renamed here is renamed there. The types
+//! that `tcprax merge` reads back derive `Deserialize` as well; the port and summary lines,
+//! serialised by hand, are read by `merge`'s own line types.
+use crate::config::Shard;
+use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// nmap's three verdicts for a TCP port, and one of our own: `Unreachable`, for a probe this
 /// host could not send at all.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PortState {
     Open,
@@ -98,6 +101,17 @@ impl Reason {
             Reason::Unreachable => "unreachable",
             Reason::NoRoute => "no-route",
             Reason::SendFailed { .. } => "send-failed",
+        }
+    }
+
+    /// The reason JSON names `name` ([`Reason::name`]), with the errno of a `send-failed` line
+    /// (0 when the line has none); None for a name tcprax never writes.
+    pub fn from_name(name: &str, errno: Option<i32>) -> Option<Reason> {
+        match name {
+            "send-failed" => Some(Reason::SendFailed {
+                errno: errno.unwrap_or(0),
+            }),
+            _ => Reason::ALL.into_iter().find(|r| r.name() == name),
         }
     }
 
@@ -192,7 +206,7 @@ impl Serialize for ScanEvent {
 }
 
 /// Which engine ran.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ScanType {
     /// -sT: full TCP connect through the kernel, no privileges.
@@ -211,7 +225,7 @@ impl ScanType {
 }
 
 /// The six service classes of -sV, numbered as the seeds print them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ServiceClass {
     /// 1: the server speaks first over plain TCP (SSH, FTP, SMTP, ...).
@@ -245,7 +259,7 @@ impl ServiceClass {
 }
 
 /// What the TLS handshake showed.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TlsInfo {
     /// e.g. "TLSv1.3", "TLSv1.0", "SSLv3".
     pub version: String,
@@ -255,12 +269,12 @@ pub struct TlsInfo {
     pub alpn: Option<String>,
     pub certificate: Option<CertInfo>,
     /// A JARM-like fingerprint of how the server answers a fixed set of ClientHellos.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jarm: Option<String>,
 }
 
 /// The leaf certificate the server presented.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CertInfo {
     pub subject_cn: Option<String>,
     pub sans: Vec<String>,
@@ -274,7 +288,7 @@ pub struct CertInfo {
 }
 
 /// The result of -sV on one open port.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceInfo {
     pub class: ServiceClass,
     /// e.g. "ssh", "http"; None when no pattern matched.
@@ -289,26 +303,26 @@ pub struct ServiceInfo {
     pub response: String,
     pub tls: Option<TlsInfo>,
     /// Free-form detail beside the version (nmap's `i/`), e.g. "protocol 2.0".
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extrainfo: Option<String>,
     /// Host name the service announced (nmap's `h/`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
     /// Operating system the service gave away (nmap's `o/`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub os: Option<String>,
     /// Device type (nmap's `d/`), e.g. "router".
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_type: Option<String>,
     /// CPE names, e.g. "cpe:/a:openbsd:openssh:9.2p1".
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cpe: Vec<String>,
     /// What named the service: "builtin" (tcprax's own table) or "nmap:PROBE" (a line of nmap's
     /// service probe file, after the probe that drew the answer); None when nothing did.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matched_by: Option<String>,
     /// MurmurHash3 (32-bit, of the base64 body, as Shodan indexes it) of `/favicon.ico`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub favicon_mmh3: Option<i32>,
 }
 
@@ -357,7 +371,7 @@ fn ser_name<S: serde::Serializer>(name: &Option<Arc<str>>, s: S) -> Result<S::Ok
 }
 
 /// A target as given by the user, with what it resolved to.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TargetInfo {
     /// What the user typed: "example.test", "198.18.0.0/24", "-iL hosts.txt".
     pub spec: String,
@@ -367,8 +381,9 @@ pub struct TargetInfo {
     pub addresses: u128,
 }
 
-/// Everything a printer needs to show before the scan starts.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// Everything a printer needs to show before the scan starts, and what `tcprax merge` checks
+/// the shards of one scan agree on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScanPlan {
     pub scan_type: ScanType,
     pub targets: Vec<TargetInfo>,
@@ -380,10 +395,26 @@ pub struct ScanPlan {
     /// Packets per second for -sS, None if unlimited / not applicable.
     pub rate: Option<u64>,
     pub service_detection: bool,
+    /// The excluded addresses (`--exclude`, `--excludefile`), merged into sorted ranges:
+    /// `"198.18.0.7"`, `"198.18.1.0-198.18.1.255"`.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// --retries: extra attempts for an unanswered probe.
+    #[serde(default)]
+    pub retries: u32,
+    /// -sS: the seed of the probe order (`--seed`, or the one drawn at random); None for -sT.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// -sS: this run's slice of the probe space (`--shard`, 1/1 by default); None for -sT.
+    #[serde(default)]
+    pub shard: Option<Shard>,
+    /// -sS `--include-broadcast`.
+    #[serde(default)]
+    pub include_broadcast: bool,
 }
 
 /// Counters kept by the XDP program (summed over CPUs).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct XdpStats {
     pub seen: u64,
     pub matched: u64,

@@ -67,18 +67,20 @@ impl Reports<'_> {
 
 /// What the printers show before the scan.
 pub fn plan_of(config: &ScanConfig) -> ScanPlan {
+    let syn = config.scan_type == ScanType::Syn;
     ScanPlan {
         scan_type: config.scan_type,
         targets: config.targets.infos(),
         port_count: config.ports.len(),
         ports: config.ports.spec_string(),
         concurrency: config.concurrency,
-        rate: if config.scan_type == ScanType::Syn {
-            config.rate
-        } else {
-            None
-        },
+        rate: if syn { config.rate } else { None },
         service_detection: config.service.is_some(),
+        exclude: config.targets.exclusion_specs(),
+        retries: config.retries,
+        seed: syn.then_some(config.syn.seed).flatten(),
+        shard: syn.then_some(config.syn.shard),
+        include_broadcast: syn && config.syn.include_broadcast,
     }
 }
 

@@ -455,6 +455,22 @@ impl TargetSet {
     pub fn infos(&self) -> Vec<TargetInfo> {
         self.infos.clone()
     }
+
+    /// The excluded addresses, merged and sorted (IPv4 first), one `ADDR` or `FIRST-LAST` per
+    /// range: the same whether they came from `--exclude` or a file.
+    pub fn exclusion_specs(&self) -> Vec<String> {
+        let v4 = self.exclude_v4.iter().map(|r| (Family::V4, r));
+        let v6 = self.exclude_v6.iter().map(|r| (Family::V6, r));
+        v4.chain(v6)
+            .map(|(family, &(lo, hi))| {
+                if lo == hi {
+                    from_key(family, lo).to_string()
+                } else {
+                    format!("{}-{}", from_key(family, lo), from_key(family, hi))
+                }
+            })
+            .collect()
+    }
 }
 
 /// Sorts and merges overlapping or adjacent ranges.

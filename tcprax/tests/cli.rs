@@ -199,7 +199,8 @@ fn conflicting_or_unknown_scan_types() {
 
 #[test]
 fn unsupported_or_conflicting_outputs() {
-    assert_usage_error(&["-oA", "scan", "198.18.0.2"], "'-oA'");
+    assert_usage_error(&["-oB", "scan", "198.18.0.2"], "'-oB'");
+    assert_usage_error(&["-oA", "-", "198.18.0.2"], "-oA writes four files");
     assert_usage_error(&["-oN", "-", "-oG", "-", "198.18.0.2"], "stdout");
 }
 

@@ -3,10 +3,13 @@
 //!
 //! Every step first checks and only then installs: the nightly toolchain with `rust-src` (the
 //! eBPF object is built with `-Z build-std=core`), Debian's `llvm-22-dev`, `bpf-linker` 0.13.0
-//! built against it, and the programs the namespace tests and the demo use. apt never starts
+//! built against it, the programs the namespace tests and the demo use, and the PyPI tools the
+//! tests use, in `target/pyenv` ([`python`]). apt never starts
 //! services: `RUNLEVEL=1`, and a `policy-rc.d` that exits 101 for the duration of the install.
 use crate::exec;
 use anyhow::{Context as _, bail};
+
+mod python;
 use std::fs;
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;
@@ -38,6 +41,11 @@ const TEST_PACKAGES: &[&str] = &[
     "python3",
     // xmllint validates -oX output against nmap's DTD (from nmap-common) in the tests.
     "libxml2-utils",
+    // -oX consumers in the tests: ndiff against nmap's own XML, nmap.xsl through xsltproc.
+    "ndiff",
+    "xsltproc",
+    // `python3 -m venv` for the PyPI tools (`python` below).
+    "python3-venv",
 ];
 const NGINX_PACKAGES: &[&str] = &["nginx-light", "nginx"];
 
@@ -46,8 +54,8 @@ const NGINX_PACKAGES: &[&str] = &["nginx-light", "nginx"];
 pub enum Purpose {
     /// Build and run: nightly with rust-src, LLVM, bpf-linker, test packages.
     Build,
-    /// Also lint: rustfmt and clippy on the default toolchain, clippy on nightly (for the eBPF
-    /// crate, which only builds for bpfel-unknown-none).
+    /// Also lint and test: rustfmt and clippy on the default toolchain, clippy on nightly (for
+    /// the eBPF crate, which only builds for bpfel-unknown-none), and the PyPI test tools.
     Lint,
 }
 
@@ -58,6 +66,10 @@ pub fn ensure(purpose: Purpose) -> anyhow::Result<()> {
         ensure_default_lint_components()?;
     }
     ensure_debian_packages()?;
+    if purpose == Purpose::Lint {
+        // Only the tests use them (setup and test ask for Lint); a demo needs no PyPI.
+        python::ensure()?;
+    }
     ensure_bpf_linker()?;
     Ok(())
 }

@@ -223,6 +223,15 @@ fn print_expected(ports: &BTreeSet<u16>) {
     println!("both scans should report exactly this; compare with their output above.");
 }
 
+/// Deletes a file the demo may have caused, on every way out of `run`.
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,14 +253,5 @@ mod tests {
         }
         let open: BTreeSet<u16> = OPEN.iter().map(|&(p, _)| p).collect();
         assert!(FILTERED.iter().all(|(p, _)| !open.contains(p)));
-    }
-}
-
-/// Deletes a file the demo may have caused, on every way out of `run`.
-struct RemoveOnDrop(std::path::PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
     }
 }

@@ -24,12 +24,14 @@ Examples:
   tcprax -sTV --probe-timeout 3s localhost 198.18.0.1-20
   tcprax -iL hosts.txt --excludefile skip.txt -oG - -q
   tcprax -sS --seed 7 --shard 2/4 198.18.0.0/16  the second of four machines sharing one scan
-  tcprax --resume tcprax.resume                  continue a scan Ctrl-C stopped";
+  tcprax --resume tcprax.resume                  continue a scan Ctrl-C stopped
+  tcprax merge shard-*.jsonl -oX scan.xml        the report of the whole sharded scan";
 
 const NMAP_FORMS: &str = "\
 nmap's spellings work as well:
   -sS = --syn, -sT = --connect, -sV = --service (combinable: -sSV, -sTV)
   -oN/-oJ/-oG/-oX FILE = --output-{normal,json,grep,xml} FILE ('-' = stdout)
+  -oA BASE = --output-all BASE: BASE.nmap, BASE.gnmap, BASE.xml and BASE.jsonl
   -iL FILE = --input-list FILE, -p- = --ports 1-65535";
 
 const FORMS: &str = "\

@@ -371,6 +371,9 @@ fn syn_options() {
         ok(&["-S", "2001:db8::1", "198.18.0.2"]).syn.source_addr,
         Some("2001:db8::1".parse().unwrap())
     );
+    // -sS without --seed draws one here, so the plan can name it; -sT has none.
+    assert!(ok(&["-sS", "198.18.0.2"]).syn.seed.is_some());
+    assert_eq!(ok(&["-sT", "198.18.0.2"]).syn.seed, None);
 }
 
 /// Network and broadcast addresses of connected subnets are skipped unless asked for.
@@ -474,8 +477,8 @@ fn outputs_default_and_explicit() {
 #[test]
 fn output_errors() {
     assert_eq!(
-        msg(&["-oA", "scan", "198.18.0.2"]),
-        "unsupported output option '-oA': tcprax writes -oN, -oJ, -oG and -oX"
+        msg(&["-oB", "scan", "198.18.0.2"]),
+        "unsupported output option '-oB': tcprax writes -oN, -oJ, -oG, -oX and -oA"
     );
     assert_eq!(
         msg(&["-oN", "-", "-oJ", "-", "198.18.0.2"]),
@@ -539,4 +542,66 @@ fn help_and_version_are_clap_displays() {
 fn clap_definition_is_consistent() {
     use clap::CommandFactory;
     RawArgs::command().debug_assert();
+}
+
+/// `-oA BASE` is nmap's three files and our JSON lines; the normal report stays on stdout.
+#[test]
+fn output_all_names_four_files() {
+    let file = |format, p: &str| OutputSpec {
+        format,
+        path: Some(PathBuf::from(p)),
+    };
+    let all = [
+        file(OutputFormat::Normal, "out/scan.nmap"),
+        file(OutputFormat::Json, "out/scan.jsonl"),
+        file(OutputFormat::Grep, "out/scan.gnmap"),
+        file(OutputFormat::Xml, "out/scan.xml"),
+    ];
+    let mut expected = vec![stdout_normal()];
+    expected.extend(all.iter().cloned());
+    assert_eq!(ok(&["-oA", "out/scan", "198.18.0.2"]).outputs, expected);
+    assert_eq!(ok(&["-oAout/scan", "198.18.0.2"]).outputs, expected);
+    assert_eq!(
+        ok(&["--output-all", "out/scan", "198.18.0.2"]).outputs,
+        expected
+    );
+    // With another format on stdout, exactly what was asked.
+    let mut expected = vec![OutputSpec {
+        format: OutputFormat::Json,
+        path: None,
+    }];
+    expected.extend(all.iter().cloned());
+    assert_eq!(
+        ok(&["-oA", "out/scan", "-oJ", "-", "198.18.0.2"]).outputs,
+        expected
+    );
+}
+
+#[test]
+fn output_all_errors() {
+    assert_eq!(
+        msg(&["-oA", "-", "198.18.0.2"]),
+        "-oA writes four files (BASE.nmap, .gnmap, .xml, .jsonl) and cannot go to stdout: \
+         give a base name, or -oN/-oJ/-oG/-oX -"
+    );
+    assert_eq!(
+        msg(&["-oA", "", "198.18.0.2"]),
+        "bad value '' for -oA: empty file name"
+    );
+    for dir in ["out/", ".", "..", "out/."] {
+        assert_eq!(
+            msg(&["-oA", dir, "198.18.0.2"]),
+            format!(
+                "bad value '{dir}' for -oA: names a directory; give a base name such as DIR/scan"
+            )
+        );
+    }
+    assert_eq!(
+        msg(&["-oA", "scan", "-oX", "scan.xml", "198.18.0.2"]),
+        "output file 'scan.xml' is given to more than one -o option"
+    );
+    assert_eq!(
+        msg(&["-oA", "scan", "-oA", "scan", "198.18.0.2"]),
+        "output file 'scan.nmap' is given to more than one -o option"
+    );
 }

@@ -130,50 +130,81 @@ pub(super) fn shard(value: &str) -> Result<Shard, CliError> {
     Ok(Shard { index, count })
 }
 
-/// The -o options in a fixed order (normal, JSON, grepable, XML). Without any, the normal report
-/// goes to stdout; if none of the given ones writes to stdout, normal goes there as well.
+/// The file names `-oA BASE` stands for, in the order of [`outputs`]: nmap's three
+/// (`BASE.nmap`, `BASE.gnmap`, `BASE.xml`) and our JSON lines (`BASE.jsonl`).
+const ALL_SUFFIXES: [(OutputFormat, &str); 4] = [
+    (OutputFormat::Normal, "nmap"),
+    (OutputFormat::Json, "jsonl"),
+    (OutputFormat::Grep, "gnmap"),
+    (OutputFormat::Xml, "xml"),
+];
+
+/// `-oA BASE` as the four file names it stands for. Not `-` (four formats cannot share
+/// stdout), not empty, and not a directory (`out/` would make `out/.nmap`).
+fn all_paths(base: &str) -> Result<[(OutputFormat, String); 4], CliError> {
+    match base {
+        "" => return Err(bad("-oA", base, Problem::EmptyPath)),
+        "-" => return Err(CliError::AllToStdout),
+        _ if base.ends_with('/') || base == "." || base == ".." || base.ends_with("/.") => {
+            return Err(bad("-oA", base, Problem::DirectoryBase));
+        }
+        _ => {}
+    }
+    Ok(ALL_SUFFIXES.map(|(format, suffix)| (format, format!("{base}.{suffix}"))))
+}
+
+/// The -o options in a fixed order (normal, JSON, grepable, XML; then each `-oA` base's four
+/// files). Without any, the normal report goes to stdout; if none of the given ones writes to
+/// stdout, normal goes there as well. A file named twice (`-oA scan -oX scan.xml` included)
+/// is an error.
 pub(super) fn outputs(
     normal: &[String],
     json: &[String],
     grep: &[String],
     xml: &[String],
+    all: &[String],
 ) -> Result<Vec<OutputSpec>, CliError> {
-    let given = [
+    let mut given: Vec<(&'static str, OutputFormat, String)> = Vec::new();
+    for (option, format, paths) in [
         ("-oN", OutputFormat::Normal, normal),
         ("-oJ", OutputFormat::Json, json),
         ("-oG", OutputFormat::Grep, grep),
         ("-oX", OutputFormat::Xml, xml),
-    ];
+    ] {
+        given.extend(paths.iter().map(|p| (option, format, p.clone())));
+    }
+    for base in all {
+        given.extend(all_paths(base)?.map(|(format, path)| ("-oA", format, path)));
+    }
     let mut specs = Vec::new();
     let mut stdout_user: Option<&'static str> = None;
-    for (option, format, paths) in given {
-        for path in paths {
-            match path.as_str() {
-                "" => return Err(bad(option, path, Problem::EmptyPath)),
-                "-" => {
-                    // Two formats interleaved on one stream would be unreadable by either tool.
-                    if let Some(first) = stdout_user {
-                        return Err(CliError::TwoStdout {
-                            first,
-                            second: option,
-                        });
-                    }
-                    stdout_user = Some(option);
-                    specs.push(OutputSpec { format, path: None });
-                }
-                file => {
-                    let file = PathBuf::from(file);
-                    if specs
-                        .iter()
-                        .any(|s: &OutputSpec| s.path.as_ref() == Some(&file))
-                    {
-                        return Err(CliError::DuplicateOutput { path: path.clone() });
-                    }
-                    specs.push(OutputSpec {
-                        format,
-                        path: Some(file),
+    for (option, format, path) in &given {
+        let (option, format) = (*option, *format);
+        match path.as_str() {
+            "" => return Err(bad(option, path, Problem::EmptyPath)),
+            "-" => {
+                // Two formats interleaved on one stream would be unreadable by either tool.
+                if let Some(first) = stdout_user {
+                    return Err(CliError::TwoStdout {
+                        first,
+                        second: option,
                     });
                 }
+                stdout_user = Some(option);
+                specs.push(OutputSpec { format, path: None });
+            }
+            file => {
+                let file = PathBuf::from(file);
+                if specs
+                    .iter()
+                    .any(|s: &OutputSpec| s.path.as_ref() == Some(&file))
+                {
+                    return Err(CliError::DuplicateOutput { path: path.clone() });
+                }
+                specs.push(OutputSpec {
+                    format,
+                    path: Some(file),
+                });
             }
         }
     }

@@ -108,6 +108,11 @@ pub fn plan(service_detection: bool) -> ScanPlan {
         concurrency: 128,
         rate: Some(10_000),
         service_detection,
+        exclude: Vec::new(),
+        retries: 2,
+        seed: Some(7),
+        shard: Some(crate::config::Shard { index: 1, count: 1 }),
+        include_broadcast: false,
     }
 }
 

@@ -91,6 +91,20 @@ impl<W: Write> HumanPrinter<W> {
         if let Some(rate) = plan.rate {
             let _ = writeln!(w, "Rate:              {rate} packets/s");
         }
+        // -sS: the order walked (`--seed` repeats it) and this run's slice of it.
+        match (plan.seed, plan.shard) {
+            (Some(seed), Some(s)) if s.count > 1 => {
+                let _ = writeln!(
+                    w,
+                    "Seed:              {seed} (shard {}/{})",
+                    s.index, s.count
+                );
+            }
+            (Some(seed), _) => {
+                let _ = writeln!(w, "Seed:              {seed}");
+            }
+            (None, _) => {}
+        }
         let sv = if plan.service_detection { "on" } else { "off" };
         let _ = writeln!(w, "Service detection: {sv}");
         w

@@ -133,7 +133,8 @@ mod tests {
                     {"spec": "2001:db8::1", "resolved": "2001:db8::1", "addresses": 1}
                 ],
                 "port_count": 3, "ports": "22,80,443", "concurrency": 128, "rate": 10000,
-                "service_detection": true
+                "service_detection": true, "exclude": [], "retries": 2, "seed": 7,
+                "shard": {"index": 1, "count": 1}, "include_broadcast": false
             })
         );
         // Streamed in arrival order, not sorted.

@@ -342,4 +342,7 @@ pub(crate) fn plural_u128(n: u128, one: &str, many: &str) -> String {
 pub(crate) mod fixtures;
 
 #[cfg(test)]
+pub(crate) use xml::tests::assert_valid as assert_valid_xml;
+
+#[cfg(test)]
 mod tests;

@@ -12,6 +12,8 @@
 //! - `reason_ttl` is the reply's TTL, `0` when there was none (-sT, no reply), as nmap writes;
 //! - every host is `<status state="up" reason="user-set">`: tcprax does no host discovery and
 //!   scans every address, as nmap does with `-Pn`;
+//! - `<service>` carries -sV's extrainfo, hostname, ostype (our `os`) and devicetype
+//!   attributes and a `<cpe>` child per CPE name, as nmap writes them;
 //! - `scanner` is `nmap`, because the DTD allows no other value; the `<!-- tcprax ... -->`
 //!   comment and `args` say which program wrote the file, as nmap's own comment does.
 //!
@@ -272,16 +274,32 @@ fn port_element(s: &mut String, row: &Row<'_>) {
             None => ("unknown".to_string(), 0),
         };
         let _ = write!(s, "<service name=\"{name}\"");
-        if let Some(product) = &service.product {
-            let _ = write!(s, " product=\"{}\"", attr(product));
-        }
-        if let Some(version) = &service.version {
-            let _ = write!(s, " version=\"{}\"", attr(version));
-        }
+        // In nmap's order: product, version, extrainfo, hostname, ostype, devicetype, tunnel,
+        // method, conf; then the CPE names as children.
+        let optional = |s: &mut String, name: &str, value: &Option<String>| {
+            if let Some(value) = value {
+                let _ = write!(s, " {name}=\"{}\"", attr(value));
+            }
+        };
+        optional(s, "product", &service.product);
+        optional(s, "version", &service.version);
+        optional(s, "extrainfo", &service.extrainfo);
+        optional(s, "hostname", &service.hostname);
+        optional(s, "ostype", &service.os);
+        optional(s, "devicetype", &service.device_type);
         if service.tls.is_some() {
             s.push_str(" tunnel=\"ssl\"");
         }
-        let _ = write!(s, " method=\"probed\" conf=\"{conf}\"/>");
+        let _ = write!(s, " method=\"probed\" conf=\"{conf}\"");
+        if service.cpe.is_empty() {
+            s.push_str("/>");
+        } else {
+            s.push('>');
+            for cpe in &service.cpe {
+                let _ = write!(s, "<cpe>{}</cpe>", attr(cpe));
+            }
+            s.push_str("</service>");
+        }
     }
     s.push_str("</port>\n");
 }
@@ -330,4 +348,4 @@ fn ctime(secs: u64) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

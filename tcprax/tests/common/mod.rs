@@ -54,3 +54,18 @@ pub fn ports_in_state(ports: &[serde_json::Value], state: &str) -> Vec<u64> {
         .filter_map(|v| v["port"].as_u64())
         .collect()
 }
+
+/// A program of the PyPI tools' virtual environment (`target/pyenv/bin/NAME`, which
+/// `cargo xtask setup` and `cargo xtask test` create: python-libnmap, kubernetes-validate).
+/// Missing means the set-up did not run: a failure that says so, not a skip.
+pub fn pyenv_bin(name: &str) -> std::path::PathBuf {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/pyenv/bin")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: `cargo xtask setup` creates target/pyenv with the PyPI test tools",
+        path.display()
+    );
+    path
+}

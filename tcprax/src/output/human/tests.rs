@@ -38,6 +38,7 @@ Scan type:         SYN, XDP reply capture (-sS)
 Ports:             3 (22,80,443)
 Concurrency:       128
 Rate:              10000 packets/s
+Seed:              7
 Service detection: on
 
 Scan report for example.test (198.18.0.2)

@@ -271,3 +271,31 @@ fn ctime_matches_c() {
     assert_eq!(ctime(951_782_400), "Tue Feb 29 00:00:00 2000");
     assert_eq!(ctime(START), "Mon Dec  1 17:40:00 2025");
 }
+
+/// Every field of a -sV result that nmap's `<service>` has a place for is written, escaped, in
+/// nmap's attribute order, with one `<cpe>` child per CPE name; the document stays DTD-valid.
+#[test]
+fn service_carries_every_nmap_field_and_cpes() {
+    let mut r = https("198.18.0.2");
+    if let Some(s) = r.service.as_mut() {
+        s.extrainfo = Some("protocol 2.0 & \"more\"".into());
+        s.hostname = Some("www<1>.example.test".into());
+        s.os = Some("Linux".into());
+        s.device_type = Some("general purpose".into());
+        s.cpe = vec![
+            "cpe:/a:igor_sysoev:nginx:1.24.0".into(),
+            "cpe:/o:linux:linux_kernel<&>".into(),
+        ];
+    }
+    let mut plan = plan(true);
+    plan.port_count = 1;
+    let text = run_planned(&plan, &[r], false);
+    let expected = "<port protocol=\"tcp\" portid=\"443\"><state state=\"open\" reason=\"syn-ack\" \
+reason_ttl=\"64\"/><service name=\"http\" product=\"nginx\" version=\"1.24.0\" \
+extrainfo=\"protocol 2.0 &amp; &quot;more&quot;\" hostname=\"www&lt;1&gt;.example.test\" \
+ostype=\"Linux\" devicetype=\"general purpose\" tunnel=\"ssl\" method=\"probed\" conf=\"10\">\
+<cpe>cpe:/a:igor_sysoev:nginx:1.24.0</cpe><cpe>cpe:/o:linux:linux_kernel&lt;&amp;&gt;</cpe>\
+</service></port>\n";
+    assert!(text.contains(expected), "{expected}\nmissing from:\n{text}");
+    assert_valid(&text);
+}

@@ -1,0 +1,128 @@
+//! More scanners for one target: [`Testbed::add_scanner`] makes a namespace of its own joined to
+//! the *target* namespace by its own veth pair, with routes to the target's addresses through
+//! it, so that several scanners (the shards of one scan) probe the same target side by side,
+//! each with its own interface, XDP program and source address.
+use super::{COUNTER, Testbed, TestbedError, in_netns, run, trunc15};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::{Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// A scanner namespace besides the testbed's own. Deleted on drop (with its veth pair and
+/// whatever a scanner attached to its end).
+#[derive(Debug)]
+pub struct ExtraScanner {
+    pub ns: String,
+    /// The veth end inside this scanner's namespace.
+    pub scanner_if: String,
+    /// The veth end inside the target namespace.
+    pub target_if: String,
+    pub scanner_addr: Ipv4Addr,
+    pub target_addr: Ipv4Addr,
+}
+
+impl Testbed {
+    /// A new scanner namespace: a veth pair to the target namespace with `scanner` (an IPv4
+    /// address with its prefix, e.g. `198.18.11.1/24`) on the new end and `target` on the
+    /// target's, both up; `routes` (IPv4 CIDRs of the target's addresses, e.g. `198.18.0.0/24`)
+    /// go through the target's end. Returns once the link carries traffic.
+    pub fn add_scanner(
+        &self,
+        scanner: &str,
+        target: &str,
+        routes: &[&str],
+    ) -> Result<ExtraScanner, TestbedError> {
+        let bad = |what: &str| TestbedError::Command {
+            command: format!("add_scanner {scanner} {target}"),
+            stderr: format!("{what} is not an IPv4 address with a prefix length"),
+        };
+        let addr = |cidr: &str| -> Option<Ipv4Addr> { cidr.split_once('/')?.0.parse().ok() };
+        let scanner_addr = addr(scanner).ok_or_else(|| bad(scanner))?;
+        let target_addr = addr(target).ok_or_else(|| bad(target))?;
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let pid = std::process::id();
+        let extra = ExtraScanner {
+            ns: format!("{}-sc{n}", self.target_ns),
+            scanner_if: trunc15(format!("x{n}{pid}s")),
+            target_if: trunc15(format!("x{n}{pid}t")),
+            scanner_addr,
+            target_addr,
+        };
+        // From here on, Drop cleans up whatever part was created.
+        run("ip", &["netns", "add", &extra.ns])?;
+        run(
+            "ip",
+            &[
+                "link",
+                "add",
+                &extra.scanner_if,
+                "netns",
+                &extra.ns,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &extra.target_if,
+                "netns",
+                &self.target_ns,
+            ],
+        )?;
+        let ip = |ns: &str, args: &[&str]| {
+            let mut full = vec!["-n", ns];
+            full.extend_from_slice(args);
+            run("ip", &full)
+        };
+        ip(&extra.ns, &["link", "set", "lo", "up"])?;
+        ip(
+            &extra.ns,
+            &["addr", "add", scanner, "dev", &extra.scanner_if],
+        )?;
+        ip(&extra.ns, &["link", "set", &extra.scanner_if, "up"])?;
+        ip(
+            &self.target_ns,
+            &["addr", "add", target, "dev", &extra.target_if],
+        )?;
+        ip(&self.target_ns, &["link", "set", &extra.target_if, "up"])?;
+        let via = target_addr.to_string();
+        for route in routes {
+            ip(&extra.ns, &["route", "add", route, "via", &via])?;
+        }
+        let to = SocketAddr::new(IpAddr::V4(target_addr), 9);
+        let ready = in_netns(&extra.ns, move || {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                match std::net::TcpStream::connect_timeout(&to, Duration::from_millis(100)) {
+                    Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return true,
+                    _ if std::time::Instant::now() > deadline => return false,
+                    _ => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        })?;
+        if !ready {
+            return Err(TestbedError::Command {
+                command: format!("wait for the scanner link to {target_addr}"),
+                stderr: "the target did not answer within 10 s".into(),
+            });
+        }
+        Ok(extra)
+    }
+}
+
+impl ExtraScanner {
+    /// A `Command` that runs `program` inside this scanner's namespace.
+    pub fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.ns, program]);
+        cmd
+    }
+}
+
+impl Drop for ExtraScanner {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.ns])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
