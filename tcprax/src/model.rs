@@ -479,6 +479,9 @@ pub enum Notice {
     /// IPv4 subnets (the kernel refuses to send to a broadcast address). Told before the first
     /// probe.
     Skipped { addresses: Vec<IpAddr> },
+    /// -sV found no nmap service probe file in these places: only the built-in table names
+    /// services.
+    ProbeFileMissing { searched: Vec<std::path::PathBuf> },
 }
 
 impl Notice {
@@ -513,6 +516,16 @@ impl std::fmt::Display for Notice {
                     write!(f, " and {} more", n - NOTICE_LIST)?;
                 }
                 f.write_str(" (--include-broadcast probes them)")
+            }
+            Notice::ProbeFileMissing { searched } => {
+                f.write_str("no nmap service probe file (looked in ")?;
+                for (i, p) in searched.iter().enumerate() {
+                    write!(f, "{}{}", if i > 0 { ", " } else { "" }, p.display())?;
+                }
+                f.write_str(
+                    "): -sV uses its built-in table only; `apt install nmap-common` or \
+                     --service-probes FILE adds nmap's probes",
+                )
             }
         }
     }

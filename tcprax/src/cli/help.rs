@@ -143,6 +143,27 @@ pub(super) fn probe_timeout() -> String {
     )
 }
 
+pub(super) fn version_intensity() -> String {
+    format!(
+        "-sV: send nmap's probes up to this rarity, 0-9 [default: {}]",
+        defaults::VERSION_INTENSITY
+    )
+}
+
+pub(super) fn service_probes_long() -> String {
+    let places: Vec<String> = tcprax::service::nmap::search_paths()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    format!(
+        "-sV: nmap's service probe file. Ports tcprax's own probes leave unnamed are\n\
+         matched against its lines and sent its probes. Without this option tcprax looks\n\
+         in {} ($NMAPDIR first);\n\
+         without a file only the built-in table names services (apt install nmap-common)",
+        places.join(", ")
+    )
+}
+
 /// A default duration the way the options take it: "2s", "1.5s", "500ms".
 fn secs(d: std::time::Duration) -> String {
     if d.subsec_millis() == 0 && d.as_secs() > 0 {

@@ -1,0 +1,361 @@
+//! nmap's service probe file (`nmap-service-probes`), read at run time from the user's nmap
+//! installation and never bundled (its licence does not allow it).
+//!
+//! [`load`] finds and parses the file once per scan, before privileges are dropped (a file only
+//! root can read still works); [`ProbeDb`] holds its TCP probes and compiles each probe's
+//! regexes the first time they are needed ([`matcher`]); [`run`] is the engine that takes over
+//! the ports tcprax's own fast path left unnamed.
+pub mod matcher;
+pub mod parse;
+mod run;
+pub mod template;
+
+pub use matcher::Hit;
+pub use parse::{ProbeFile, ProbeSpec, SkippedLine};
+pub(crate) use run::Seen;
+
+use pcre2::bytes::Regex;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+/// The file's name in an nmap data directory.
+pub const FILE_NAME: &str = "nmap-service-probes";
+
+/// Why an explicitly named (or found) probe file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeFileError {
+    #[error("cannot read the service probe file {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{} is not an nmap service probe file: it has no TCP Probe line{}",
+        path.display(),
+        first_skip(skipped)
+    )]
+    NoProbes {
+        path: PathBuf,
+        skipped: Vec<SkippedLine>,
+    },
+}
+
+fn first_skip(skipped: &[SkippedLine]) -> String {
+    skipped
+        .first()
+        .map(|s| format!(" (line {}: {})", s.line, s.reason))
+        .unwrap_or_default()
+}
+
+/// Where tcprax looks for the file when `--service-probes` is not given, in this order:
+/// `$NMAPDIR`, then the data directories of a source build and of the distribution's package.
+pub fn search_paths() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Some(dir) = std::env::var_os("NMAPDIR").filter(|d| !d.is_empty()) {
+        dirs.push(dir.into());
+    }
+    dirs.push("/usr/local/share/nmap".into());
+    dirs.push("/usr/share/nmap".into());
+    dirs.into_iter().map(|d| d.join(FILE_NAME)).collect()
+}
+
+/// The outcome of looking for the file.
+#[derive(Debug)]
+pub enum Loaded {
+    Found(Arc<ProbeDb>),
+    /// No readable file in any of these places.
+    Missing {
+        searched: Vec<PathBuf>,
+    },
+}
+
+/// Read and parse `explicit`, or the first readable file of [`search_paths`]. A named file
+/// that cannot be read or holds no TCP probe is an error; the search just moves on.
+pub fn load(explicit: Option<&Path>) -> Result<Loaded, ProbeFileError> {
+    if let Some(path) = explicit {
+        return load_file(path).map(|db| Loaded::Found(Arc::new(db)));
+    }
+    let searched = search_paths();
+    for path in &searched {
+        if let Ok(db) = load_file(path) {
+            return Ok(Loaded::Found(Arc::new(db)));
+        }
+    }
+    Ok(Loaded::Missing { searched })
+}
+
+/// Read and parse one file.
+pub fn load_file(path: &Path) -> Result<ProbeDb, ProbeFileError> {
+    let text = std::fs::read(path).map_err(|source| ProbeFileError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let file = parse::parse(&text);
+    if file.probes.is_empty() {
+        return Err(ProbeFileError::NoProbes {
+            path: path.to_owned(),
+            skipped: file.skipped,
+        });
+    }
+    Ok(ProbeDb::new(path.to_owned(), file))
+}
+
+/// One TCP probe and its lazily compiled match lines.
+#[derive(Debug)]
+pub struct Probe {
+    pub spec: ProbeSpec,
+    /// Indexes (into [`ProbeDb::probes`]) of the probes whose lines apply to this probe's
+    /// answers, in order: itself, its fallbacks, NULL.
+    chain: Vec<usize>,
+    compiled: OnceLock<Vec<Option<Regex>>>,
+}
+
+impl Probe {
+    /// The compiled lines (None where PCRE2 refused a pattern), compiling them on first use.
+    pub fn compiled(&self) -> &[Option<Regex>] {
+        self.compiled.get_or_init(|| {
+            self.spec
+                .matches
+                .iter()
+                .map(|m| matcher::compile(m).ok())
+                .collect()
+        })
+    }
+
+    /// Whether one of this probe's lines can name `service` (nmap sends only such probes once
+    /// a softmatch has named the service).
+    fn names(&self, service: &str) -> bool {
+        self.spec.matches.iter().any(|m| m.service == service)
+    }
+}
+
+/// A parsed probe file, shared by every detection of a scan.
+#[derive(Debug)]
+pub struct ProbeDb {
+    pub path: PathBuf,
+    pub probes: Vec<Probe>,
+    by_name: HashMap<String, usize>,
+    exclude: parse::PortSet,
+    /// Lines of the file that could not be read.
+    pub skipped: Vec<SkippedLine>,
+    pub udp_probes: usize,
+}
+
+impl ProbeDb {
+    pub fn new(path: PathBuf, file: ProbeFile) -> Self {
+        let mut by_name = HashMap::new();
+        for (i, p) in file.probes.iter().enumerate() {
+            by_name.entry(p.name.clone()).or_insert(i);
+        }
+        let null = by_name.get("NULL").copied();
+        let probes = file
+            .probes
+            .into_iter()
+            .enumerate()
+            .map(|(i, spec)| {
+                let mut chain = vec![i];
+                let named = spec.fallback.iter().filter_map(|n| by_name.get(n).copied());
+                for j in named.chain(null) {
+                    if !chain.contains(&j) {
+                        chain.push(j);
+                    }
+                }
+                Probe {
+                    spec,
+                    chain,
+                    compiled: OnceLock::new(),
+                }
+            })
+            .collect();
+        ProbeDb {
+            path,
+            probes,
+            by_name,
+            exclude: file.exclude,
+            skipped: file.skipped,
+            udp_probes: file.udp_probes,
+        }
+    }
+
+    pub fn index(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+
+    /// `Exclude`d ports get no probe from the file.
+    pub fn excluded(&self, port: u16) -> bool {
+        self.exclude.contains(port)
+    }
+
+    /// Match an answer to probe `index` in nmap's order (see [`matcher`]). Compiles what it
+    /// needs on first use: call it off the async workers.
+    pub fn test(&self, index: usize, answer: &[u8], soft_seen: bool) -> Option<Hit> {
+        let probe = self.probes.get(index)?;
+        let mut soft = None;
+        for &j in &probe.chain {
+            let lines = &self.probes[j];
+            let hit = matcher::test_lines(
+                &probe.spec.name,
+                &lines.spec.matches,
+                lines.compiled(),
+                answer,
+                soft_seen || soft.is_some(),
+            );
+            match hit {
+                Some(h) if !h.soft => return Some(h),
+                Some(h) => soft = Some(h),
+                None => {}
+            }
+        }
+        soft
+    }
+
+    /// The probes to send to `port`, in order: those whose `ports` (or, over TLS, `sslports`)
+    /// list it, then the rest; each with rarity at most `intensity`, never NULL (the fast path
+    /// already listened), nor one in `skip` (answers the fast path already has), nor a
+    /// `no-payload` one; after a softmatch, only probes whose lines can name that service.
+    pub fn plan(
+        &self,
+        port: u16,
+        tls: bool,
+        intensity: u8,
+        skip: &[usize],
+        soft: Option<&str>,
+    ) -> Vec<usize> {
+        // nmap lists TLS ports in `sslports`; tcprax wraps every probe in TLS on a TLS port
+        // anyway, so either list makes a probe likely.
+        let _ = tls;
+        let listed = |p: &Probe| p.spec.ports.contains(port) || p.spec.sslports.contains(port);
+        let eligible = |(i, p): &(usize, &Probe)| {
+            !p.spec.payload.is_empty()
+                && !p.spec.no_payload
+                && p.spec.rarity <= intensity
+                && !skip.contains(i)
+                && soft.is_none_or(|s| self.possible(*i, s))
+        };
+        let all: Vec<(usize, &Probe)> = self.probes.iter().enumerate().collect();
+        let first = all.iter().filter(|e| eligible(e) && listed(e.1));
+        let rest = all.iter().filter(|e| eligible(e) && !listed(e.1));
+        first.chain(rest).map(|(i, _)| *i).collect()
+    }
+
+    /// Whether probe `index` (with its fallbacks) can still name `service`.
+    pub fn possible(&self, index: usize, service: &str) -> bool {
+        self.probes[index]
+            .chain
+            .iter()
+            .filter(|&&j| self.probes[j].spec.name != "NULL")
+            .any(|&j| self.probes[j].names(service))
+    }
+
+    /// How many match lines compile, and how many PCRE2 refuses (compiles everything).
+    pub fn compile_all(&self) -> (usize, usize) {
+        let mut ok = 0;
+        let mut failed = 0;
+        for p in &self.probes {
+            for r in p.compiled() {
+                if r.is_some() {
+                    ok += 1;
+                } else {
+                    failed += 1;
+                }
+            }
+        }
+        (ok, failed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db(text: &[u8]) -> ProbeDb {
+        ProbeDb::new("test".into(), parse::parse(text))
+    }
+
+    const FILE: &[u8] = b"Probe TCP NULL q||\n\
+match ssh m|^SSH-2\\.0-(\\S+)| p/$1/\n\
+softmatch ftp m|^220 |\n\
+Probe TCP GetRequest q|GET / HTTP/1.0\\r\\n\\r\\n|\n\
+rarity 1\n\
+ports 80\n\
+match http m|^HTTP/1\\.[01] \\d\\d\\d .*\\r\\nServer: (\\S+)|s p/$1/\n\
+Probe TCP Rare q|x|\n\
+rarity 9\n\
+ports 7000\n\
+match rare m|^rare| p/Rare/\n\
+Probe TCP Ftpish q|FEAT\\r\\n|\n\
+rarity 3\n\
+fallback GetRequest\n\
+match ftp m|^211-Features| p/ftpd/\n\
+Probe TCP Tls q|y|\n\
+rarity 2\n\
+sslports 7000\n\
+match foo m|^foo|\n\
+Probe TCP Script q|z| no-payload\n\
+rarity 1\n";
+
+    #[test]
+    fn chains_run_fallbacks_then_null() {
+        let db = db(FILE);
+        let ftpish = db.index("Ftpish").unwrap();
+        // The answer to Ftpish, matched by NULL's line (via the chain) and named after Ftpish.
+        let hit = db.test(ftpish, b"SSH-2.0-OpenSSH_9.2\r\n", false).unwrap();
+        assert_eq!(
+            (hit.probe.as_str(), hit.version.product.as_deref()),
+            ("Ftpish", Some("OpenSSH_9.2"))
+        );
+        let hit = db
+            .test(ftpish, b"HTTP/1.1 200 OK\r\nServer: nginx\r\n\r\n", false)
+            .unwrap();
+        assert_eq!(hit.service, "http", "fallback GetRequest's lines apply");
+        let get = db.index("GetRequest").unwrap();
+        assert!(db.test(get, b"220 hi\r\n", false).unwrap().soft);
+        assert!(db.test(get, b"nothing\r\n", false).is_none());
+    }
+
+    #[test]
+    fn plan_orders_filters_and_narrows() {
+        let db = db(FILE);
+        let names = |plan: Vec<usize>| -> Vec<&str> {
+            plan.iter()
+                .map(|&i| db.probes[i].spec.name.as_str())
+                .collect()
+        };
+        assert_eq!(
+            names(db.plan(80, false, 7, &[], None)),
+            ["GetRequest", "Ftpish", "Tls"]
+        );
+        assert_eq!(
+            names(db.plan(7000, false, 9, &[], None)),
+            ["Rare", "Tls", "GetRequest", "Ftpish"]
+        );
+        assert_eq!(
+            names(db.plan(7000, true, 7, &[], None)),
+            ["Tls", "GetRequest", "Ftpish"]
+        );
+        let get = db.index("GetRequest").unwrap();
+        assert_eq!(
+            names(db.plan(80, false, 7, &[get], None)),
+            ["Ftpish", "Tls"]
+        );
+        assert_eq!(names(db.plan(21, false, 7, &[], Some("ftp"))), ["Ftpish"]);
+        assert_eq!(names(db.plan(21, false, 0, &[], None)), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn explicit_files_that_are_missing_or_not_probe_files_are_errors() {
+        let missing = load(Some(Path::new("/nonexistent/nmap-service-probes")));
+        assert!(matches!(missing, Err(ProbeFileError::Read { .. })));
+        let dir = std::env::temp_dir().join(format!("tcprax-probes-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bogus");
+        std::fs::write(&path, "hello world\n").unwrap();
+        let err = load(Some(&path)).unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            err.contains("no TCP Probe line") && err.contains("line 1"),
+            "{err}"
+        );
+    }
+}

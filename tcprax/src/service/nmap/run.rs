@@ -1,0 +1,221 @@
+//! The probe-file engine: names the ports tcprax's fast path left unnamed.
+//!
+//! First, at no network cost, the answers the fast path already has are matched with the lines
+//! of the probes that would have drawn them: the banner is the NULL probe's answer, the
+//! `GET /` answer GetRequest's, the generic lines' answer GenericLines' and Help's. Then the
+//! file's probes ([`ProbeDb::plan`]) go out several at a time, each on its own connection (over
+//! TLS when the fast path saw TLS), each wait scaled to the host's RTT ([`Waits`]) and capped by
+//! the probe's `totalwaitms`. The first hard match ends the detection; a softmatch names the
+//! service and narrows the probes still to send.
+use super::{Hit, ProbeDb};
+use crate::model::ServiceInfo;
+use crate::service::{ServiceDetector, Waits, connect, exchange, handshake, patterns, sanitize};
+use bytes::Bytes;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::task::JoinSet;
+
+/// Probes in flight for one port at most. The first runs under the detection's own permits;
+/// each other one needs a free per-host and a free global permit (taken without waiting, so
+/// detections never wait on each other's extras).
+pub const PARALLEL_PROBES: usize = 8;
+
+/// The fast path's answers, kept for the probe file's lines (empty where it got none).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Seen {
+    /// What the server said first (in TLS when the port speaks TLS).
+    pub banner: Bytes,
+    /// The answer to `GET /`.
+    pub http: Bytes,
+    /// The answer to the generic lines.
+    pub generic: Bytes,
+}
+
+/// Probes whose answers [`Seen`] already holds, and which answer stands for each.
+fn reused<'a>(db: &ProbeDb, seen: &'a Seen) -> Vec<(usize, &'a Bytes)> {
+    [
+        ("NULL", &seen.banner),
+        ("GetRequest", &seen.http),
+        ("GenericLines", &seen.generic),
+        ("Help", &seen.generic),
+    ]
+    .into_iter()
+    .filter_map(|(name, answer)| db.index(name).map(|i| (i, answer)))
+    .collect()
+}
+
+/// How one probe's connection went.
+enum Answer {
+    Data(Bytes),
+    Silent,
+    /// The port no longer accepts: nothing more to learn.
+    Refused,
+}
+
+/// Extra permits held by one probe in flight.
+type Extra = Option<(OwnedSemaphorePermit, OwnedSemaphorePermit)>;
+
+impl ServiceDetector {
+    /// Name what the fast path could not (`info.service` is None), from the probe file.
+    pub(crate) async fn refine(
+        &self,
+        db: &Arc<ProbeDb>,
+        target: SocketAddr,
+        w: &Waits,
+        seen: &Seen,
+        mut info: ServiceInfo,
+    ) -> ServiceInfo {
+        if db.excluded(target.port()) {
+            return info;
+        }
+        let tls = info.tls.is_some();
+        let mut soft: Option<Hit> = None;
+        let reused = reused(db, seen);
+        for (index, answer) in &reused {
+            if answer.is_empty() {
+                continue;
+            }
+            match test(db, *index, (*answer).clone(), soft.is_some()).await {
+                Some(hit) if !hit.soft => return fill(info, hit, tls, None),
+                Some(hit) => soft = Some(hit),
+                None => {}
+            }
+        }
+        let skip: Vec<usize> = reused.iter().map(|(i, _)| *i).collect();
+        let plan = db.plan(
+            target.port(),
+            tls,
+            self.inner.opts.version_intensity,
+            &skip,
+            soft.as_ref().map(|h| h.service.as_str()),
+        );
+        let tls_config = if tls {
+            match &self.inner.tls {
+                Some(configs) => Some(configs.plain.clone()),
+                // rustls could not be set up: TLS ports get no probe.
+                None => return fill_soft(info, soft, tls),
+            }
+        } else {
+            None
+        };
+        let mut queue: VecDeque<usize> = plan.into();
+        let mut running: JoinSet<(usize, Answer)> = JoinSet::new();
+        loop {
+            while running.len() < PARALLEL_PROBES {
+                let Some(index) = queue.pop_front() else {
+                    break;
+                };
+                let extra: Extra = if running.is_empty() {
+                    None
+                } else {
+                    match self.extra_permits(target) {
+                        Some(p) => Some(p),
+                        None => {
+                            queue.push_front(index);
+                            break;
+                        }
+                    }
+                };
+                let db = db.clone();
+                let config = tls_config.clone();
+                let w = *w;
+                running.spawn(async move {
+                    let _extra = extra;
+                    let spec = &db.probes[index].spec;
+                    let mut w = w;
+                    w.response = w.response.min(spec.total_wait.unwrap_or(Duration::MAX));
+                    let answer = match config {
+                        Some(config) => match handshake(target, &config, &w).await {
+                            Ok(mut s) => exchange(&mut s, &spec.payload, &w).await,
+                            Err(super::super::ProbeError::Connect { .. }) => {
+                                return (index, Answer::Refused);
+                            }
+                            Err(_) => Bytes::new(),
+                        },
+                        None => match connect(target, &w).await {
+                            Ok(mut s) => exchange(&mut s, &spec.payload, &w).await,
+                            Err(_) => return (index, Answer::Refused),
+                        },
+                    };
+                    let answer = if answer.is_empty() {
+                        Answer::Silent
+                    } else {
+                        Answer::Data(answer)
+                    };
+                    (index, answer)
+                });
+            }
+            let Some(done) = running.join_next().await else {
+                break;
+            };
+            let Ok((index, answer)) = done else { continue };
+            let answer = match answer {
+                Answer::Data(a) => a,
+                Answer::Silent => continue,
+                Answer::Refused => break,
+            };
+            match test(db, index, answer.clone(), soft.is_some()).await {
+                Some(hit) if !hit.soft => {
+                    // Dropping `running` aborts the probes still out.
+                    info.response = sanitize(&answer);
+                    return fill(info, hit, tls, Some(&answer));
+                }
+                Some(hit) => {
+                    let service = hit.service.clone();
+                    soft = Some(hit);
+                    queue.retain(|&i| db.possible(i, &service));
+                }
+                None => {}
+            }
+        }
+        fill_soft(info, soft, tls)
+    }
+
+    fn extra_permits(&self, target: SocketAddr) -> Extra {
+        let host = self.host_semaphore(target.ip()).try_acquire_owned().ok()?;
+        let global = self.inner.global.clone().try_acquire_owned().ok()?;
+        Some((host, global))
+    }
+}
+
+/// Match off the async workers: the first answer to meet a probe's lines compiles them.
+async fn test(db: &Arc<ProbeDb>, index: usize, answer: Bytes, soft_seen: bool) -> Option<Hit> {
+    let db = db.clone();
+    tokio::task::spawn_blocking(move || db.test(index, &answer, soft_seen))
+        .await
+        .ok()
+        .flatten()
+}
+
+fn fill_soft(info: ServiceInfo, soft: Option<Hit>, tls: bool) -> ServiceInfo {
+    match soft {
+        Some(hit) => fill(info, hit, tls, None),
+        None => info,
+    }
+}
+
+/// The report with what a line named; `answer` replaces the fast path's response when a probe
+/// of the file drew it.
+fn fill(info: ServiceInfo, hit: Hit, tls: bool, answer: Option<&Bytes>) -> ServiceInfo {
+    let v = hit.version;
+    ServiceInfo {
+        service: Some(if tls {
+            patterns::tls_service(&hit.service)
+        } else {
+            hit.service
+        }),
+        product: v.product,
+        version: v.version,
+        extrainfo: v.info,
+        hostname: v.hostname,
+        os: v.os,
+        device_type: v.device,
+        cpe: v.cpe,
+        matched_by: Some(format!("nmap:{}", hit.probe)),
+        response: answer.map_or(info.response.clone(), |a| sanitize(a)),
+        ..info
+    }
+}
