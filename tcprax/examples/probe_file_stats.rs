@@ -14,10 +14,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let parsed = started.elapsed();
     let lines: usize = db.probes.iter().map(|p| p.spec.matches.len()).sum();
     println!(
-        "{}: {} TCP probes, {} UDP probes dropped, {lines} match lines, {} lines skipped, read+parsed in {:.1} ms",
+        "{}: {} TCP probes, {} UDP probes (for their lines), {lines} match lines, {} lines skipped, read+parsed in {:.1} ms",
         db.path.display(),
-        db.probes.len(),
-        db.udp_probes,
+        db.tcp_probes(),
+        db.probes.len() - db.tcp_probes(),
         db.skipped.len(),
         parsed.as_secs_f64() * 1e3
     );

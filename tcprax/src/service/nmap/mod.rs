@@ -92,7 +92,7 @@ pub fn load_file(path: &Path) -> Result<ProbeDb, ProbeFileError> {
         source,
     })?;
     let file = parse::parse(&text);
-    if file.probes.is_empty() {
+    if !file.probes.iter().any(|p| p.tcp) {
         return Err(ProbeFileError::NoProbes {
             path: path.to_owned(),
             skipped: file.skipped,
@@ -139,14 +139,17 @@ pub struct ProbeDb {
     exclude: parse::PortSet,
     /// Lines of the file that could not be read.
     pub skipped: Vec<SkippedLine>,
-    pub udp_probes: usize,
 }
 
 impl ProbeDb {
     pub fn new(path: PathBuf, file: ProbeFile) -> Self {
+        // A name means the TCP probe when there is one (fallbacks and the reused answers look
+        // probes up by name; RPCCheck, Help and others exist in both protocols).
         let mut by_name = HashMap::new();
-        for (i, p) in file.probes.iter().enumerate() {
-            by_name.entry(p.name.clone()).or_insert(i);
+        for tcp in [true, false] {
+            for (i, p) in file.probes.iter().enumerate().filter(|(_, p)| p.tcp == tcp) {
+                by_name.entry(p.name.clone()).or_insert(i);
+            }
         }
         let null = by_name.get("NULL").copied();
         let probes = file
@@ -174,7 +177,6 @@ impl ProbeDb {
             by_name,
             exclude: file.exclude,
             skipped: file.skipped,
-            udp_probes: file.udp_probes,
         }
     }
 
@@ -210,8 +212,9 @@ impl ProbeDb {
         soft
     }
 
-    /// The probes to send to `port`, in order: those whose `ports` (or, over TLS, `sslports`)
-    /// list it, then the rest; each with rarity at most `intensity`, never NULL (the fast path
+    /// The probes to send to `port`, in order: those whose `ports` or `sslports` list it
+    /// (whatever their rarity, as nmap does: port 53 always gets the DNS probes), then the
+    /// rest with a rarity of at most `intensity`; never NULL (the fast path
     /// already listened), nor one in `skip` (answers the fast path already has), nor a
     /// `no-payload` one; after a softmatch, only probes whose lines can name that service.
     pub fn plan(
@@ -227,15 +230,17 @@ impl ProbeDb {
         let _ = tls;
         let listed = |p: &Probe| p.spec.ports.contains(port) || p.spec.sslports.contains(port);
         let eligible = |(i, p): &(usize, &Probe)| {
-            !p.spec.payload.is_empty()
+            p.spec.tcp
+                && !p.spec.payload.is_empty()
                 && !p.spec.no_payload
-                && p.spec.rarity <= intensity
                 && !skip.contains(i)
                 && soft.is_none_or(|s| self.possible(*i, s))
         };
         let all: Vec<(usize, &Probe)> = self.probes.iter().enumerate().collect();
         let first = all.iter().filter(|e| eligible(e) && listed(e.1));
-        let rest = all.iter().filter(|e| eligible(e) && !listed(e.1));
+        let rest = all
+            .iter()
+            .filter(|e| eligible(e) && !listed(e.1) && e.1.spec.rarity <= intensity);
         first.chain(rest).map(|(i, _)| *i).collect()
     }
 
@@ -248,7 +253,13 @@ impl ProbeDb {
             .any(|&j| self.probes[j].names(service))
     }
 
-    /// How many match lines compile, and how many PCRE2 refuses (compiles everything).
+    /// TCP probes (those tcprax may send).
+    pub fn tcp_probes(&self) -> usize {
+        self.probes.iter().filter(|p| p.spec.tcp).count()
+    }
+
+    /// How many match lines (of TCP and UDP probes) compile, and how many PCRE2 refuses
+    /// (compiles everything).
     pub fn compile_all(&self) -> (usize, usize) {
         let mut ok = 0;
         let mut failed = 0;
@@ -291,7 +302,11 @@ match ftp m|^211-Features| p/ftpd/\n\
 Probe TCP Tls q|y|\n\
 rarity 2\n\
 sslports 7000\n\
+fallback Udp\n\
 match foo m|^foo|\n\
+Probe UDP Udp q|u|\n\
+rarity 1\n\
+match domain m|^dns| p/D/\n\
 Probe TCP Script q|z| no-payload\n\
 rarity 1\n";
 
@@ -312,6 +327,13 @@ rarity 1\n";
         let get = db.index("GetRequest").unwrap();
         assert!(db.test(get, b"220 hi\r\n", false).unwrap().soft);
         assert!(db.test(get, b"nothing\r\n", false).is_none());
+        // A TCP probe may fall back to a UDP probe's lines.
+        let tls = db.index("Tls").unwrap();
+        let hit = db.test(tls, b"dns", false).unwrap();
+        assert_eq!(
+            (hit.service.as_str(), hit.probe.as_str()),
+            ("domain", "Tls")
+        );
     }
 
     #[test]
@@ -330,9 +352,14 @@ rarity 1\n";
             names(db.plan(7000, false, 9, &[], None)),
             ["Rare", "Tls", "GetRequest", "Ftpish"]
         );
+        // A probe listed for the port goes out whatever its rarity.
         assert_eq!(
             names(db.plan(7000, true, 7, &[], None)),
-            ["Tls", "GetRequest", "Ftpish"]
+            ["Rare", "Tls", "GetRequest", "Ftpish"]
+        );
+        assert_eq!(
+            names(db.plan(8000, true, 7, &[], None)),
+            ["GetRequest", "Ftpish", "Tls"]
         );
         let get = db.index("GetRequest").unwrap();
         assert_eq!(
@@ -341,6 +368,7 @@ rarity 1\n";
         );
         assert_eq!(names(db.plan(21, false, 7, &[], Some("ftp"))), ["Ftpish"]);
         assert_eq!(names(db.plan(21, false, 0, &[], None)), Vec::<&str>::new());
+        assert_eq!(names(db.plan(80, false, 0, &[], None)), ["GetRequest"]);
     }
 
     #[test]

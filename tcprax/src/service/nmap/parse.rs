@@ -2,22 +2,20 @@
 //! `sslports`, `rarity`, `totalwaitms`, `tcpwrappedms`, `fallback` and `Exclude`.
 //!
 //! The parser never fails as a whole: a line it cannot read is skipped and recorded (line number
-//! and why), so one odd line in a user's file costs that line, not the scan. UDP probes are read
-//! (their lines must still parse) and then dropped: tcprax only speaks TCP.
+//! and why), so one odd line in a user's file costs that line, not the scan. UDP probes are kept
+//! for their match lines only (TCP probes name them as `fallback`): tcprax never sends them.
 use super::template::{self, Template};
 use std::time::Duration;
 
 /// A parsed probe file.
 #[derive(Debug, Default)]
 pub struct ProbeFile {
-    /// TCP probes, in file order (nmap's NULL probe first in the stock file).
+    /// Probes in file order (nmap's NULL probe first in the stock file), UDP ones included.
     pub probes: Vec<ProbeSpec>,
     /// `Exclude` ranges that apply to TCP.
     pub exclude: PortSet,
     /// Lines that could not be read.
     pub skipped: Vec<SkippedLine>,
-    /// How many UDP probes were read and dropped.
-    pub udp_probes: usize,
 }
 
 /// A line the parser skipped, and why.
@@ -32,6 +30,8 @@ pub struct SkippedLine {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProbeSpec {
     pub name: String,
+    /// TCP (sent by tcprax) or UDP (its lines serve as a TCP probe's fallback only).
+    pub tcp: bool,
     /// What to send (escapes decoded); empty for the NULL probe.
     pub payload: Vec<u8>,
     /// `no-payload`: the probe exists for its matches only (nmap's scripts send it).
@@ -80,8 +80,8 @@ const DEFAULT_RARITY: u8 = 1;
 /// Parse a whole file. Never fails: unreadable lines end up in [`ProbeFile::skipped`].
 pub fn parse(text: &[u8]) -> ProbeFile {
     let mut file = ProbeFile::default();
-    // The probe the following lines belong to; `Some(false)` once a UDP probe is current.
-    let mut current: Option<(ProbeSpec, bool)> = None;
+    // The probe the following lines belong to.
+    let mut current: Option<ProbeSpec> = None;
     for (index, raw) in text.split(|&b| b == b'\n').enumerate() {
         let line = index + 1;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
@@ -91,9 +91,8 @@ pub fn parse(text: &[u8]) -> ProbeFile {
         }
         let (word, rest) = split_word(trimmed);
         let result = match word {
-            b"Probe" => parse_probe(rest).map(|(probe, tcp)| {
-                finish(&mut file, current.take());
-                current = Some((probe, tcp));
+            b"Probe" => parse_probe(rest).map(|probe| {
+                file.probes.extend(current.replace(probe));
             }),
             b"Exclude" => parse_exclude(rest).map(|set| file.exclude.0.extend(set.0)),
             _ => match current.as_mut() {
@@ -101,23 +100,15 @@ pub fn parse(text: &[u8]) -> ProbeFile {
                     "'{}' before the first Probe line",
                     String::from_utf8_lossy(word)
                 )),
-                Some((probe, _)) => probe_line(probe, word, rest, line),
+                Some(probe) => probe_line(probe, word, rest, line),
             },
         };
         if let Err(reason) = result {
             file.skipped.push(SkippedLine { line, reason });
         }
     }
-    finish(&mut file, current.take());
+    file.probes.extend(current);
     file
-}
-
-fn finish(file: &mut ProbeFile, probe: Option<(ProbeSpec, bool)>) {
-    match probe {
-        Some((probe, true)) => file.probes.push(probe),
-        Some((_, false)) => file.udp_probes += 1,
-        None => {}
-    }
 }
 
 /// A directive inside a probe's section.
@@ -150,8 +141,8 @@ fn probe_line(probe: &mut ProbeSpec, word: &[u8], rest: &[u8], line: usize) -> R
     Ok(())
 }
 
-/// `TCP NAME q|PAYLOAD| [no-payload]` -> the probe and whether it is TCP.
-fn parse_probe(rest: &[u8]) -> Result<(ProbeSpec, bool), String> {
+/// `TCP NAME q|PAYLOAD| [no-payload]`.
+fn parse_probe(rest: &[u8]) -> Result<ProbeSpec, String> {
     let (proto, rest) = split_word(rest);
     let tcp = match proto {
         b"TCP" => true,
@@ -172,21 +163,19 @@ fn parse_probe(rest: &[u8]) -> Result<(ProbeSpec, bool), String> {
         b"no-payload" => true,
         other => return Err(format!("unexpected '{}' after the payload", lossy(other))),
     };
-    Ok((
-        ProbeSpec {
-            name: lossy(name),
-            payload,
-            no_payload,
-            ports: PortSet::default(),
-            sslports: PortSet::default(),
-            rarity: DEFAULT_RARITY,
-            total_wait: None,
-            tcpwrapped: None,
-            fallback: Vec::new(),
-            matches: Vec::new(),
-        },
+    Ok(ProbeSpec {
+        name: lossy(name),
         tcp,
-    ))
+        payload,
+        no_payload,
+        ports: PortSet::default(),
+        sslports: PortSet::default(),
+        rarity: DEFAULT_RARITY,
+        total_wait: None,
+        tcpwrapped: None,
+        fallback: Vec::new(),
+        matches: Vec::new(),
+    })
 }
 
 /// `SERVICE m|REGEX|FLAGS TEMPLATE...`
@@ -394,10 +383,10 @@ rarity 12\n";
     #[test]
     fn parses_probes_matches_and_directives() {
         let file = parse(SNIPPET);
-        assert_eq!(file.udp_probes, 1);
+        assert!(!file.probes[1].tcp && file.probes[1].matches.len() == 1);
         // As in nmap's port lists, a range after U: is UDP until the next prefix.
         assert_eq!(file.exclude, PortSet(vec![(7000, 7000), (9100, 9102)]));
-        assert_eq!(file.probes.len(), 2);
+        assert_eq!(file.probes.len(), 3);
         let null = &file.probes[0];
         assert_eq!((null.name.as_str(), null.payload.len()), ("NULL", 0));
         assert_eq!(null.total_wait, Some(Duration::from_millis(6000)));
@@ -412,7 +401,7 @@ rarity 12\n";
         assert!(ftp.soft && ftp.caseless && !ftp.dotall);
         assert_eq!(ftp.pattern, "^220[ -]");
 
-        let bin = &file.probes[1];
+        let bin = &file.probes[2];
         assert_eq!(bin.payload, b"\0\x1e\r\n\\x");
         assert!(bin.no_payload);
         assert_eq!(bin.rarity, 8, "the bad rarity 12 line is skipped");

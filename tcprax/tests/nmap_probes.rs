@@ -1,0 +1,162 @@
+//! The probe-file engine against the REAL nmap-service-probes installed on this machine
+//! (Debian's nmap-common; `cargo xtask test` installs nmap). Never a copy of it: its licence
+//! forbids bundling. Without the file every test here says so and passes vacuously.
+//!
+//! Every match line is counted (compiled or refused by PCRE2), and answers written for these
+//! tests, the way the daemons send them, must map to the product, version and CPE the file's
+//! lines give them.
+use std::sync::Arc;
+use tcprax::service::nmap::{self, Hit, Loaded, ProbeDb};
+
+fn installed() -> Option<Arc<ProbeDb>> {
+    match nmap::load(None).expect("a probe file that exists must parse") {
+        Loaded::Found(db) => Some(db),
+        Loaded::Missing { searched } => {
+            eprintln!(
+                "SKIP: no nmap-service-probes in {searched:?} (apt install nmap-common); \
+                 these tests need the real file"
+            );
+            None
+        }
+    }
+}
+
+fn name(db: &ProbeDb, probe: &str, answer: &[u8]) -> Hit {
+    let index = db
+        .index(probe)
+        .unwrap_or_else(|| panic!("the file has no {probe} probe"));
+    db.test(index, answer, false).unwrap_or_else(|| {
+        panic!(
+            "nothing in the file matched {:?}",
+            String::from_utf8_lossy(answer)
+        )
+    })
+}
+
+#[test]
+fn every_match_line_is_counted_and_almost_all_compile() {
+    let Some(db) = installed() else { return };
+    let lines: usize = db.probes.iter().map(|p| p.spec.matches.len()).sum();
+    let (ok, failed) = db.compile_all();
+    eprintln!(
+        "{}: {} probes ({} TCP), {lines} match lines: {ok} compiled, {failed} refused; {} lines skipped",
+        db.path.display(),
+        db.probes.len(),
+        db.tcp_probes(),
+        db.skipped.len()
+    );
+    assert_eq!(ok + failed, lines);
+    assert!(
+        lines > 5000,
+        "a real file has thousands of lines, this one {lines}"
+    );
+    assert!(db.tcp_probes() > 50, "{} TCP probes", db.tcp_probes());
+    // PCRE2 takes nmap's PCRE syntax: a failure here is a bug in how lines are read.
+    assert!(failed * 1000 <= lines, "{failed} of {lines} lines refused");
+    assert!(db.skipped.len() <= 5, "skipped: {:?}", db.skipped);
+    for name in ["NULL", "GetRequest", "GenericLines", "Help"] {
+        assert!(db.index(name).is_some(), "no {name} probe");
+    }
+}
+
+#[test]
+fn banners_map_to_product_version_and_cpe() {
+    let Some(db) = installed() else { return };
+    let ssh = name(&db, "NULL", b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n");
+    assert_eq!(ssh.service, "ssh");
+    assert_eq!(ssh.version.product.as_deref(), Some("OpenSSH"));
+    assert_eq!(
+        ssh.version.version.as_deref(),
+        Some("9.2p1 Debian 2+deb12u3")
+    );
+    assert!(
+        ssh.version
+            .cpe
+            .contains(&"cpe:/a:openbsd:openssh:9.2p1".to_owned()),
+        "{:?}",
+        ssh.version.cpe
+    );
+    assert_eq!(ssh.probe, "NULL");
+
+    let postfix = name(
+        &db,
+        "NULL",
+        b"220 mail.example.org ESMTP Postfix (Debian/GNU)\r\n",
+    );
+    assert_eq!(postfix.service, "smtp");
+    assert_eq!(postfix.version.product.as_deref(), Some("Postfix smtpd"));
+    assert_eq!(
+        postfix.version.hostname.as_deref(),
+        Some("mail.example.org")
+    );
+
+    let exim = name(
+        &db,
+        "NULL",
+        b"220 mx.example.com ESMTP Exim 4.96 Tue, 01 Dec 2026 18:00:00 +0000\r\n",
+    );
+    assert_eq!(exim.service, "smtp");
+    assert_eq!(exim.version.product.as_deref(), Some("Exim smtpd"));
+    assert_eq!(exim.version.version.as_deref(), Some("4.96"));
+    assert!(
+        exim.version
+            .cpe
+            .iter()
+            .any(|c| c.starts_with("cpe:/a:exim:exim:4.96"))
+    );
+
+    let vsftpd = name(&db, "NULL", b"220 (vsFTPd 3.0.3)\r\n");
+    assert_eq!(vsftpd.service, "ftp");
+    assert_eq!(vsftpd.version.product.as_deref(), Some("vsftpd"));
+    assert_eq!(vsftpd.version.version.as_deref(), Some("3.0.3"));
+
+    let proftpd = name(
+        &db,
+        "NULL",
+        b"220 ProFTPD 1.3.8 Server (Debian) [198.18.0.2]\r\n",
+    );
+    assert_eq!(proftpd.service, "ftp");
+    assert_eq!(proftpd.version.product.as_deref(), Some("ProFTPD"));
+    assert_eq!(proftpd.version.version.as_deref(), Some("1.3.8"));
+}
+
+#[test]
+fn client_first_answers_map_through_their_probes() {
+    let Some(db) = installed() else { return };
+    // Redis reads nmap's `GET / HTTP/1.0` as a GET command with two arguments.
+    let redis = name(
+        &db,
+        "GetRequest",
+        b"-ERR wrong number of arguments for 'get' command\r\n",
+    );
+    assert_eq!(redis.service, "redis");
+    assert_eq!(redis.probe, "GetRequest");
+    // ... and answers the redis-server probe's INFO with its version.
+    let info = b"$3000\r\n# Server\r\nredis_version:7.0.15\r\nredis_git_sha1:00000000\r\n";
+    let redis = name(&db, "redis-server", info);
+    assert_eq!(redis.version.version.as_deref(), Some("7.0.15"));
+    assert_eq!(redis.version.cpe, ["cpe:/a:redislabs:redis:7.0.15"]);
+
+    // dnsmasq's answer to version.bind (CHAOS TXT) over TCP: length, header, question, answer.
+    let mut dns = Vec::new();
+    dns.extend_from_slice(b"\x00\x06\x85\x80\x00\x01\x00\x01\x00\x00\x00\x00");
+    dns.extend_from_slice(b"\x07version\x04bind\x00\x00\x10\x00\x03");
+    dns.extend_from_slice(b"\xc0\x0c\x00\x10\x00\x03\x00\x00\x00\x00\x00\x0d\x0cdnsmasq-2.90");
+    let mut tcp = u16::try_from(dns.len()).unwrap().to_be_bytes().to_vec();
+    tcp.extend_from_slice(&dns);
+    let dnsmasq = name(&db, "DNSVersionBindReqTCP", &tcp);
+    assert_eq!(dnsmasq.service, "domain");
+    assert_eq!(dnsmasq.version.product.as_deref(), Some("dnsmasq"));
+    assert_eq!(dnsmasq.version.version.as_deref(), Some("2.90"));
+
+    // An answer to a probe whose own lines do not know it falls back to NULL's lines.
+    let ssh = name(
+        &db,
+        "GenericLines",
+        b"SSH-2.0-OpenSSH_9.2p1\r\nInvalid SSH identification string.\r\n",
+    );
+    assert_eq!(
+        (ssh.service.as_str(), ssh.probe.as_str()),
+        ("ssh", "GenericLines")
+    );
+}
