@@ -55,5 +55,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
         }
     }
+    for (port, tls) in [(9000, false), (53, false), (8443, true)] {
+        let plan = db.plan(port, tls, 7, &[], None);
+        println!("port {port}: {} probes at intensity 7", plan.len());
+    }
     Ok(())
 }

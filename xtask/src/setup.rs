@@ -38,6 +38,10 @@ const TEST_PACKAGES: &[&str] = &[
     "python3",
     // xmllint validates -oX output against nmap's DTD (from nmap-common) in the tests.
     "libxml2-utils",
+    // Client-first daemons that only nmap's probe file (nmap-common) names, in
+    // tests/nmap_probes_ns.rs; policy-rc.d keeps their services from starting.
+    "slapd",
+    "dnsmasq-base",
 ];
 const NGINX_PACKAGES: &[&str] = &["nginx-light", "nginx"];
 

@@ -23,6 +23,12 @@ use tokio::task::JoinSet;
 /// detections never wait on each other's extras).
 pub const PARALLEL_PROBES: usize = 8;
 
+/// Constant part of the wait for a file probe's answer, on top of four RTTs. Shorter than the
+/// fast path's response wait: a port reaches these probes only after saying nothing useful to
+/// three requests, and most of the dozens of probes it then gets meet silence, so their wait
+/// is what a silent port costs. A server answers a request it understands within a few RTTs.
+const PROBE_WAIT: Duration = Duration::from_millis(100);
+
 /// The fast path's answers, kept for the probe file's lines (empty where it got none).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Seen {
@@ -126,7 +132,9 @@ impl ServiceDetector {
                     let _extra = extra;
                     let spec = &db.probes[index].spec;
                     let mut w = w;
-                    w.response = w.response.min(spec.total_wait.unwrap_or(Duration::MAX));
+                    // `idle` is 2 RTTs + a little: twice that is the RTT part of the wait.
+                    let wait = (w.idle * 2 + PROBE_WAIT).min(w.response);
+                    w.response = wait.min(spec.total_wait.unwrap_or(Duration::MAX));
                     let answer = match config {
                         Some(config) => match handshake(target, &config, &w).await {
                             Ok(mut s) => exchange(&mut s, &spec.payload, &w).await,
