@@ -268,7 +268,7 @@ struct RawArgs {
         long = "service-probes",
         value_name = "FILE",
         help_heading = "Service detection (-sV)",
-        help = "-sV: nmap's service probe file [default: from nmap's data directory]",
+        help = "-sV: nmap's service probe file [default: nmap's data directory]",
         long_help = help::service_probes_long()
     )]
     service_probes: Option<PathBuf>,
@@ -481,13 +481,7 @@ fn build(raw: RawArgs) -> Result<ScanConfig, CliError> {
         Some(v) => int_in("--version-intensity", v, 0, 9)? as u8,
         None => defaults::VERSION_INTENSITY,
     };
-    if raw
-        .service_probes
-        .as_ref()
-        .is_some_and(|p| p.as_os_str().is_empty())
-    {
-        return Err(values::bad("--service-probes", "", Problem::EmptyPath));
-    }
+
     let service = raw.service.then(|| {
         // -t bounds service probes as well; without it keep -sV's gentler default.
         let concurrency = threads.map_or(defaults::SERVICE_CONCURRENCY, |t| t as usize);

@@ -619,6 +619,21 @@ mod tests {
         assert!(text.contains("198.18.7.0 and 12 more"), "{text}");
         assert!(!text.contains("198.18.8.0"), "{text}");
         assert!(Notice::RingBufferFull { dropped: 1 }.is_warning());
+        let missing = Notice::ProbeFileMissing {
+            searched: vec![
+                "/a/nmap-service-probes".into(),
+                "/b/nmap-service-probes".into(),
+            ],
+        };
+        assert!(!missing.is_warning());
+        let text = missing.to_string();
+        assert!(
+            text.starts_with(
+                "no nmap service probe file (looked in /a/nmap-service-probes, /b/nmap-service-probes)"
+            ) && text.contains("apt install nmap-common")
+                && text.contains("--service-probes"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -160,3 +160,123 @@ fn client_first_answers_map_through_their_probes() {
         ("ssh", "GenericLines")
     );
 }
+
+/// A probe file written for this test (not nmap's): the engine's order, rarity and templates
+/// through the real binary, whether or not nmap is installed.
+const OWN_FILE: &str = "Probe TCP NULL q||\n\
+match ssh m|^SSH-| p/never/\n\
+Probe TCP Quiet q|nothing here\\r\\n|\n\
+rarity 1\n\
+Probe TCP Ping q|PING-tcprax\\r\\n|\n\
+rarity 5\n\
+match pingd m|^PONG tcprax-test ([\\d.]+) \\(([^)]+)\\)\\r\\n| p/tcprax pingd/ v/$1/ i/$2/ cpe:/a:tcprax:pingd:$1/\n";
+
+/// A client-first server on loopback: answers `PING-tcprax` and nothing else (anything else
+/// gets silence until the client closes).
+fn ping_server() -> u16 {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut conn = conn;
+                let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 512];
+                while let Ok(n) = conn.read(&mut buf) {
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    if seen.windows(11).any(|w| w == b"PING-tcprax") {
+                        let _ = conn.write_all(b"PONG tcprax-test 4.2 (for tests)\r\n");
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+fn run_tcprax(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_tcprax"))
+        .args(args)
+        .output()
+        .expect("run tcprax")
+}
+
+#[test]
+fn a_probe_file_given_on_the_command_line_names_a_client_first_server() {
+    let dir = std::env::temp_dir().join(format!("tcprax-own-probes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("probes");
+    std::fs::write(&file, OWN_FILE).unwrap();
+    let port = ping_server().to_string();
+    let file_arg = file.to_str().unwrap();
+    let scan = |intensity: &str| {
+        let out = run_tcprax(&[
+            "-sT",
+            "-sV",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "--service-probes",
+            file_arg,
+            "--version-intensity",
+            intensity,
+            "-oJ",
+            "-",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let line = text
+            .lines()
+            .find(|l| l.contains("\"type\":\"port\""))
+            .unwrap_or_else(|| panic!("no port line:\n{text}"))
+            .to_owned();
+        serde_json::from_str::<serde_json::Value>(&line).unwrap()["service"].clone()
+    };
+    let named = scan("7");
+    assert_eq!(named["service"], "pingd", "{named}");
+    assert_eq!(named["product"], "tcprax pingd", "{named}");
+    assert_eq!(named["version"], "4.2", "{named}");
+    assert_eq!(named["extrainfo"], "for tests", "{named}");
+    assert_eq!(named["cpe"][0], "cpe:/a:tcprax:pingd:4.2", "{named}");
+    assert_eq!(named["matched_by"], "nmap:Ping", "{named}");
+    assert!(
+        named["response"]
+            .as_str()
+            .unwrap()
+            .starts_with("PONG tcprax-test"),
+        "{named}"
+    );
+    // Below the probe's rarity it is not sent, and nothing names the port.
+    let unnamed = scan("4");
+    assert!(unnamed["service"].is_null(), "{unnamed}");
+    assert!(unnamed.get("matched_by").is_none(), "{unnamed}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_probe_file_that_cannot_be_used_is_bad_input() {
+    let out = run_tcprax(&[
+        "-sV",
+        "127.0.0.1",
+        "-p",
+        "1",
+        "--service-probes",
+        "/nonexistent/nmap-service-probes",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot read the service probe file /nonexistent/nmap-service-probes"),
+        "{stderr}"
+    );
+}
