@@ -482,6 +482,14 @@ pub enum Notice {
     /// -sV found no nmap service probe file in these places: only the built-in table names
     /// services.
     ProbeFileMissing { searched: Vec<std::path::PathBuf> },
+    /// -sV's probe file had lines it could not read (they are ignored): how many, and the
+    /// first one's number and why.
+    ProbeFileLinesSkipped {
+        path: std::path::PathBuf,
+        skipped: usize,
+        first_line: usize,
+        first_reason: String,
+    },
 }
 
 impl Notice {
@@ -527,6 +535,17 @@ impl std::fmt::Display for Notice {
                      --service-probes FILE adds nmap's probes",
                 )
             }
+            Notice::ProbeFileLinesSkipped {
+                path,
+                skipped,
+                first_line,
+                first_reason,
+            } => write!(
+                f,
+                "{}: {skipped} line{} ignored (line {first_line}: {first_reason})",
+                path.display(),
+                if *skipped == 1 { "" } else { "s" }
+            ),
         }
     }
 }
@@ -626,6 +645,16 @@ mod tests {
             ],
         };
         assert!(!missing.is_warning());
+        let skipped = Notice::ProbeFileLinesSkipped {
+            path: "/p".into(),
+            skipped: 2,
+            first_line: 7,
+            first_reason: "unknown directive 'x'".into(),
+        };
+        assert_eq!(
+            skipped.to_string(),
+            "/p: 2 lines ignored (line 7: unknown directive 'x')"
+        );
         let text = missing.to_string();
         assert!(
             text.starts_with(

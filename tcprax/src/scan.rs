@@ -196,7 +196,17 @@ pub async fn run(
         service,
     };
     let probe_db: Option<std::sync::Arc<ProbeDb>> = match prepared.probes {
-        Some(nmap::Loaded::Found(db)) => Some(db),
+        Some(nmap::Loaded::Found(db)) => {
+            if let Some(first) = db.skipped.first() {
+                stop.notify(Notice::ProbeFileLinesSkipped {
+                    path: db.path.clone(),
+                    skipped: db.skipped.len(),
+                    first_line: first.line,
+                    first_reason: first.reason.clone(),
+                });
+            }
+            Some(db)
+        }
         Some(nmap::Loaded::Missing { searched }) => {
             stop.notify(Notice::ProbeFileMissing { searched });
             None

@@ -169,7 +169,8 @@ Probe TCP Quiet q|nothing here\\r\\n|\n\
 rarity 1\n\
 Probe TCP Ping q|PING-tcprax\\r\\n|\n\
 rarity 5\n\
-match pingd m|^PONG tcprax-test ([\\d.]+) \\(([^)]+)\\)\\r\\n| p/tcprax pingd/ v/$1/ i/$2/ cpe:/a:tcprax:pingd:$1/\n";
+match pingd m|^PONG tcprax-test ([\\d.]+) \\(([^)]+)\\)\\r\\n| p/tcprax pingd/ v/$1/ i/$2/ cpe:/a:tcprax:pingd:$1/\n\
+totalwait 5\n";
 
 /// A client-first server on loopback: answers `PING-tcprax` and nothing else (anything else
 /// gets silence until the client closes).
@@ -229,10 +230,15 @@ fn a_probe_file_given_on_the_command_line_names_a_client_first_server() {
             "-oJ",
             "-",
         ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        // The misspelt last line is ignored, and said so once.
+        assert_eq!(
+            stderr
+                .matches("1 line ignored (line 8: unknown directive 'totalwait')")
+                .count(),
+            1,
+            "{stderr}"
         );
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let line = text
