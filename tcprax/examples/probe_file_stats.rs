@@ -7,18 +7,22 @@ use tcprax::service::nmap::{self, Loaded, matcher};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let explicit = std::env::args_os().nth(1).map(std::path::PathBuf::from);
     let started = Instant::now();
-    let db = match nmap::load(explicit.as_deref())? {
-        Loaded::Found(db) => db,
+    let source = match nmap::load(explicit.as_deref())? {
+        Loaded::Found(source) => source,
         Loaded::Missing { searched } => return Err(format!("no probe file in {searched:?}").into()),
     };
+    let read = started.elapsed();
+    let started = Instant::now();
+    let db = source.db_blocking().clone();
     let parsed = started.elapsed();
     let lines: usize = db.probes.iter().map(|p| p.spec.matches.len()).sum();
     println!(
-        "{}: {} TCP probes, {} UDP probes (for their lines), {lines} match lines, {} lines skipped, read+parsed in {:.1} ms",
+        "{}: {} TCP probes, {} UDP probes (for their lines), {lines} match lines, {} lines skipped, read in {:.1} ms, parsed in {:.1} ms",
         db.path.display(),
         db.tcp_probes(),
         db.probes.len() - db.tcp_probes(),
         db.skipped.len(),
+        read.as_secs_f64() * 1e3,
         parsed.as_secs_f64() * 1e3
     );
     for s in db.skipped.iter().take(5) {

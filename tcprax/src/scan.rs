@@ -13,7 +13,7 @@ use crate::model::{
 };
 use crate::output::Printer;
 use crate::service::ServiceDetector;
-use crate::service::nmap::{self, ProbeDb, ProbeFileError};
+use crate::service::nmap::{self, ProbeFileError, ProbeSource};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{self, IsTerminal as _};
 use std::time::{Duration, Instant};
@@ -195,17 +195,23 @@ pub async fn run(
         event,
         service,
     };
-    let probe_db: Option<std::sync::Arc<ProbeDb>> = match prepared.probes {
-        Some(nmap::Loaded::Found(db)) => {
-            if let Some(first) = db.skipped.first() {
-                stop.notify(Notice::ProbeFileLinesSkipped {
-                    path: db.path.clone(),
-                    skipped: db.skipped.len(),
-                    first_line: first.line,
-                    first_reason: first.reason.clone(),
-                });
-            }
-            Some(db)
+    let probe_db: Option<std::sync::Arc<ProbeSource>> = match prepared.probes {
+        Some(nmap::Loaded::Found(source)) => {
+            // Parsed beside the port scan; the first detection that needs it waits for it.
+            let parse = source.clone();
+            let notices = stop.clone();
+            tokio::spawn(async move {
+                let db = parse.db().await;
+                if let Some(first) = db.skipped.first() {
+                    notices.notify(Notice::ProbeFileLinesSkipped {
+                        path: db.path.clone(),
+                        skipped: db.skipped.len(),
+                        first_line: first.line,
+                        first_reason: first.reason.clone(),
+                    });
+                }
+            });
+            Some(source)
         }
         Some(nmap::Loaded::Missing { searched }) => {
             stop.notify(Notice::ProbeFileMissing { searched });

@@ -10,7 +10,7 @@ use tcprax::service::nmap::{self, Hit, Loaded, ProbeDb};
 
 fn installed() -> Option<Arc<ProbeDb>> {
     match nmap::load(None).expect("a probe file that exists must parse") {
-        Loaded::Found(db) => Some(db),
+        Loaded::Found(source) => Some(source.db_blocking().clone()),
         Loaded::Missing { searched } => {
             eprintln!(
                 "SKIP: no nmap-service-probes in {searched:?} (apt install nmap-common); \

@@ -131,7 +131,7 @@ struct Inner {
     hosts: Mutex<HashMap<IpAddr, Weak<Semaphore>>>,
     tls: Option<TlsConfigs>,
     /// nmap's probe file, when the scan found one.
-    probes: Option<Arc<nmap::ProbeDb>>,
+    probes: Option<Arc<nmap::ProbeSource>>,
 }
 
 /// Runs service detection with a global and a per-host concurrency limit. Cheap to clone: clones
@@ -155,7 +155,7 @@ impl ServiceDetector {
     }
 
     /// A detector that hands the ports its own steps leave unnamed to nmap's probe file.
-    pub fn with_probes(opts: &ServiceOptions, probes: Option<Arc<nmap::ProbeDb>>) -> Self {
+    pub fn with_probes(opts: &ServiceOptions, probes: Option<Arc<nmap::ProbeSource>>) -> Self {
         let permits = |n: usize| n.clamp(1, Semaphore::MAX_PERMITS);
         ServiceDetector {
             inner: Arc::new(Inner {

@@ -1,10 +1,11 @@
 //! nmap's service probe file (`nmap-service-probes`), read at run time from the user's nmap
 //! installation and never bundled (its licence does not allow it).
 //!
-//! [`load`] finds and parses the file once per scan, before privileges are dropped (a file only
-//! root can read still works); [`ProbeDb`] holds its TCP probes and compiles each probe's
-//! regexes the first time they are needed ([`matcher`]); [`run`] is the engine that takes over
-//! the ports tcprax's own fast path left unnamed.
+//! [`load`] finds and reads the file once per scan, before privileges are dropped (a file only
+//! root can read still works); [`ProbeSource`] parses it once, off the async workers, while the
+//! scan already runs; [`ProbeDb`] holds its probes and compiles each probe's regexes the first
+//! time they are needed ([`matcher`]); `run` is the engine that takes over the ports tcprax's
+//! own fast path left unnamed.
 pub mod matcher;
 pub mod parse;
 mod run;
@@ -63,42 +64,84 @@ pub fn search_paths() -> Vec<PathBuf> {
 /// The outcome of looking for the file.
 #[derive(Debug)]
 pub enum Loaded {
-    Found(Arc<ProbeDb>),
+    Found(Arc<ProbeSource>),
     /// No readable file in any of these places.
     Missing {
         searched: Vec<PathBuf>,
     },
 }
 
-/// Read and parse `explicit`, or the first readable file of [`search_paths`]. A named file
-/// that cannot be read or holds no TCP probe is an error; the search just moves on.
+/// Read `explicit`, or the first readable file of [`search_paths`]. A named file that cannot
+/// be read or holds no TCP probe is an error; the search just moves on.
 pub fn load(explicit: Option<&Path>) -> Result<Loaded, ProbeFileError> {
     if let Some(path) = explicit {
-        return load_file(path).map(|db| Loaded::Found(Arc::new(db)));
+        return ProbeSource::read(path).map(|src| Loaded::Found(Arc::new(src)));
     }
     let searched = search_paths();
     for path in &searched {
-        if let Ok(db) = load_file(path) {
-            return Ok(Loaded::Found(Arc::new(db)));
+        if let Ok(src) = ProbeSource::read(path) {
+            return Ok(Loaded::Found(Arc::new(src)));
         }
     }
     Ok(Loaded::Missing { searched })
 }
 
-/// Read and parse one file.
-pub fn load_file(path: &Path) -> Result<ProbeDb, ProbeFileError> {
-    let text = std::fs::read(path).map_err(|source| ProbeFileError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    let file = parse::parse(&text);
-    if !file.probes.iter().any(|p| p.tcp) {
-        return Err(ProbeFileError::NoProbes {
+/// A probe file read into memory, parsed on first use. Reading is all a scan's privileged
+/// set-up does (a few ms); parsing (tens of ms for nmap's 2.5 MB) happens in the runtime,
+/// beside the port scan.
+#[derive(Debug)]
+pub struct ProbeSource {
+    pub path: PathBuf,
+    text: Vec<u8>,
+    db: OnceLock<Arc<ProbeDb>>,
+}
+
+impl ProbeSource {
+    /// Read one file. A file without a `Probe TCP` line is refused at once (parsed to say
+    /// which line is wrong: it is not nmap's, so it is small or has no probe at all).
+    pub fn read(path: &Path) -> Result<ProbeSource, ProbeFileError> {
+        let text = std::fs::read(path).map_err(|source| ProbeFileError::Read {
             path: path.to_owned(),
-            skipped: file.skipped,
+            source,
+        })?;
+        let has_tcp_probe = text.split(|&b| b == b'\n').any(|line| {
+            let mut words = line
+                .split(u8::is_ascii_whitespace)
+                .filter(|w| !w.is_empty());
+            words.next() == Some(b"Probe") && words.next() == Some(b"TCP")
         });
+        let source = ProbeSource {
+            path: path.to_owned(),
+            text,
+            db: OnceLock::new(),
+        };
+        if !has_tcp_probe || !source.db_blocking().probes.iter().any(|p| p.spec.tcp) {
+            return Err(ProbeFileError::NoProbes {
+                path: path.to_owned(),
+                skipped: source.db_blocking().skipped.clone(),
+            });
+        }
+        Ok(source)
     }
-    Ok(ProbeDb::new(path.to_owned(), file))
+
+    /// The parsed file, parsing it here on first use (blocks for tens of ms).
+    pub fn db_blocking(&self) -> &Arc<ProbeDb> {
+        self.db
+            .get_or_init(|| Arc::new(ProbeDb::new(self.path.clone(), parse::parse(&self.text))))
+    }
+
+    /// The parsed file; the first caller parses it on a blocking thread, the others wait.
+    pub async fn db(self: &Arc<Self>) -> Arc<ProbeDb> {
+        if let Some(db) = self.db.get() {
+            return db.clone();
+        }
+        let me = self.clone();
+        match tokio::task::spawn_blocking(move || me.db_blocking().clone()).await {
+            Ok(db) => db,
+            // The runtime is shutting down: parse right here.
+            Err(_) => self.db_blocking().clone(),
+        }
+    }
 }
 
 /// One TCP probe and its lazily compiled match lines.
@@ -385,5 +428,11 @@ rarity 1\n";
             err.contains("no TCP Probe line") && err.contains("line 1"),
             "{err}"
         );
+        // Only UDP probes: not a file tcprax can use either.
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(&path, "Probe UDP x q|a|\nProbe TCP\n").unwrap();
+        let err = load(Some(&path)).unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(err.contains("no TCP Probe line"), "{err}");
     }
 }

@@ -7,7 +7,7 @@
 //! TLS when the fast path saw TLS), each wait scaled to the host's RTT ([`Waits`]) and capped by
 //! the probe's `totalwaitms`. The first hard match ends the detection; a softmatch names the
 //! service and narrows the probes still to send.
-use super::{Hit, ProbeDb};
+use super::{Hit, ProbeDb, ProbeSource};
 use crate::model::ServiceInfo;
 use crate::service::{ServiceDetector, Waits, connect, exchange, handshake, patterns, sanitize};
 use bytes::Bytes;
@@ -68,12 +68,13 @@ impl ServiceDetector {
     /// Name what the fast path could not (`info.service` is None), from the probe file.
     pub(crate) async fn refine(
         &self,
-        db: &Arc<ProbeDb>,
+        source: &Arc<ProbeSource>,
         target: SocketAddr,
         w: &Waits,
         seen: &Seen,
         mut info: ServiceInfo,
     ) -> ServiceInfo {
+        let db = &source.db().await;
         if db.excluded(target.port()) {
             return info;
         }
