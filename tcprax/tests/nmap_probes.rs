@@ -286,3 +286,76 @@ fn a_probe_file_that_cannot_be_used_is_bad_input() {
         "{stderr}"
     );
 }
+
+/// The same PING server inside TLS: tcprax must send the file's probes over TLS on a port where
+/// its fast path saw TLS, although the file lists no `sslports` for it.
+#[test]
+fn a_tls_port_gets_the_file_probes_over_tls() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let dir = tcprax_lab::servers::TempDir::new("nmaptls");
+    let cert = tcprax_lab::servers::TestCert::generate(&dir);
+    let acceptor = tokio_rustls::TlsAcceptor::from(cert.server_config());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    rt.spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 512];
+                while let Ok(n) = tls.read(&mut buf).await {
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    if seen.windows(11).any(|w| w == b"PING-tcprax") {
+                        let _ = tls.write_all(b"PONG tcprax-test 5.0 (over tls)\r\n").await;
+                        let _ = tls.shutdown().await;
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let file = dir.join("probes");
+    std::fs::write(&file, OWN_FILE).unwrap();
+    let out = run_tcprax(&[
+        "-sT",
+        "-sV",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "--service-probes",
+        file.to_str().unwrap(),
+        "-oJ",
+        "-",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = text
+        .lines()
+        .find(|l| l.contains("\"type\":\"port\""))
+        .unwrap_or_else(|| panic!("no port line:\n{text}"));
+    let service = &serde_json::from_str::<serde_json::Value>(line).unwrap()["service"];
+    assert_eq!(service["class"], "generic-tls", "{service}");
+    assert!(service["tls"].is_object(), "{service}");
+    assert_eq!(service["service"], "ssl/pingd", "{service}");
+    assert_eq!(service["version"], "5.0", "{service}");
+    assert_eq!(service["extrainfo"], "over tls", "{service}");
+    assert_eq!(service["matched_by"], "nmap:Ping", "{service}");
+    drop(rt);
+}

@@ -9,7 +9,9 @@
 //! service and narrows the probes still to send.
 use super::{Hit, ProbeDb, ProbeSource};
 use crate::model::ServiceInfo;
-use crate::service::{ServiceDetector, Waits, connect, exchange, handshake, patterns, sanitize};
+use crate::service::{
+    ProbeError, ServiceDetector, Waits, connect, exchange, handshake, patterns, sanitize,
+};
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -72,7 +74,7 @@ impl ServiceDetector {
         target: SocketAddr,
         w: &Waits,
         seen: &Seen,
-        mut info: ServiceInfo,
+        info: ServiceInfo,
     ) -> ServiceInfo {
         let db = &source.db().await;
         if db.excluded(target.port()) {
@@ -138,16 +140,20 @@ impl ServiceDetector {
                     w.response = wait.min(spec.total_wait.unwrap_or(Duration::MAX));
                     let answer = match config {
                         Some(config) => match handshake(target, &config, &w).await {
-                            Ok(mut s) => exchange(&mut s, &spec.payload, &w).await,
-                            Err(super::super::ProbeError::Connect { .. }) => {
-                                return (index, Answer::Refused);
-                            }
-                            Err(_) => Bytes::new(),
+                            Ok(mut s) => Ok(exchange(&mut s, &spec.payload, &w).await),
+                            Err(e) => Err(e),
                         },
                         None => match connect(target, &w).await {
-                            Ok(mut s) => exchange(&mut s, &spec.payload, &w).await,
-                            Err(_) => return (index, Answer::Refused),
+                            Ok(mut s) => Ok(exchange(&mut s, &spec.payload, &w).await),
+                            Err(e) => Err(e),
                         },
+                    };
+                    let answer = match answer {
+                        Ok(answer) => answer,
+                        // Refused (or reset while connecting): the port closed; a timeout or a
+                        // failed handshake is silence from this one probe.
+                        Err(ProbeError::Connect { .. }) => return (index, Answer::Refused),
+                        Err(_) => Bytes::new(),
                     };
                     let answer = if answer.is_empty() {
                         Answer::Silent
@@ -167,11 +173,8 @@ impl ServiceDetector {
                 Answer::Refused => break,
             };
             match test(db, index, answer.clone(), soft.is_some()).await {
-                Some(hit) if !hit.soft => {
-                    // Dropping `running` aborts the probes still out.
-                    info.response = sanitize(&answer);
-                    return fill(info, hit, tls, Some(&answer));
-                }
+                // Dropping `running` aborts the probes still out.
+                Some(hit) if !hit.soft => return fill(info, hit, tls, Some(&answer)),
                 Some(hit) => {
                     let service = hit.service.clone();
                     soft = Some(hit);
