@@ -97,25 +97,26 @@ pub struct ProbeSource {
 }
 
 impl ProbeSource {
-    /// Read one file. A file without a `Probe TCP` line is refused at once (parsed to say
-    /// which line is wrong: it is not nmap's, so it is small or has no probe at all).
+    /// Read one file. A file without a valid `Probe TCP` line is refused at once.
     pub fn read(path: &Path) -> Result<ProbeSource, ProbeFileError> {
         let text = std::fs::read(path).map_err(|source| ProbeFileError::Read {
             path: path.to_owned(),
             source,
         })?;
+        // Only the Probe lines are read here: the whole parse waits for the runtime.
         let has_tcp_probe = text.split(|&b| b == b'\n').any(|line| {
-            let mut words = line
-                .split(u8::is_ascii_whitespace)
-                .filter(|w| !w.is_empty());
-            words.next() == Some(b"Probe") && words.next() == Some(b"TCP")
+            line.trim_ascii_start()
+                .strip_prefix(b"Probe")
+                .and_then(|rest| parse::parse_probe(rest).ok())
+                .is_some_and(|probe| probe.tcp)
         });
         let source = ProbeSource {
             path: path.to_owned(),
             text,
             db: OnceLock::new(),
         };
-        if !has_tcp_probe || !source.db_blocking().probes.iter().any(|p| p.spec.tcp) {
+        if !has_tcp_probe {
+            // Parsed to say which line is wrong: a file without probes is small.
             return Err(ProbeFileError::NoProbes {
                 path: path.to_owned(),
                 skipped: source.db_blocking().skipped.clone(),

@@ -142,7 +142,7 @@ fn probe_line(probe: &mut ProbeSpec, word: &[u8], rest: &[u8], line: usize) -> R
 }
 
 /// `TCP NAME q|PAYLOAD| [no-payload]`.
-fn parse_probe(rest: &[u8]) -> Result<ProbeSpec, String> {
+pub(super) fn parse_probe(rest: &[u8]) -> Result<ProbeSpec, String> {
     let (proto, rest) = split_word(rest);
     let tcp = match proto {
         b"TCP" => true,
