@@ -269,7 +269,7 @@ struct RawArgs {
         value_name = "FILE",
         help_heading = "Service detection (-sV)",
         help = "-sV: nmap's service probe file [default: nmap's data directory]",
-        long_help = help::service_probes_long()
+        long_help = help::SERVICE_PROBES_LONG
     )]
     service_probes: Option<PathBuf>,
     #[arg(
@@ -277,7 +277,8 @@ struct RawArgs {
         allow_negative_numbers = true,
         value_name = "N",
         help_heading = "Service detection (-sV)",
-        help = help::version_intensity()
+        help = help::version_intensity(),
+        long_help = help::version_intensity_long()
     )]
     version_intensity: Option<String>,
 

@@ -150,17 +150,17 @@ pub(super) fn version_intensity() -> String {
     )
 }
 
-pub(super) fn service_probes_long() -> String {
-    let places: Vec<String> = tcprax::service::nmap::search_paths()
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect();
+pub(super) const SERVICE_PROBES_LONG: &str = "-sV: nmap's service probe file. Ports tcprax's own probes leave unnamed are\n\
+     matched against its lines and sent its probes. Default: the first of\n\
+     $NMAPDIR/nmap-service-probes, /usr/local/share/nmap/nmap-service-probes and\n\
+     /usr/share/nmap/nmap-service-probes (apt install nmap-common); without one,\n\
+     only the built-in table names services";
+
+pub(super) fn version_intensity_long() -> String {
     format!(
-        "-sV: nmap's service probe file. Ports tcprax's own probes leave unnamed are\n\
-         matched against its lines and sent its probes. Without this option tcprax looks\n\
-         in {} ($NMAPDIR first);\n\
-         without a file only the built-in table names services (apt install nmap-common)",
-        places.join(", ")
+        "-sV: send the probe file's probes up to this rarity, 0-9 [default: {}].\n\
+         Probes whose ports or sslports list the port go out whatever their rarity",
+        defaults::VERSION_INTENSITY
     )
 }
 
