@@ -165,11 +165,13 @@ fn client_first_answers_map_through_their_probes() {
 /// through the real binary, whether or not nmap is installed.
 const OWN_FILE: &str = "Probe TCP NULL q||\n\
 match ssh m|^SSH-| p/never/\n\
+softmatch pingd m|^HELLO pingd\\r\\n|\n\
 Probe TCP Quiet q|nothing here\\r\\n|\n\
 rarity 1\n\
 Probe TCP Ping q|PING-tcprax\\r\\n|\n\
 rarity 5\n\
 match pingd m|^PONG tcprax-test ([\\d.]+) \\(([^)]+)\\)\\r\\n| p/tcprax pingd/ v/$1/ i/$2/ cpe:/a:tcprax:pingd:$1/\n\
+match pingd m|^HELLO pingd\\r\\nPONG tcprax-test ([\\d.]+) | p/tcprax pingd/ v/$1/ i/greeter/\n\
 totalwait 5\n";
 
 /// A client-first server on loopback: answers `PING-tcprax` and nothing else (anything else
@@ -235,7 +237,7 @@ fn a_probe_file_given_on_the_command_line_names_a_client_first_server() {
         // The misspelt last line is ignored, and said so once.
         assert_eq!(
             stderr
-                .matches("1 line ignored (line 8: unknown directive 'totalwait')")
+                .matches("1 line ignored (line 10: unknown directive 'totalwait')")
                 .count(),
             1,
             "{stderr}"
@@ -358,4 +360,79 @@ fn a_tls_port_gets_the_file_probes_over_tls() {
     assert_eq!(service["extrainfo"], "over tls", "{service}");
     assert_eq!(service["matched_by"], "nmap:Ping", "{service}");
     drop(rt);
+}
+
+/// A server-first variant: it greets `HELLO pingd`, which only a softmatch of the file knows.
+/// The softmatch must name the service and narrow the probes to those that can name it: the
+/// Quiet probe (no pingd line) is never sent, Ping is, and its answer decides (as in nmap, the
+/// answer to a probe includes the greeting, and the line says so).
+#[test]
+fn a_softmatch_narrows_the_probes_to_its_service() {
+    use std::io::{Read as _, Write as _};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let quiet_probes = Arc::new(AtomicUsize::new(0));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port().to_string();
+    let counter = quiet_probes.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let counter = counter.clone();
+            std::thread::spawn(move || {
+                let mut conn = conn;
+                let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                let _ = conn.write_all(b"HELLO pingd\r\n");
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 512];
+                while let Ok(n) = conn.read(&mut buf) {
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    if seen.windows(12).any(|w| w == b"nothing here") {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        return;
+                    }
+                    if seen.windows(11).any(|w| w == b"PING-tcprax") {
+                        let _ = conn.write_all(b"PONG tcprax-test 6.1 (greeter)\r\n");
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let dir = tcprax_lab::servers::TempDir::new("nmapsoft");
+    let file = dir.join("probes");
+    std::fs::write(&file, OWN_FILE).unwrap();
+    let out = run_tcprax(&[
+        "-sT",
+        "-sV",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "--service-probes",
+        file.to_str().unwrap(),
+        "-oJ",
+        "-",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = text
+        .lines()
+        .find(|l| l.contains("\"type\":\"port\""))
+        .unwrap_or_else(|| panic!("no port line:\n{text}"));
+    let service = &serde_json::from_str::<serde_json::Value>(line).unwrap()["service"];
+    assert_eq!(service["class"], "tcp-server-initiated", "{service}");
+    assert_eq!(service["service"], "pingd", "{service}");
+    assert_eq!(service["version"], "6.1", "{service}");
+    assert_eq!(service["matched_by"], "nmap:Ping", "{service}");
+    assert_eq!(
+        quiet_probes.load(Ordering::SeqCst),
+        0,
+        "the Quiet probe was sent"
+    );
 }
