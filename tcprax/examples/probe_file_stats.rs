@@ -59,6 +59,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
         }
     }
+    // Matching cost once compiled: an answer no line knows is tried against every line.
+    let unknown = b"220 nothing-any-line-knows 0.0 ready\r\n".repeat(8);
+    for name in ["NULL", "GetRequest"] {
+        if let Some(i) = db.index(name) {
+            let rounds = 20;
+            let started = Instant::now();
+            for _ in 0..rounds {
+                std::hint::black_box(db.test(i, &unknown, false));
+            }
+            println!(
+                "matching a {}-byte answer no line knows through {name}'s chain: {:.2} ms",
+                unknown.len(),
+                started.elapsed().as_secs_f64() * 1e3 / f64::from(rounds)
+            );
+        }
+    }
     for (port, tls) in [(9000, false), (53, false), (8443, true)] {
         let plan = db.plan(port, tls, 7, &[], None);
         println!("port {port}: {} probes at intensity 7", plan.len());
