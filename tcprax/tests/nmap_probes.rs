@@ -436,3 +436,28 @@ fn a_softmatch_narrows_the_probes_to_its_service() {
         "the Quiet probe was sent"
     );
 }
+
+#[test]
+fn a_tls_port_gets_no_tls_hello_probe_inside_tls() {
+    let Some(db) = installed() else { return };
+    let names = |port: u16, tls: bool| -> Vec<String> {
+        db.plan(port, tls, 9, &[], None)
+            .into_iter()
+            .map(|i| db.probes[i].spec.name.clone())
+            .collect()
+    };
+    let hellos = [
+        "SSLSessionReq",
+        "TLSSessionReq",
+        "SSLv23SessionReq",
+        "TLS-PSK",
+    ];
+    let plain = names(9000, false);
+    let tls = names(9000, true);
+    for hello in hellos {
+        assert!(plain.iter().any(|n| n == hello), "{hello} not in {plain:?}");
+        assert!(!tls.iter().any(|n| n == hello), "{hello} in {tls:?}");
+    }
+    assert_eq!(plain.len(), tls.len() + hellos.len());
+    assert!(!plain.iter().any(|n| n == "NULL"));
+}

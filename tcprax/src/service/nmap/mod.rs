@@ -174,6 +174,16 @@ impl Probe {
     }
 }
 
+/// Whether a payload opens a TLS handshake (a TLS record, or an SSLv2 ClientHello), as nmap's
+/// SSLSessionReq, TLSSessionReq and SSLv23SessionReq do.
+fn is_tls_hello(payload: &[u8]) -> bool {
+    match payload {
+        [0x16, 0x03, ..] => true,
+        [b0, _, 0x01, 0x00 | 0x03, ..] => b0 & 0x80 != 0,
+        _ => false,
+    }
+}
+
 /// A parsed probe file, shared by every detection of a scan.
 #[derive(Debug)]
 pub struct ProbeDb {
@@ -260,7 +270,9 @@ impl ProbeDb {
     /// (whatever their rarity, as nmap does: port 53 always gets the DNS probes), then the
     /// rest with a rarity of at most `intensity`; never NULL (the fast path
     /// already listened), nor one in `skip` (answers the fast path already has), nor a
-    /// `no-payload` one; after a softmatch, only probes whose lines can name that service.
+    /// `no-payload` one, nor on a TLS port a TLS ClientHello (tcprax sends every probe inside
+    /// TLS there: a hello inside TLS asks nothing); after a softmatch, only probes whose lines
+    /// can name that service.
     pub fn plan(
         &self,
         port: u16,
@@ -271,13 +283,13 @@ impl ProbeDb {
     ) -> Vec<usize> {
         // nmap lists TLS ports in `sslports`; tcprax wraps every probe in TLS on a TLS port
         // anyway, so either list makes a probe likely.
-        let _ = tls;
         let listed = |p: &Probe| p.spec.ports.contains(port) || p.spec.sslports.contains(port);
         let eligible = |(i, p): &(usize, &Probe)| {
             p.spec.tcp
                 && !p.spec.payload.is_empty()
                 && !p.spec.no_payload
                 && !skip.contains(i)
+                && (!tls || !is_tls_hello(&p.spec.payload))
                 && soft.is_none_or(|s| self.possible(*i, s))
         };
         let all: Vec<(usize, &Probe)> = self.probes.iter().enumerate().collect();
@@ -351,6 +363,8 @@ match foo m|^foo|\n\
 Probe UDP Udp q|u|\n\
 rarity 1\n\
 match domain m|^dns| p/D/\n\
+Probe TCP Hello q|\\x16\\x03\\x01\\0\\x05\\x01|\n\
+rarity 9\n\
 Probe TCP Script q|z| no-payload\n\
 rarity 1\n";
 
@@ -394,8 +408,16 @@ rarity 1\n";
         );
         assert_eq!(
             names(db.plan(7000, false, 9, &[], None)),
+            ["Rare", "Tls", "GetRequest", "Ftpish", "Hello"]
+        );
+        // On a TLS port, no TLS ClientHello inside TLS.
+        assert_eq!(
+            names(db.plan(7000, true, 9, &[], None)),
             ["Rare", "Tls", "GetRequest", "Ftpish"]
         );
+        assert!(is_tls_hello(b"\x80\x9e\x01\x03\x01"));
+        assert!(!is_tls_hello(b"GET / HTTP/1.0\r\n\r\n"));
+        assert!(!is_tls_hello(b"\x80\0\0\x28\x72"));
         // A probe listed for the port goes out whatever its rarity.
         assert_eq!(
             names(db.plan(7000, true, 7, &[], None)),
