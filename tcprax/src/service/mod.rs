@@ -181,8 +181,8 @@ impl ServiceDetector {
         let info = self.run(target, &waits, &mut seen).await;
         // Only ports the steps above left unnamed pay for the probe file.
         match &self.inner.probes {
-            Some(db) if info.service.is_none() => {
-                self.refine(db, target, &waits, &seen, info).await
+            Some(source) if info.service.is_none() => {
+                self.refine(source, target, &waits, &seen, info).await
             }
             _ => info,
         }
