@@ -461,3 +461,67 @@ fn a_tls_port_gets_no_tls_hello_probe_inside_tls() {
     assert_eq!(plain.len(), tls.len() + hellos.len());
     assert!(!plain.iter().any(|n| n == "NULL"));
 }
+
+/// nmap's `tcpwrapped`: a server that closes every connection at once, before a byte, is
+/// reported so (the file's NULL probe gives `tcpwrappedms`); one that closes only once it has
+/// read something (garbage to it) is not.
+#[test]
+fn a_server_that_closes_before_a_byte_is_tcpwrapped() {
+    use std::io::Read as _;
+    const WRAPPED_FILE: &str = "Probe TCP NULL q||\n\
+tcpwrappedms 3000\n\
+Probe TCP Quiet q|nothing here\\r\\n|\n\
+rarity 1\n";
+    let dir = tcprax_lab::servers::TempDir::new("nmapwrapped");
+    let file = dir.join("probes");
+    std::fs::write(&file, WRAPPED_FILE).unwrap();
+    // `read_first`: read one byte before closing (a server that hangs up on garbage).
+    let server = |read_first: bool| -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                if read_first {
+                    std::thread::spawn(move || {
+                        let mut conn = conn;
+                        let _ = conn.read(&mut [0u8; 1]);
+                    });
+                }
+            }
+        });
+        port.to_string()
+    };
+    let scan = |port: &str| {
+        let out = run_tcprax(&[
+            "-sT",
+            "-sV",
+            "127.0.0.1",
+            "-p",
+            port,
+            "--service-probes",
+            file.to_str().unwrap(),
+            "-oJ",
+            "-",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let line = text
+            .lines()
+            .find(|l| l.contains("\"type\":\"port\""))
+            .unwrap_or_else(|| panic!("no port line:\n{text}"))
+            .to_owned();
+        serde_json::from_str::<serde_json::Value>(&line).unwrap()["service"].clone()
+    };
+    let wrapped = scan(&server(false));
+    assert_eq!(wrapped["service"], "tcpwrapped", "{wrapped}");
+    assert_eq!(wrapped["matched_by"], "nmap:NULL", "{wrapped}");
+    let hangs_up_on_garbage = scan(&server(true));
+    assert!(
+        hangs_up_on_garbage["service"].is_null(),
+        "{hangs_up_on_garbage}"
+    );
+}

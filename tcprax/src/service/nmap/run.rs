@@ -58,7 +58,10 @@ fn reused<'a>(db: &ProbeDb, seen: &'a Seen) -> Vec<(usize, &'a Bytes)> {
 /// How one probe's connection went.
 enum Answer {
     Data(Bytes),
-    Silent,
+    /// Nothing; `closed`: the server ended the connection well before the wait was over.
+    Empty {
+        closed: bool,
+    },
     /// The port no longer accepts: nothing more to learn.
     Refused,
 }
@@ -110,6 +113,8 @@ impl ServiceDetector {
         } else {
             None
         };
+        // Whether every probe so far met a connection the server closed at once.
+        let mut all_closed = !plan.is_empty();
         let mut queue: VecDeque<usize> = plan.into();
         let mut running: JoinSet<(usize, Answer)> = JoinSet::new();
         loop {
@@ -138,6 +143,7 @@ impl ServiceDetector {
                     // `idle` is 2 RTTs + a little: twice that is the RTT part of the wait.
                     let wait = (w.idle * 2 + PROBE_WAIT).min(w.response);
                     w.response = wait.min(spec.total_wait.unwrap_or(Duration::MAX));
+                    let started = tokio::time::Instant::now();
                     let answer = match config {
                         Some(config) => match handshake(target, &config, &w).await {
                             Ok(mut s) => Ok(exchange(&mut s, &spec.payload, &w).await),
@@ -156,7 +162,9 @@ impl ServiceDetector {
                         Err(_) => Bytes::new(),
                     };
                     let answer = if answer.is_empty() {
-                        Answer::Silent
+                        Answer::Empty {
+                            closed: started.elapsed() < w.response / 2,
+                        }
                     } else {
                         Answer::Data(answer)
                     };
@@ -169,9 +177,16 @@ impl ServiceDetector {
             let Ok((index, answer)) = done else { continue };
             let answer = match answer {
                 Answer::Data(a) => a,
-                Answer::Silent => continue,
-                Answer::Refused => break,
+                Answer::Empty { closed } => {
+                    all_closed &= closed;
+                    continue;
+                }
+                Answer::Refused => {
+                    all_closed = false;
+                    break;
+                }
             };
+            all_closed = false;
             match test(db, index, answer.clone(), soft.is_some()).await {
                 // Dropping `running` aborts the probes still out.
                 Some(hit) if !hit.soft => return fill(info, hit, tls, Some(&answer)),
@@ -183,6 +198,9 @@ impl ServiceDetector {
                 None => {}
             }
         }
+        if soft.is_none() && all_closed && !tls && seen.banner.is_empty() {
+            return tcpwrapped(db, target, w, info).await;
+        }
         fill_soft(info, soft, tls)
     }
 
@@ -190,6 +208,33 @@ impl ServiceDetector {
         let host = self.host_semaphore(target.ip()).try_acquire_owned().ok()?;
         let global = self.inner.global.clone().try_acquire_owned().ok()?;
         Some((host, global))
+    }
+}
+
+/// nmap's `tcpwrapped`: the handshake completes, then the server closes without a byte,
+/// before we send anything (a TCP wrapper, a firewall proxy). Checked only once every probe met
+/// a closed connection: one more connection that sends nothing, closed within the NULL probe's
+/// `tcpwrappedms` (capped by the banner wait), says so. Needs the file's `tcpwrappedms`.
+async fn tcpwrapped(db: &ProbeDb, target: SocketAddr, w: &Waits, info: ServiceInfo) -> ServiceInfo {
+    use tokio::io::AsyncReadExt as _;
+    let Some(limit) = db.index("NULL").and_then(|i| db.probes[i].spec.tcpwrapped) else {
+        return info;
+    };
+    let Ok(mut stream) = connect(target, w).await else {
+        return info;
+    };
+    let mut byte = [0u8; 1];
+    let closed = matches!(
+        tokio::time::timeout(limit.min(w.banner), stream.read(&mut byte)).await,
+        Ok(Ok(0) | Err(_))
+    );
+    if !closed {
+        return info;
+    }
+    ServiceInfo {
+        service: Some("tcpwrapped".to_owned()),
+        matched_by: Some("nmap:NULL".to_owned()),
+        ..info
     }
 }
 
