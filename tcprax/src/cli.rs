@@ -279,6 +279,23 @@ struct RawArgs {
         help = help::probe_timeout()
     )]
     probe_timeout: Option<String>,
+    #[arg(
+        long = "service-probes",
+        value_name = "FILE",
+        help_heading = "Service detection (-sV)",
+        help = "-sV: nmap's service probe file [default: nmap's data directory]",
+        long_help = help::SERVICE_PROBES_LONG
+    )]
+    service_probes: Option<PathBuf>,
+    #[arg(
+        long = "version-intensity",
+        allow_negative_numbers = true,
+        value_name = "N",
+        help_heading = "Service detection (-sV)",
+        help = help::version_intensity(),
+        long_help = help::version_intensity_long()
+    )]
+    version_intensity: Option<String>,
 
     #[arg(
         long = "output-normal",
@@ -527,6 +544,11 @@ fn build(raw: RawArgs, argv: Option<Vec<String>>) -> Result<ScanConfig, CliError
         .as_deref()
         .map(|v| duration("--probe-timeout", v))
         .transpose()?;
+    let version_intensity = match raw.version_intensity.as_deref() {
+        Some(v) => int_in("--version-intensity", v, 0, 9)? as u8,
+        None => defaults::VERSION_INTENSITY,
+    };
+
     let service = raw.service.then(|| {
         // -t bounds service probes as well; without it keep -sV's gentler default.
         let concurrency = threads.map_or(defaults::SERVICE_CONCURRENCY, |t| t as usize);
@@ -534,6 +556,8 @@ fn build(raw: RawArgs, argv: Option<Vec<String>>) -> Result<ScanConfig, CliError
             probe_timeout: probe_timeout.unwrap_or(defaults::PROBE_TIMEOUT),
             concurrency,
             per_host: defaults::SERVICE_PER_HOST.min(concurrency),
+            probe_file: raw.service_probes.clone(),
+            version_intensity,
         }
     });
 

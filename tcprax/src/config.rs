@@ -48,6 +48,10 @@ pub mod defaults {
     /// concurrency, since each probe holds a connection for up to several waits.
     pub const SERVICE_CONCURRENCY: usize = 64;
 
+    /// -sV --version-intensity: probes of nmap's file with a rarity above this are not sent
+    /// (nmap's default too).
+    pub const VERSION_INTENSITY: u8 = 7;
+
     /// -sV probes in flight against one host, so one slow host cannot take every slot and a
     /// small server is not flooded.
     pub const SERVICE_PER_HOST: usize = 16;
@@ -172,6 +176,11 @@ pub struct ServiceOptions {
     pub concurrency: usize,
     /// Simultaneous probes against one host.
     pub per_host: usize,
+    /// --service-probes: nmap's probe file; None = look in the usual places
+    /// ([`crate::service::nmap::search_paths`]).
+    pub probe_file: Option<PathBuf>,
+    /// --version-intensity 0-9: the rarest probe of the file that is sent.
+    pub version_intensity: u8,
 }
 
 impl Default for ServiceOptions {
@@ -180,6 +189,8 @@ impl Default for ServiceOptions {
             probe_timeout: defaults::PROBE_TIMEOUT,
             concurrency: defaults::SERVICE_CONCURRENCY,
             per_host: defaults::SERVICE_PER_HOST,
+            probe_file: None,
+            version_intensity: defaults::VERSION_INTENSITY,
         }
     }
 }

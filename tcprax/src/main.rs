@@ -51,6 +51,11 @@ fn main() -> ExitCode {
         };
     let prepared = match tcprax::scan::prepare(&config) {
         Ok(prepared) => prepared,
+        // A --service-probes file that cannot be used is bad input.
+        Err(err @ tcprax::scan::ScanError::ProbeFile(_)) => {
+            eprintln!("tcprax: error: {err}");
+            return ExitCode::from(2);
+        }
         Err(err) => {
             eprintln!("tcprax: error: {err}");
             return ExitCode::from(1);

@@ -510,6 +510,17 @@ pub enum Notice {
     /// IPv4 subnets (the kernel refuses to send to a broadcast address). Told before the first
     /// probe.
     Skipped { addresses: Vec<IpAddr> },
+    /// -sV found no nmap service probe file in these places: only the built-in table names
+    /// services.
+    ProbeFileMissing { searched: Vec<std::path::PathBuf> },
+    /// -sV's probe file had lines it could not read (they are ignored): how many, and the
+    /// first one's number and why.
+    ProbeFileLinesSkipped {
+        path: std::path::PathBuf,
+        skipped: usize,
+        first_line: usize,
+        first_reason: String,
+    },
 }
 
 impl Notice {
@@ -545,6 +556,27 @@ impl std::fmt::Display for Notice {
                 }
                 f.write_str(" (--include-broadcast probes them)")
             }
+            Notice::ProbeFileMissing { searched } => {
+                f.write_str("no nmap service probe file (looked in ")?;
+                for (i, p) in searched.iter().enumerate() {
+                    write!(f, "{}{}", if i > 0 { ", " } else { "" }, p.display())?;
+                }
+                f.write_str(
+                    "): -sV uses its built-in table only; `apt install nmap-common` or \
+                     --service-probes FILE adds nmap's probes",
+                )
+            }
+            Notice::ProbeFileLinesSkipped {
+                path,
+                skipped,
+                first_line,
+                first_reason,
+            } => write!(
+                f,
+                "{}: {skipped} line{} ignored (line {first_line}: {first_reason})",
+                path.display(),
+                if *skipped == 1 { "" } else { "s" }
+            ),
         }
     }
 }
@@ -637,6 +669,31 @@ mod tests {
         assert!(text.contains("198.18.7.0 and 12 more"), "{text}");
         assert!(!text.contains("198.18.8.0"), "{text}");
         assert!(Notice::RingBufferFull { dropped: 1 }.is_warning());
+        let missing = Notice::ProbeFileMissing {
+            searched: vec![
+                "/a/nmap-service-probes".into(),
+                "/b/nmap-service-probes".into(),
+            ],
+        };
+        assert!(!missing.is_warning());
+        let skipped = Notice::ProbeFileLinesSkipped {
+            path: "/p".into(),
+            skipped: 2,
+            first_line: 7,
+            first_reason: "unknown directive 'x'".into(),
+        };
+        assert_eq!(
+            skipped.to_string(),
+            "/p: 2 lines ignored (line 7: unknown directive 'x')"
+        );
+        let text = missing.to_string();
+        assert!(
+            text.starts_with(
+                "no nmap service probe file (looked in /a/nmap-service-probes, /b/nmap-service-probes)"
+            ) && text.contains("apt install nmap-common")
+                && text.contains("--service-probes"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -9,11 +9,12 @@ use crate::engine::connect::{ConnectError, ConnectOptions, connect_scan_from};
 use crate::engine::syn::{PreparedSyn, SynError, SynScanOptions};
 use crate::engine::{EngineStats, ScanControl};
 use crate::model::{
-    PortReport, PortState, ScanEvent, ScanPlan, ScanSummary, ScanType, ServiceInfo,
+    Notice, PortReport, PortState, ScanEvent, ScanPlan, ScanSummary, ScanType, ServiceInfo,
 };
 use crate::output::Printer;
 use crate::resume::Paused;
 use crate::service::ServiceDetector;
+use crate::service::nmap::{self, ProbeFileError, ProbeSource};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{self, IsTerminal as _};
 use std::time::{Duration, Instant};
@@ -30,6 +31,8 @@ pub enum ScanError {
     Output { source: io::Error },
     #[error("the scan engine stopped unexpectedly")]
     EngineGone,
+    #[error(transparent)]
+    ProbeFile(#[from] ProbeFileError),
 }
 
 fn out_err(source: io::Error) -> ScanError {
@@ -113,6 +116,9 @@ fn progress_bar(config: &ScanConfig, total: u64) -> ProgressBar {
 /// XDP attached, raw socket open), or nothing (-sT needs none).
 pub struct Prepared {
     engine: PreparedEngine,
+    /// -sV: nmap's probe file, read here (a file only root can read still works); or where
+    /// it was looked for in vain.
+    probes: Option<nmap::Loaded>,
 }
 
 enum PreparedEngine {
@@ -124,6 +130,10 @@ enum PreparedEngine {
 /// synchronously and outside any async runtime (-sS: the capability check, routes, XDP on every
 /// egress interface, the raw socket). Nothing is sent or printed yet.
 pub fn prepare(config: &ScanConfig) -> Result<Prepared, ScanError> {
+    let probes = match &config.service {
+        Some(opts) => Some(nmap::load(opts.probe_file.as_deref())?),
+        None => None,
+    };
     let mut engine = match config.scan_type {
         ScanType::Connect => PreparedEngine::Connect,
         ScanType::Syn => PreparedEngine::Syn(Box::new(crate::engine::syn::prepare(
@@ -135,7 +145,7 @@ pub fn prepare(config: &ScanConfig) -> Result<Prepared, ScanError> {
     if let (PreparedEngine::Syn(syn), Some(from)) = (&mut engine, &config.resume.from) {
         syn.resume_from(from.point.clone())?;
     }
-    Ok(Prepared { engine })
+    Ok(Prepared { engine, probes })
 }
 
 /// Service detections allowed to wait or run at once, per unit of -sV concurrency. Past that the
@@ -196,7 +206,34 @@ pub async fn run(
         event,
         service,
     };
-    let detector = config.service.as_ref().map(ServiceDetector::new);
+    let probe_db: Option<std::sync::Arc<ProbeSource>> = match prepared.probes {
+        Some(nmap::Loaded::Found(source)) => {
+            // Parsed beside the port scan; the first detection that needs it waits for it.
+            let parse = source.clone();
+            let notices = stop.clone();
+            tokio::spawn(async move {
+                let db = parse.db().await;
+                if let Some(first) = db.skipped.first() {
+                    notices.notify(Notice::ProbeFileLinesSkipped {
+                        path: db.path.clone(),
+                        skipped: db.skipped.len(),
+                        first_line: first.line,
+                        first_reason: first.reason.clone(),
+                    });
+                }
+            });
+            Some(source)
+        }
+        Some(nmap::Loaded::Missing { searched }) => {
+            stop.notify(Notice::ProbeFileMissing { searched });
+            None
+        }
+        None => None,
+    };
+    let detector = config
+        .service
+        .as_ref()
+        .map(|opts| ServiceDetector::with_probes(opts, probe_db));
     let sv_queue = config.service.as_ref().map_or(usize::MAX, |s| {
         s.concurrency.max(1).saturating_mul(SV_QUEUE_PER_PROBE)
     });

@@ -46,6 +46,10 @@ const TEST_PACKAGES: &[&str] = &[
     "xsltproc",
     // `python3 -m venv` for the PyPI tools (`python` below).
     "python3-venv",
+    // Client-first daemons that only nmap's probe file (nmap-common) names, in
+    // tests/nmap_probes_ns.rs; policy-rc.d keeps their services from starting.
+    "slapd",
+    "dnsmasq-base",
 ];
 const NGINX_PACKAGES: &[&str] = &["nginx-light", "nginx"];
 

@@ -147,6 +147,27 @@ pub(super) fn probe_timeout() -> String {
     )
 }
 
+pub(super) fn version_intensity() -> String {
+    format!(
+        "-sV: send nmap's probes up to this rarity, 0-9 [default: {}]",
+        defaults::VERSION_INTENSITY
+    )
+}
+
+pub(super) const SERVICE_PROBES_LONG: &str = "-sV: nmap's service probe file. Ports tcprax's own probes leave unnamed are\n\
+     matched against its lines and sent its probes. Default: the first of\n\
+     $NMAPDIR/nmap-service-probes, /usr/local/share/nmap/nmap-service-probes and\n\
+     /usr/share/nmap/nmap-service-probes (apt install nmap-common); without one,\n\
+     only the built-in table names services";
+
+pub(super) fn version_intensity_long() -> String {
+    format!(
+        "-sV: send the probe file's probes up to this rarity, 0-9 [default: {}].\n\
+         Probes whose ports or sslports list the port go out whatever their rarity",
+        defaults::VERSION_INTENSITY
+    )
+}
+
 /// A default duration the way the options take it: "2s", "1.5s", "500ms".
 fn secs(d: std::time::Duration) -> String {
     if d.subsec_millis() == 0 && d.as_secs() > 0 {

@@ -605,3 +605,47 @@ fn output_all_errors() {
         "output file 'scan.nmap' is given to more than one -o option"
     );
 }
+
+#[test]
+fn probe_file_and_version_intensity() {
+    let c = ok(&["-sV", "198.18.0.2"]).service.unwrap();
+    assert_eq!(c.version_intensity, defaults::VERSION_INTENSITY);
+    assert_eq!(c.probe_file, None);
+    let c = ok(&[
+        "-sV",
+        "--version-intensity",
+        "9",
+        "--service-probes",
+        "/opt/nmap/nmap-service-probes",
+        "198.18.0.2",
+    ])
+    .service
+    .unwrap();
+    assert_eq!(c.version_intensity, 9);
+    assert_eq!(
+        c.probe_file.as_deref(),
+        Some(std::path::Path::new("/opt/nmap/nmap-service-probes"))
+    );
+    assert_eq!(
+        ok(&["-sV", "--version-intensity", "0", "198.18.0.2"])
+            .service
+            .unwrap()
+            .version_intensity,
+        0
+    );
+    for (v, problem) in [
+        ("10", "must be between 0 and 9"),
+        ("-1", "not a whole number"),
+        ("high", "not a whole number"),
+        ("", "not a whole number"),
+    ] {
+        assert_eq!(
+            msg(&["-sV", "--version-intensity", v, "198.18.0.2"]),
+            format!("bad value '{v}' for --version-intensity: {problem}")
+        );
+    }
+    // Validated even without -sV.
+    assert!(msg(&["--version-intensity", "12", "198.18.0.2"]).contains("--version-intensity"));
+    // clap refuses an empty file name itself.
+    assert!(parse(&["-sV", "--service-probes", "", "198.18.0.2"]).is_err());
+}

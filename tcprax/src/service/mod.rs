@@ -15,7 +15,11 @@
 //!
 //! Products and versions come from the data table in [`patterns`]; responses are made printable
 //! by [`sanitize()`]. Detection never fails: resets, silence and garbage are outcomes.
+//!
+//! Ports these steps leave unnamed go on to nmap's probe file when the scan has one
+//! ([`nmap`]): its lines first read the answers above again, then its probes go out.
 mod cert;
+pub mod nmap;
 pub mod patterns;
 pub mod sanitize;
 mod tls;
@@ -126,6 +130,8 @@ struct Inner {
     global: Arc<Semaphore>,
     hosts: Mutex<HashMap<IpAddr, Weak<Semaphore>>>,
     tls: Option<TlsConfigs>,
+    /// nmap's probe file, when the scan found one.
+    probes: Option<Arc<nmap::ProbeSource>>,
 }
 
 /// Runs service detection with a global and a per-host concurrency limit. Cheap to clone: clones
@@ -145,6 +151,11 @@ impl std::fmt::Debug for ServiceDetector {
 
 impl ServiceDetector {
     pub fn new(opts: &ServiceOptions) -> Self {
+        Self::with_probes(opts, None)
+    }
+
+    /// A detector that hands the ports its own steps leave unnamed to nmap's probe file.
+    pub fn with_probes(opts: &ServiceOptions, probes: Option<Arc<nmap::ProbeSource>>) -> Self {
         let permits = |n: usize| n.clamp(1, Semaphore::MAX_PERMITS);
         ServiceDetector {
             inner: Arc::new(Inner {
@@ -152,6 +163,7 @@ impl ServiceDetector {
                 global: Arc::new(Semaphore::new(permits(opts.concurrency))),
                 hosts: Mutex::new(HashMap::new()),
                 tls: TlsConfigs::new(),
+                probes,
             }),
         }
     }
@@ -164,7 +176,16 @@ impl ServiceDetector {
         let _host_permit = host.acquire_owned().await.ok();
         let _global_permit = self.inner.global.clone().acquire_owned().await.ok();
         let waits = Waits::new(self.inner.opts.probe_timeout, rtt);
-        self.run(SocketAddr::new(addr, port), &waits).await
+        let target = SocketAddr::new(addr, port);
+        let mut seen = nmap::Seen::default();
+        let info = self.run(target, &waits, &mut seen).await;
+        // Only ports the steps above left unnamed pay for the probe file.
+        match &self.inner.probes {
+            Some(source) if info.service.is_none() => {
+                self.refine(source, target, &waits, &seen, info).await
+            }
+            _ => info,
+        }
     }
 
     fn host_semaphore(&self, addr: IpAddr) -> Arc<Semaphore> {
@@ -186,22 +207,24 @@ impl ServiceDetector {
         sem
     }
 
-    async fn run(&self, target: SocketAddr, w: &Waits) -> ServiceInfo {
+    async fn run(&self, target: SocketAddr, w: &Waits, seen: &mut nmap::Seen) -> ServiceInfo {
         // 1. Does the server speak first? A port that no longer accepts ends detection here.
         let Ok(mut stream) = connect(target, w).await else {
             return report(ServiceClass::GenericTcp, b"", None);
         };
         let banner = read_response(&mut stream, w.banner, w).await;
         drop(stream);
+        seen.banner = banner.clone();
         if !banner.is_empty() {
             return report(ServiceClass::TcpServerInitiated, &banner, None);
         }
         // 2. TLS, before any plain-text request.
-        if let Some(info) = self.tls_stage(target, w).await {
+        if let Some(info) = self.tls_stage(target, w, seen).await {
             return info;
         }
         // 3. HTTP over TCP.
         let http = plain_exchange(target, &http_request(target), w).await;
+        seen.http = http.clone();
         if http.starts_with(b"HTTP/") {
             return report(ServiceClass::Http, &http, None);
         }
@@ -211,6 +234,7 @@ impl ServiceDetector {
         }
         // 4. Generic lines.
         let generic = plain_exchange(target, GENERIC_LINES, w).await;
+        seen.generic = generic.clone();
         report(
             ServiceClass::GenericTcp,
             if generic.is_empty() { &http } else { &generic },
@@ -219,7 +243,12 @@ impl ServiceDetector {
     }
 
     /// Classes 2, 4 and 6, or None if the port does not speak TLS.
-    async fn tls_stage(&self, target: SocketAddr, w: &Waits) -> Option<ServiceInfo> {
+    async fn tls_stage(
+        &self,
+        target: SocketAddr,
+        w: &Waits,
+        seen: &mut nmap::Seen,
+    ) -> Option<ServiceInfo> {
         let configs = match &self.inner.tls {
             Some(c) => c,
             None => {
@@ -244,6 +273,7 @@ impl ServiceDetector {
         let alpn_http = matches!(info.alpn.as_deref(), Some("h2" | "http/1.1"));
         if !alpn_http {
             let banner = read_response(&mut stream, w.banner, w).await;
+            seen.banner = banner.clone();
             if !banner.is_empty() {
                 return Some(report(
                     ServiceClass::TlsServerInitiated,
@@ -255,6 +285,7 @@ impl ServiceDetector {
         drop(stream);
         if let Ok(mut s) = handshake(target, &configs.http, w).await {
             let response = exchange(&mut s, &http_request(target), w).await;
+            seen.http = response.clone();
             if response.starts_with(b"HTTP/") || identify(&response).is_some() {
                 let class = if response.starts_with(b"HTTP/") {
                     ServiceClass::Https
@@ -268,6 +299,7 @@ impl ServiceDetector {
             Ok(mut s) => exchange(&mut s, GENERIC_LINES, w).await,
             Err(_) => Bytes::new(),
         };
+        seen.generic = response.clone();
         Some(report(ServiceClass::GenericTls, &response, Some(info)))
     }
 }
