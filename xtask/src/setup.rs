@@ -38,6 +38,10 @@ const TEST_PACKAGES: &[&str] = &[
     "python3",
     // xmllint validates -oX output against nmap's DTD (from nmap-common) in the tests.
     "libxml2-utils",
+    // The -sV fast-path test's real daemons (tcprax/tests/service_fast.rs).
+    "exim4-daemon-light",
+    "redis-server",
+    "prometheus-node-exporter",
 ];
 const NGINX_PACKAGES: &[&str] = &["nginx-light", "nginx"];
 

@@ -20,7 +20,7 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    fn spawn(
+    pub(super) fn spawn(
         name: &'static str,
         cmd: &mut Command,
         log: PathBuf,

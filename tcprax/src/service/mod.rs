@@ -16,6 +16,9 @@
 //! Products and versions come from the data table in [`patterns`]; responses are made printable
 //! by [`sanitize()`]. Detection never fails: resets, silence and garbage are outcomes.
 mod cert;
+pub mod cpe;
+pub mod http;
+mod jarm;
 pub mod patterns;
 pub mod sanitize;
 mod tls;
@@ -66,6 +69,12 @@ pub enum ProbeError {
 /// the response with EOF, so reading stops without waiting for an idle gap.
 fn http_request(target: SocketAddr) -> Vec<u8> {
     format!("GET / HTTP/1.1\r\nHost: {target}\r\nUser-Agent: tcprax\r\nAccept: */*\r\nConnection: close\r\n\r\n")
+        .into_bytes()
+}
+
+/// The favicon request: one more GET, answered alongside `/`.
+fn favicon_request(target: SocketAddr) -> Vec<u8> {
+    format!("GET /favicon.ico HTTP/1.1\r\nHost: {target}\r\nUser-Agent: tcprax\r\nAccept: */*\r\nConnection: close\r\n\r\n")
         .into_bytes()
 }
 
@@ -200,10 +209,16 @@ impl ServiceDetector {
         if let Some(info) = self.tls_stage(target, w).await {
             return info;
         }
-        // 3. HTTP over TCP.
-        let http = plain_exchange(target, &http_request(target), w).await;
+        // 3. HTTP over TCP, with the favicon request alongside.
+        let get = http_request(target);
+        let (http, favicon) = tokio::join!(plain_exchange(target, &get, w), async {
+            match connect(target, w).await {
+                Ok(mut s) => fetch_favicon(&mut s, target, w).await,
+                Err(_) => Bytes::new(),
+            }
+        });
         if http.starts_with(b"HTTP/") {
-            return report(ServiceClass::Http, &http, None);
+            return report_http(ServiceClass::Http, &http, &favicon, None);
         }
         if identify(&http).is_some() {
             // A known non-HTTP service answered the GET (Redis does): no need to ask again.
@@ -219,82 +234,182 @@ impl ServiceDetector {
     }
 
     /// Classes 2, 4 and 6, or None if the port does not speak TLS.
+    ///
+    /// The first handshake offers no ALPN, as nmap's does: a server with strict ALPN (Exim
+    /// since 4.95) refuses a ClientHello offering protocols it does not serve. A second one,
+    /// offering h2 and http/1.1, runs during the banner wait: it learns the ALPN the report
+    /// shows, and an agreed HTTP protocol ends the banner wait early. The JARM-like fingerprint
+    /// runs alongside as well.
     async fn tls_stage(&self, target: SocketAddr, w: &Waits) -> Option<ServiceInfo> {
         let configs = match &self.inner.tls {
             Some(c) => c,
             None => {
-                return legacy_tls(target, w)
-                    .await
-                    .map(|info| report(ServiceClass::GenericTls, b"", Some(info)));
+                let info = legacy_tls(target, w).await?;
+                let jarm = jarm::fingerprint(target, *w).await;
+                return Some(report(
+                    ServiceClass::GenericTls,
+                    b"",
+                    Some(with_jarm(info, jarm)),
+                ));
             }
         };
-        let mut stream = match handshake(target, &configs.info, w).await {
+        let mut stream = match handshake(target, &configs.plain, w).await {
             Ok(s) => s,
             Err(ProbeError::Handshake { .. }) => {
-                // rustls would not finish, but the peer answered in some way: an old or strict
-                // TLS server, or something else; the hand-made ClientHello tells which.
-                let info = legacy_tls(target, w).await?;
-                return Some(report(ServiceClass::GenericTls, b"", Some(info)));
+                // rustls would not finish, but the peer answered in some way: an old TLS
+                // server, or something else; the hand-made ClientHello tells which.
+                let (info, jarm) =
+                    tokio::join!(legacy_tls(target, w), jarm::fingerprint(target, *w));
+                return Some(report(
+                    ServiceClass::GenericTls,
+                    b"",
+                    Some(with_jarm(info?, jarm)),
+                ));
             }
             Err(_) => return None,
         };
         let info = tls::tls_info(stream.get_ref().1);
-        // A server that agreed on an HTTP ALPN is HTTP (client speaks first); an h2 server would
-        // also "greet" with its SETTINGS frame, which is not a banner.
-        let alpn_http = matches!(info.alpn.as_deref(), Some("h2" | "http/1.1"));
-        if !alpn_http {
-            let banner = read_response(&mut stream, w.banner, w).await;
-            if !banner.is_empty() {
-                return Some(report(
-                    ServiceClass::TlsServerInitiated,
-                    &banner,
-                    Some(info),
-                ));
+        let jarm = tokio::spawn(jarm::fingerprint(target, *w));
+        let alpn = learn_alpn(target, &configs.alpn, w);
+        tokio::pin!(alpn);
+        let mut learned: Option<Option<String>> = None;
+        let banner = {
+            let banner = read_response(&mut stream, w.banner, w);
+            tokio::pin!(banner);
+            tokio::select! {
+                b = &mut banner => b,
+                a = &mut alpn => {
+                    let http = is_http_alpn(a.as_deref());
+                    learned = Some(a);
+                    // An agreed HTTP protocol: the client speaks first, no banner is coming.
+                    if http { Bytes::new() } else { banner.await }
+                }
             }
-        }
+        };
         drop(stream);
-        if let Ok(mut s) = handshake(target, &configs.http, w).await {
-            let response = exchange(&mut s, &http_request(target), w).await;
-            if response.starts_with(b"HTTP/") || identify(&response).is_some() {
-                let class = if response.starts_with(b"HTTP/") {
-                    ServiceClass::Https
-                } else {
-                    ServiceClass::GenericTls
-                };
-                return Some(report(class, &response, Some(info)));
+        if !banner.is_empty() {
+            let jarm = jarm.await.ok().flatten();
+            return Some(report(
+                ServiceClass::TlsServerInitiated,
+                &banner,
+                Some(with_jarm(info, jarm)),
+            ));
+        }
+        let alpn = match learned {
+            Some(a) => a,
+            None => alpn.await,
+        };
+        let info = TlsInfo { alpn, ..info };
+        let (response, favicon) = tokio::join!(
+            async {
+                match handshake(target, &configs.http, w).await {
+                    Ok(mut s) => exchange(&mut s, &http_request(target), w).await,
+                    Err(_) => Bytes::new(),
+                }
+            },
+            async {
+                match handshake(target, &configs.http, w).await {
+                    Ok(mut s) => fetch_favicon(&mut s, target, w).await,
+                    Err(_) => Bytes::new(),
+                }
             }
+        );
+        let jarm = jarm.await.ok().flatten();
+        if response.starts_with(b"HTTP/") {
+            return Some(report_http(
+                ServiceClass::Https,
+                &response,
+                &favicon,
+                Some(with_jarm(info, jarm)),
+            ));
+        }
+        if identify(&response).is_some() {
+            return Some(report(
+                ServiceClass::GenericTls,
+                &response,
+                Some(with_jarm(info, jarm)),
+            ));
         }
         let response = match handshake(target, &configs.plain, w).await {
             Ok(mut s) => exchange(&mut s, GENERIC_LINES, w).await,
             Err(_) => Bytes::new(),
         };
-        Some(report(ServiceClass::GenericTls, &response, Some(info)))
+        Some(report(
+            ServiceClass::GenericTls,
+            &response,
+            Some(with_jarm(info, jarm)),
+        ))
     }
+}
+
+fn is_http_alpn(alpn: Option<&str>) -> bool {
+    matches!(alpn, Some("h2" | "http/1.1"))
+}
+
+fn with_jarm(info: TlsInfo, jarm: Option<String>) -> TlsInfo {
+    TlsInfo { jarm, ..info }
+}
+
+/// The ALPN protocol a server picks from h2 and http/1.1; None when it picks none or refuses
+/// the offer.
+async fn learn_alpn(
+    target: SocketAddr,
+    config: &Arc<rustls::ClientConfig>,
+    w: &Waits,
+) -> Option<String> {
+    let stream = handshake(target, config, w).await.ok()?;
+    tls::tls_info(stream.get_ref().1).alpn
+}
+
+/// Ask for `/favicon.ico` on `stream` and read the whole answer (up to [`HELLO_CAP`]).
+async fn fetch_favicon<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    target: SocketAddr,
+    w: &Waits,
+) -> Bytes {
+    let sent = timeout(w.response, async {
+        stream.write_all(&favicon_request(target)).await?;
+        stream.flush().await
+    })
+    .await;
+    if !matches!(sent, Ok(Ok(()))) {
+        return Bytes::new();
+    }
+    read_until(stream, HELLO_CAP, w.response, w, |b| {
+        http::favicon_body(b).is_some()
+    })
+    .await
 }
 
 /// Build the report for `class` from the response that decided it.
 fn report(class: ServiceClass, response: &[u8], tls: Option<TlsInfo>) -> ServiceInfo {
     let id = identify(response);
-    let id_some = id.is_some();
-    let (service, product, version) = match id {
+    let matched_by = id.as_ref().map(|_| "builtin".to_owned());
+    let (service, product, version, extrainfo) = match id {
         Some(Identified {
             service,
             product,
             version,
+            extrainfo,
         }) => {
             let service = if tls.is_some() {
                 patterns::tls_service(&service)
             } else {
                 service
             };
-            (Some(service), product, version)
+            (Some(service), product, version, extrainfo)
         }
-        None => (None, None, None),
+        None => (None, None, None, None),
     };
     let title = match class {
         ServiceClass::Http | ServiceClass::Https => patterns::http_title(response),
         _ => None,
     };
+    let cpe = product
+        .as_deref()
+        .and_then(|p| cpe::cpe(p, version.as_deref()))
+        .into_iter()
+        .collect();
     ServiceInfo {
         class,
         service,
@@ -303,9 +418,38 @@ fn report(class: ServiceClass, response: &[u8], tls: Option<TlsInfo>) -> Service
         title,
         response: sanitize(response),
         tls,
-        matched_by: id_some.then(|| "builtin".to_owned()),
+        extrainfo,
+        cpe,
+        matched_by,
         ..ServiceInfo::empty(class)
     }
+}
+
+/// [`report`] for an HTTP(S) port: when no `Server` header named the product, the other
+/// headers and known bodies of both answers may ([`http::hints`]); plus the favicon hash.
+fn report_http(
+    class: ServiceClass,
+    response: &[u8],
+    favicon: &[u8],
+    tls: Option<TlsInfo>,
+) -> ServiceInfo {
+    let mut info = report(class, response, tls);
+    let hints = http::hints(&[response, favicon]);
+    if info.product.is_none() && hints.product.is_some() {
+        info.product = hints.product;
+        info.version = hints.version;
+        info.cpe = info
+            .product
+            .as_deref()
+            .and_then(|p| cpe::cpe(p, info.version.as_deref()))
+            .into_iter()
+            .collect();
+    }
+    if info.extrainfo.is_none() {
+        info.extrainfo = hints.extrainfo;
+    }
+    info.favicon_mmh3 = http::favicon_body(favicon).map(|body| http::favicon_mmh3(&body));
+    info
 }
 
 async fn connect(target: SocketAddr, w: &Waits) -> Result<TcpStream, ProbeError> {
