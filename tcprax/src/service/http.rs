@@ -6,8 +6,67 @@
 //! `X-<Name>-Version` header (`X-Influxdb-Version: 1.8.10`), or a body the table in
 //! [`BODIES`] knows (Go's default 404, exporters' landing pages); the favicon request's answer
 //! counts too, so a server whose `/` is an application page may still show its 404 shape there.
+use super::{HELLO_CAP, Waits, read_until};
+use crate::model::{ServiceClass, ServiceInfo, TlsInfo};
+use bytes::Bytes;
 use regex::bytes::Regex;
+use std::net::SocketAddr;
 use std::sync::LazyLock;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::time::timeout;
+
+/// The favicon request: one more GET, answered alongside `/`.
+fn favicon_request(target: SocketAddr) -> Vec<u8> {
+    format!("GET /favicon.ico HTTP/1.1\r\nHost: {target}\r\nUser-Agent: tcprax\r\nAccept: */*\r\nConnection: close\r\n\r\n")
+        .into_bytes()
+}
+
+/// Ask for `/favicon.ico` on `stream` and read the whole answer (up to [`HELLO_CAP`]).
+pub(super) async fn fetch_favicon<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    target: SocketAddr,
+    w: &Waits,
+) -> Bytes {
+    let sent = timeout(w.response, async {
+        stream.write_all(&favicon_request(target)).await?;
+        stream.flush().await
+    })
+    .await;
+    if !matches!(sent, Ok(Ok(()))) {
+        return Bytes::new();
+    }
+    read_until(stream, HELLO_CAP, w.response, w, |b| {
+        favicon_body(b).is_some()
+    })
+    .await
+}
+
+/// [`super::report`] for an HTTP(S) port: when no `Server` header named the product, the other
+/// headers and known bodies of both answers may ([`http::hints`]); plus the favicon hash.
+pub(super) fn report(
+    class: ServiceClass,
+    response: &[u8],
+    favicon: &[u8],
+    tls: Option<TlsInfo>,
+) -> ServiceInfo {
+    let mut info = super::report(class, response, tls);
+    let hints = hints(&[response, favicon]);
+    if info.product.is_none() && hints.product.is_some() {
+        info.product = hints.product;
+        info.version = hints.version;
+        info.cpe = info
+            .product
+            .as_deref()
+            .and_then(|p| super::cpe::cpe(p, info.version.as_deref()))
+            .into_iter()
+            .collect();
+    }
+    if info.extrainfo.is_none() {
+        info.extrainfo = hints.extrainfo;
+    }
+    info.favicon_mmh3 = favicon_body(favicon).map(|body| favicon_mmh3(&body));
+    info
+}
 
 /// What the headers and bodies of one HTTP port gave away.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

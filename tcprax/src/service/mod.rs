@@ -7,14 +7,17 @@
 //! 1. connect and listen: a banner means class 1 (SSH, FTP, SMTP, MySQL, ...);
 //! 2. a TLS handshake, *before* any plain-text request, because a TLS server is also a TCP server
 //!    and would otherwise be misread: a banner over TLS is class 2, an HTTP answer over TLS
-//!    class 4, anything else class 6. When rustls refuses the server (TLS 1.0/1.1, SSLv3, old
-//!    suites, an alert), a hand-made ClientHello ([`crate::wire::tls`]) still recognises it and reads
-//!    its version, suite and clear-text certificate;
-//! 3. HTTP GET over plain TCP: class 3;
+//!    class 4, anything else class 6. The first handshake offers no ALPN (a server with strict
+//!    ALPN refuses offers it does not serve); a second one offering h2 and http/1.1, and the
+//!    JARM-like fingerprint ([`jarm`]), run alongside. When rustls refuses the server (TLS
+//!    1.0/1.1, SSLv3, old suites, an alert), a hand-made ClientHello ([`crate::wire::tls`]) still
+//!    recognises it and reads its version, suite and clear-text certificate;
+//! 3. HTTP GET over plain TCP: class 3. Over TCP and TLS, `/favicon.ico` is fetched alongside
+//!    `/` for its hash, and [`http`] reads product hints beyond the `Server` header;
 //! 4. generic lines: class 5, with or without an answer.
 //!
-//! Products and versions come from the data table in [`patterns`]; responses are made printable
-//! by [`sanitize()`]. Detection never fails: resets, silence and garbage are outcomes.
+//! Products and versions come from the data table in [`patterns`] (CPE names from [`cpe`]);
+//! responses are made printable by [`sanitize()`]. Detection never fails: resets, silence and garbage are outcomes.
 mod cert;
 pub mod cpe;
 pub mod http;
@@ -69,12 +72,6 @@ pub enum ProbeError {
 /// the response with EOF, so reading stops without waiting for an idle gap.
 fn http_request(target: SocketAddr) -> Vec<u8> {
     format!("GET / HTTP/1.1\r\nHost: {target}\r\nUser-Agent: tcprax\r\nAccept: */*\r\nConnection: close\r\n\r\n")
-        .into_bytes()
-}
-
-/// The favicon request: one more GET, answered alongside `/`.
-fn favicon_request(target: SocketAddr) -> Vec<u8> {
-    format!("GET /favicon.ico HTTP/1.1\r\nHost: {target}\r\nUser-Agent: tcprax\r\nAccept: */*\r\nConnection: close\r\n\r\n")
         .into_bytes()
 }
 
@@ -213,12 +210,12 @@ impl ServiceDetector {
         let get = http_request(target);
         let (http, favicon) = tokio::join!(plain_exchange(target, &get, w), async {
             match connect(target, w).await {
-                Ok(mut s) => fetch_favicon(&mut s, target, w).await,
+                Ok(mut s) => http::fetch_favicon(&mut s, target, w).await,
                 Err(_) => Bytes::new(),
             }
         });
         if http.starts_with(b"HTTP/") {
-            return report_http(ServiceClass::Http, &http, &favicon, None);
+            return http::report(ServiceClass::Http, &http, &favicon, None);
         }
         if identify(&http).is_some() {
             // A known non-HTTP service answered the GET (Redis does): no need to ask again.
@@ -309,14 +306,14 @@ impl ServiceDetector {
             },
             async {
                 match handshake(target, &configs.http, w).await {
-                    Ok(mut s) => fetch_favicon(&mut s, target, w).await,
+                    Ok(mut s) => http::fetch_favicon(&mut s, target, w).await,
                     Err(_) => Bytes::new(),
                 }
             }
         );
         let jarm = jarm.await.ok().flatten();
         if response.starts_with(b"HTTP/") {
-            return Some(report_http(
+            return Some(http::report(
                 ServiceClass::Https,
                 &response,
                 &favicon,
@@ -361,26 +358,6 @@ async fn learn_alpn(
     tls::tls_info(stream.get_ref().1).alpn
 }
 
-/// Ask for `/favicon.ico` on `stream` and read the whole answer (up to [`HELLO_CAP`]).
-async fn fetch_favicon<S: AsyncRead + AsyncWrite + Unpin>(
-    stream: &mut S,
-    target: SocketAddr,
-    w: &Waits,
-) -> Bytes {
-    let sent = timeout(w.response, async {
-        stream.write_all(&favicon_request(target)).await?;
-        stream.flush().await
-    })
-    .await;
-    if !matches!(sent, Ok(Ok(()))) {
-        return Bytes::new();
-    }
-    read_until(stream, HELLO_CAP, w.response, w, |b| {
-        http::favicon_body(b).is_some()
-    })
-    .await
-}
-
 /// Build the report for `class` from the response that decided it.
 fn report(class: ServiceClass, response: &[u8], tls: Option<TlsInfo>) -> ServiceInfo {
     let id = identify(response);
@@ -423,33 +400,6 @@ fn report(class: ServiceClass, response: &[u8], tls: Option<TlsInfo>) -> Service
         matched_by,
         ..ServiceInfo::empty(class)
     }
-}
-
-/// [`report`] for an HTTP(S) port: when no `Server` header named the product, the other
-/// headers and known bodies of both answers may ([`http::hints`]); plus the favicon hash.
-fn report_http(
-    class: ServiceClass,
-    response: &[u8],
-    favicon: &[u8],
-    tls: Option<TlsInfo>,
-) -> ServiceInfo {
-    let mut info = report(class, response, tls);
-    let hints = http::hints(&[response, favicon]);
-    if info.product.is_none() && hints.product.is_some() {
-        info.product = hints.product;
-        info.version = hints.version;
-        info.cpe = info
-            .product
-            .as_deref()
-            .and_then(|p| cpe::cpe(p, info.version.as_deref()))
-            .into_iter()
-            .collect();
-    }
-    if info.extrainfo.is_none() {
-        info.extrainfo = hints.extrainfo;
-    }
-    info.favicon_mmh3 = http::favicon_body(favicon).map(|body| http::favicon_mmh3(&body));
-    info
 }
 
 async fn connect(target: SocketAddr, w: &Waits) -> Result<TcpStream, ProbeError> {

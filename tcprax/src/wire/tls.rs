@@ -496,6 +496,69 @@ mod tests {
         assert_eq!(kinds, vec![0x000a, 0x000b, 0x000d, 0x0017]);
     }
 
+    /// The extension types of a ClientHello record, in order.
+    fn hello_extensions(hello: &[u8]) -> Vec<u16> {
+        let suites_len = usize::from(u16::from_be_bytes([hello[44], hello[45]]));
+        let mut at = 46 + suites_len + 2 + 2;
+        let mut kinds = Vec::new();
+        while at + 4 <= hello.len() {
+            kinds.push(u16::from_be_bytes([hello[at], hello[at + 1]]));
+            at += 4 + usize::from(u16::from_be_bytes([hello[at + 2], hello[at + 3]]));
+        }
+        assert_eq!(at, hello.len());
+        kinds
+    }
+
+    #[test]
+    fn spec_hello_offers_alpn_versions_and_key_share() {
+        let suites = [0x1301, 0xc02f];
+        let spec = HelloSpec {
+            client_version: 0x0303,
+            supported_versions: &[0x0304, 0x0303],
+            alpn: &["h2", "http/1.1"],
+            key_share: true,
+            ..HelloSpec::legacy(&suites)
+        };
+        let hello = build_client_hello(&spec, [1; 32]);
+        assert_eq!(&hello[46..50], &[0x13, 0x01, 0xc0, 0x2f]);
+        assert_eq!(
+            hello_extensions(&hello),
+            vec![
+                0x000a,
+                0x000b,
+                0x000d,
+                EXT_ALPN,
+                0x0017,
+                EXT_SUPPORTED_VERSIONS,
+                EXT_KEY_SHARE
+            ]
+        );
+        assert!(hello.windows(12).any(|w| w == b"\x02h2\x08http/1.1"));
+        let reversed = build_client_hello(
+            &HelloSpec {
+                reverse_extensions: true,
+                ..spec
+            },
+            [1; 32],
+        );
+        let mut kinds = hello_extensions(&hello);
+        kinds.reverse();
+        assert_eq!(hello_extensions(&reversed), kinds);
+    }
+
+    #[test]
+    fn server_hello_extensions_and_alpn() {
+        // renegotiation_info, then ALPN choosing "h2".
+        let ext = [
+            0xff, 0x01, 0x00, 0x01, 0x00, 0x00, 0x10, 0x00, 0x05, 0x00, 0x03, 0x02, b'h', b'2',
+        ];
+        let ServerReply::Hello(h) = parse_reply(&flight(0x0303, 0xc02f, &ext, None)) else {
+            panic!("no hello")
+        };
+        assert_eq!(h.extensions, vec![0xff01, EXT_ALPN]);
+        assert_eq!(h.alpn.as_deref(), Some("h2"));
+    }
+
     #[test]
     fn client_hello_sni() {
         let with = client_hello(Some("tcprax.test"), [0; 32]);
