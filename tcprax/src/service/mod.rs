@@ -238,113 +238,102 @@ impl ServiceDetector {
     /// shows, and an agreed HTTP protocol ends the banner wait early. The JARM-like fingerprint
     /// runs alongside as well.
     async fn tls_stage(&self, target: SocketAddr, w: &Waits) -> Option<ServiceInfo> {
-        let configs = match &self.inner.tls {
-            Some(c) => c,
-            None => {
-                let info = legacy_tls(target, w).await?;
-                let jarm = jarm::fingerprint(target, *w).await;
-                return Some(report(
-                    ServiceClass::GenericTls,
-                    b"",
-                    Some(with_jarm(info, jarm)),
-                ));
-            }
+        let Some(configs) = &self.inner.tls else {
+            return legacy_stage(target, w).await;
         };
-        let mut stream = match handshake(target, &configs.plain, w).await {
+        let stream = match handshake(target, &configs.plain, w).await {
             Ok(s) => s,
-            Err(ProbeError::Handshake { .. }) => {
-                // rustls would not finish, but the peer answered in some way: an old TLS
-                // server, or something else; the hand-made ClientHello tells which.
-                let (info, jarm) =
-                    tokio::join!(legacy_tls(target, w), jarm::fingerprint(target, *w));
-                return Some(report(
-                    ServiceClass::GenericTls,
-                    b"",
-                    Some(with_jarm(info?, jarm)),
-                ));
-            }
+            // rustls would not finish, but the peer answered in some way: an old TLS server, or
+            // something else; the hand-made ClientHello tells which.
+            Err(ProbeError::Handshake { .. }) => return legacy_stage(target, w).await,
             Err(_) => return None,
         };
-        let info = tls::tls_info(stream.get_ref().1);
-        let jarm = tokio::spawn(jarm::fingerprint(target, *w));
-        let alpn = learn_alpn(target, &configs.alpn, w);
-        tokio::pin!(alpn);
-        let mut learned: Option<Option<String>> = None;
-        let banner = {
-            let banner = read_response(&mut stream, w.banner, w);
-            tokio::pin!(banner);
-            tokio::select! {
-                b = &mut banner => b,
-                a = &mut alpn => {
-                    let http = is_http_alpn(a.as_deref());
-                    learned = Some(a);
-                    // An agreed HTTP protocol: the client speaks first, no banner is coming.
-                    if http { Bytes::new() } else { banner.await }
-                }
-            }
-        };
-        drop(stream);
-        if !banner.is_empty() {
-            let jarm = jarm.await.ok().flatten();
-            return Some(report(
-                ServiceClass::TlsServerInitiated,
-                &banner,
-                Some(with_jarm(info, jarm)),
-            ));
-        }
-        let alpn = match learned {
-            Some(a) => a,
-            None => alpn.await,
-        };
-        let info = TlsInfo { alpn, ..info };
-        let (response, favicon) = tokio::join!(
-            async {
-                match handshake(target, &configs.http, w).await {
-                    Ok(mut s) => exchange(&mut s, &http_request(target), w).await,
-                    Err(_) => Bytes::new(),
-                }
-            },
-            async {
-                match handshake(target, &configs.http, w).await {
-                    Ok(mut s) => http::fetch_favicon(&mut s, target, w).await,
-                    Err(_) => Bytes::new(),
-                }
-            }
+        let (mut info, jarm) = tokio::join!(
+            tls_conversation(target, stream, configs, w),
+            jarm::fingerprint(target, *w)
         );
-        let jarm = jarm.await.ok().flatten();
-        if response.starts_with(b"HTTP/") {
-            return Some(http::report(
-                ServiceClass::Https,
-                &response,
-                &favicon,
-                Some(with_jarm(info, jarm)),
-            ));
+        if let Some(tls) = info.tls.as_mut() {
+            tls.jarm = jarm;
         }
-        if identify(&response).is_some() {
-            return Some(report(
-                ServiceClass::GenericTls,
-                &response,
-                Some(with_jarm(info, jarm)),
-            ));
-        }
-        let response = match handshake(target, &configs.plain, w).await {
-            Ok(mut s) => exchange(&mut s, GENERIC_LINES, w).await,
-            Err(_) => Bytes::new(),
-        };
-        Some(report(
-            ServiceClass::GenericTls,
-            &response,
-            Some(with_jarm(info, jarm)),
-        ))
+        Some(info)
     }
+}
+
+/// A TLS server rustls will not talk to: what the hand-made ClientHello and the fingerprint
+/// show, or None if the peer is not TLS.
+async fn legacy_stage(target: SocketAddr, w: &Waits) -> Option<ServiceInfo> {
+    let info = legacy_tls(target, w).await?;
+    let jarm = jarm::fingerprint(target, *w).await;
+    Some(report(
+        ServiceClass::GenericTls,
+        b"",
+        Some(TlsInfo { jarm, ..info }),
+    ))
+}
+
+/// Everything after the first handshake: a banner, else HTTP, else the generic lines; the ALPN
+/// handshake runs during the banner wait.
+async fn tls_conversation(
+    target: SocketAddr,
+    mut stream: TlsStream<TcpStream>,
+    configs: &TlsConfigs,
+    w: &Waits,
+) -> ServiceInfo {
+    let info = tls::tls_info(stream.get_ref().1);
+    let alpn = learn_alpn(target, &configs.alpn, w);
+    tokio::pin!(alpn);
+    let mut learned: Option<Option<String>> = None;
+    let banner = {
+        let banner = read_response(&mut stream, w.banner, w);
+        tokio::pin!(banner);
+        tokio::select! {
+            b = &mut banner => b,
+            a = &mut alpn => {
+                let http = is_http_alpn(a.as_deref());
+                learned = Some(a);
+                // An agreed HTTP protocol: the client speaks first, no banner is coming.
+                if http { Bytes::new() } else { banner.await }
+            }
+        }
+    };
+    drop(stream);
+    if !banner.is_empty() {
+        return report(ServiceClass::TlsServerInitiated, &banner, Some(info));
+    }
+    let alpn = match learned {
+        Some(a) => a,
+        None => alpn.await,
+    };
+    let info = TlsInfo { alpn, ..info };
+    let (response, favicon) = tokio::join!(
+        async {
+            match handshake(target, &configs.http, w).await {
+                Ok(mut s) => exchange(&mut s, &http_request(target), w).await,
+                Err(_) => Bytes::new(),
+            }
+        },
+        async {
+            match handshake(target, &configs.http, w).await {
+                Ok(mut s) => http::fetch_favicon(&mut s, target, w).await,
+                Err(_) => Bytes::new(),
+            }
+        }
+    );
+    if response.starts_with(b"HTTP/") {
+        return http::report(ServiceClass::Https, &response, &favicon, Some(info));
+    }
+    if identify(&response).is_some() {
+        return report(ServiceClass::GenericTls, &response, Some(info));
+    }
+    let response = match handshake(target, &configs.plain, w).await {
+        Ok(mut s) => exchange(&mut s, GENERIC_LINES, w).await,
+        Err(_) => Bytes::new(),
+    };
+    report(ServiceClass::GenericTls, &response, Some(info))
 }
 
 fn is_http_alpn(alpn: Option<&str>) -> bool {
     matches!(alpn, Some("h2" | "http/1.1"))
-}
-
-fn with_jarm(info: TlsInfo, jarm: Option<String>) -> TlsInfo {
-    TlsInfo { jarm, ..info }
 }
 
 /// The ALPN protocol a server picks from h2 and http/1.1; None when it picks none or refuses
