@@ -11,8 +11,9 @@
 # (open ports / the summary's service_detection_s) with the machine's load. Everything it
 # created (namespaces, nginx by pid, temp dir) is removed on exit.
 #
-# usage (root): tcprax-lab/scripts/sv-fastpath-cost.sh [RUNS] LABEL=BINARY...
-#   e.g. sv-fastpath-cost.sh 3 before=/tmp/old/tcprax after=target/release/tcprax
+# usage (root): [THREADS=N] tcprax-lab/scripts/sv-fastpath-cost.sh [RUNS] LABEL=BINARY...
+#   e.g. THREADS=512 sv-fastpath-cost.sh 3 before=/tmp/old/tcprax after=target/release/tcprax
+# THREADS is passed as `-t` (connect and -sV concurrency; without it, tcprax's defaults).
 # Needs: iproute2, nginx (nginx-light), openssl, python3.
 set -euo pipefail
 
@@ -75,7 +76,7 @@ http {
   }
 }
 EOF
-ulimit -n 65536
+ulimit -n "$(ulimit -Hn)"
 ip netns exec "$T" nginx -p "$DIR" -e "$DIR/error.log" -c "$DIR/nginx.conf" -g 'daemon off;' &
 NGINX_PID=$!
 for _ in $(seq 50); do
@@ -84,7 +85,8 @@ for _ in $(seq 50); do
 done
 
 rate() { # binary targets port -> "open sv_s services/s"
-    ip netns exec "$S" "$1" -sT -sV "$2" -p "$3" -q -oJ "$DIR/out.json" >/dev/null 2>"$DIR/err.log" ||
+    ip netns exec "$S" "$1" -sT -sV ${THREADS:+-t "$THREADS"} "$2" -p "$3" -q -oJ "$DIR/out.json" \
+        >/dev/null 2>"$DIR/err.log" ||
         { cat "$DIR/err.log" >&2; return 1; }
     python3 - "$DIR/out.json" <<'PY'
 import json, sys
@@ -94,6 +96,7 @@ print(f'{s["open"]} {sv:.2f} {s["open"] / sv:.0f}')
 PY
 }
 
+echo "-t: ${THREADS:-default}"
 echo "| binary | workload | run | open | -sV s | services/s | load (1 min) |"
 echo "|---|---|---:|---:|---:|---:|---:|"
 for run in $(seq "$RUNS"); do

@@ -114,6 +114,10 @@ fn sv_fast_path_against_real_daemons() {
         ])
         .output()
         .expect("run tcprax");
+    eprintln!(
+        "-sV: {} s",
+        common::json_summary(&out)["service_detection_s"]
+    );
     let by_port: BTreeMap<u64, Value> = common::json_ports(&out)
         .into_iter()
         .filter_map(|v| Some((v["port"].as_u64()?, v["service"].clone())))
