@@ -32,6 +32,12 @@ static CPE: &[(&str, &str)] = &[
     ("InfluxDB", "influxdata:influxdb"),
     ("Node.js Express framework", "expressjs:express"),
     ("Express", "expressjs:express"),
+    ("Apache Tomcat", "apache:tomcat"),
+    ("Jetty", "eclipse:jetty"),
+    ("Elasticsearch REST API", "elastic:elasticsearch"),
+    ("Prometheus", "prometheus:prometheus"),
+    ("Jenkins", "jenkins:jenkins"),
+    ("GitLab", "gitlab:gitlab"),
 ];
 
 /// The CPE of `product` at `version`, if the table knows the product. A version is written

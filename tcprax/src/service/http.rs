@@ -131,7 +131,7 @@ static BODIES: &[Body<&str>] = &[
     ),
     // Prometheus exporters' landing page (exporter-toolkit), which often shows the version.
     (
-        r"(?s)<title>Node Exporter</title>.*?(?:version=([\d.]+[\w.\-]*))?",
+        r"(?s)<title>Node Exporter</title>(?:.*?version=(\d[\w.\-]*))?",
         0,
         "Prometheus Node Exporter",
         Some("$1"),
@@ -143,6 +143,23 @@ static BODIES: &[Body<&str>] = &[
         Some("$1"),
     ),
     (r"^Cannot GET /", 404, "Node.js Express framework", None),
+    // Tomcat sends no Server header since 8.5; its error pages name it.
+    (
+        r"<h3>Apache Tomcat/(\d[\w.\-]*)</h3>",
+        0,
+        "Apache Tomcat",
+        Some("$1"),
+    ),
+    (r"Powered by Jetty:// (\d[\w.\-]*)", 0, "Jetty", Some("$1")),
+    // Elasticsearch's root document (JSON, no Server header).
+    (
+        r#"(?s)"number"\s*:\s*"(\d[\w.\-]*)".*"tagline"\s*:\s*"You Know, for Search""#,
+        200,
+        "Elasticsearch REST API",
+        Some("$1"),
+    ),
+    // The Prometheus server redirects / to its UI with Go's redirect body.
+    (r#"^<a href="/graph">Found</a>"#, 302, "Prometheus", None),
 ];
 
 static COMPILED: LazyLock<Vec<Body<Regex>>> = LazyLock::new(|| {
@@ -192,7 +209,21 @@ pub fn hints(responses: &[&[u8]]) -> HttpHints {
     out
 }
 
+/// Headers that name a product by themselves: (header, product); the value is the version.
+static PRODUCT_HEADERS: &[(&str, &str)] = &[
+    ("x-jenkins", "Jenkins"),
+    ("x-hudson", "Hudson"),
+    ("x-gitlab-meta", "GitLab"),
+];
+
 fn from_headers(resp: &Response<'_>) -> Option<(String, Option<String>)> {
+    for (header, product) in PRODUCT_HEADERS {
+        if let Some(value) = resp.header(header) {
+            let version = (!value.is_empty() && value.starts_with(|c: char| c.is_ascii_digit()))
+                .then(|| value.to_owned());
+            return Some(((*product).to_owned(), version));
+        }
+    }
     if let Some(powered) = resp.header("x-powered-by").filter(|v| !v.is_empty()) {
         let first = powered.split([',', ' ']).next().unwrap_or(powered);
         let (product, version) = match first.split_once('/') {
@@ -356,6 +387,9 @@ mod tests {
         let influx = b"HTTP/1.1 204 No Content\r\nX-Influxdb-Version: 1.8.10\r\n\r\n";
         let h = hints(&[influx]);
         assert_eq!((h.product, h.version), (some("InfluxDB"), some("1.8.10")));
+        let jenkins = b"HTTP/1.1 403 Forbidden\r\nX-Jenkins: 2.426.1\r\n\r\n";
+        let h = hints(&[jenkins]);
+        assert_eq!((h.product, h.version), (some("Jenkins"), some("2.426.1")));
         let other = b"HTTP/1.1 200 OK\r\nX-Widget-Version: 3\r\n\r\n";
         assert_eq!(hints(&[other]).product, some("Widget"));
     }
@@ -380,6 +414,31 @@ mod tests {
             "the favicon's 404 counts"
         );
         assert_eq!(hints(&[page]).product, None);
+        let node = b"HTTP/1.1 200 OK\r\n\r\n<html><head><title>Node Exporter</title></head><body>Version: (version=1.7.0, branch=HEAD)</body></html>";
+        let h = hints(&[node]);
+        assert_eq!(
+            (h.product, h.version),
+            (some("Prometheus Node Exporter"), some("1.7.0"))
+        );
+        let old_node =
+            b"HTTP/1.1 200 OK\r\n\r\n<html><head><title>Node Exporter</title></head></html>";
+        let h = hints(&[old_node]);
+        assert_eq!(
+            (h.product, h.version),
+            (some("Prometheus Node Exporter"), None)
+        );
+        let tomcat = b"HTTP/1.1 404 \r\nContent-Type: text/html\r\n\r\n<html><body><h1>HTTP Status 404</h1><hr class=\"line\" /><h3>Apache Tomcat/9.0.70</h3></body></html>";
+        let h = hints(&[tomcat]);
+        assert_eq!(
+            (h.product, h.version),
+            (some("Apache Tomcat"), some("9.0.70"))
+        );
+        let es = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n{\n  \"version\" : {\n    \"number\" : \"8.11.1\",\n    \"build_flavor\" : \"default\"\n  },\n  \"tagline\" : \"You Know, for Search\"\n}\n";
+        let h = hints(&[es]);
+        assert_eq!(
+            (h.product, h.version),
+            (some("Elasticsearch REST API"), some("8.11.1"))
+        );
         let not_go = b"HTTP/1.1 200 OK\r\n\r\n404 page not found\n";
         assert_eq!(hints(&[not_go]).product, None, "status must be 404");
     }
