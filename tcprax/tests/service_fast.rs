@@ -3,7 +3,8 @@
 //!
 //! - Exim with TLS on connect (465) and its default strict ALPN: named smtps, Exim, its version,
 //!   with a JARM-like fingerprint (the first handshake offers no ALPN, so Exim accepts it);
-//! - redis (answers our generic lines with `-ERR unknown command`): named redis;
+//! - redis (answers our generic lines with `-ERR unknown command`, and `INFO server` with its
+//!   version): named redis, with the version;
 //! - a VNC greeting (`RFB 003.008`, a fake: the greeting is all -sV reads): vnc, no version,
 //!   extrainfo "protocol 3.8";
 //! - Prometheus' node exporter (Go, no `Server` header): product from its landing page;
@@ -158,7 +159,13 @@ fn sv_fast_path_against_real_daemons() {
         "{redis}"
     );
     assert_eq!(s(redis, "matched_by"), Some("builtin"), "{redis}");
-    eprintln!("redis {} installed", fastpath::redis_version());
+    let redis_version = fastpath::redis_version();
+    assert_eq!(s(redis, "version"), Some(redis_version.as_str()), "{redis}");
+    assert_eq!(
+        redis["cpe"],
+        serde_json::json!([format!("cpe:/a:redislabs:redis:{redis_version}")]),
+        "{redis}"
+    );
 
     // 3. VNC: the protocol revision is extrainfo, not a version.
     let vnc = svc(VNC);

@@ -75,8 +75,9 @@ fn http_request(target: SocketAddr) -> Vec<u8> {
         .into_bytes()
 }
 
-/// Lines most line-oriented servers answer: blank lines, HELP, and memcached's "version".
-const GENERIC_LINES: &[u8] = b"\r\n\r\nHELP\r\nversion\r\n";
+/// Lines most line-oriented servers answer: blank lines, HELP, memcached's "version", and
+/// Redis's "INFO server" (its answer carries `redis_version:`).
+const GENERIC_LINES: &[u8] = b"\r\n\r\nHELP\r\nversion\r\nINFO server\r\n";
 
 /// How many response bytes one probe reads (patterns look at this much; reports keep 1024).
 const READ_CAP: usize = 16 * 1024;
