@@ -140,6 +140,7 @@ fn sv_fast_path_against_real_daemons() {
     assert_eq!(s(exim, "product"), Some("Exim"), "{exim}");
     assert_eq!(s(exim, "version"), Some(exim_version.as_str()), "{exim}");
     assert_eq!(s(exim, "matched_by"), Some("builtin"), "{exim}");
+    assert_eq!(s(exim, "hostname"), Some("tcprax.test"), "{exim}");
     assert_eq!(
         exim["cpe"],
         serde_json::json!([format!("cpe:/a:exim:exim:{exim_version}")]),

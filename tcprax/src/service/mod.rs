@@ -352,21 +352,22 @@ async fn learn_alpn(
 fn report(class: ServiceClass, response: &[u8], tls: Option<TlsInfo>) -> ServiceInfo {
     let id = identify(response);
     let matched_by = id.as_ref().map(|_| "builtin".to_owned());
-    let (service, product, version, extrainfo) = match id {
+    let (service, product, version, extrainfo, hostname) = match id {
         Some(Identified {
             service,
             product,
             version,
             extrainfo,
+            hostname,
         }) => {
             let service = if tls.is_some() {
                 patterns::tls_service(&service)
             } else {
                 service
             };
-            (Some(service), product, version, extrainfo)
+            (Some(service), product, version, extrainfo, hostname)
         }
-        None => (None, None, None, None),
+        None => (None, None, None, None, None),
     };
     let title = match class {
         ServiceClass::Http | ServiceClass::Https => patterns::http_title(response),
@@ -386,6 +387,7 @@ fn report(class: ServiceClass, response: &[u8], tls: Option<TlsInfo>) -> Service
         response: sanitize(response),
         tls,
         extrainfo,
+        hostname,
         cpe,
         matched_by,
         ..ServiceInfo::empty(class)

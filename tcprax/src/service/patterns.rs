@@ -230,6 +230,8 @@ pub struct Identified {
     pub product: Option<String>,
     pub version: Option<String>,
     pub extrainfo: Option<String>,
+    /// The host name an SMTP greeting announces (nmap's `h/`).
+    pub hostname: Option<String>,
 }
 
 /// Name the service that sent `bytes`, if a row matches.
@@ -249,8 +251,21 @@ pub fn identify(bytes: &[u8]) -> Option<Identified> {
             product: expand(pat.product),
             version: expand(pat.version),
             extrainfo: expand(pat.extrainfo),
+            hostname: (pat.service == "smtp")
+                .then(|| smtp_hostname(window))
+                .flatten(),
         })
     })
+}
+
+/// The host name at the start of an SMTP greeting ("220 mx.example.org ESMTP ..."): a dotted
+/// name, as RFC 5321 puts the server's domain first.
+fn smtp_hostname(bytes: &[u8]) -> Option<String> {
+    static HOST: LazyLock<Option<Regex>> = LazyLock::new(|| {
+        Regex::new(r"^220[- ]([A-Za-z0-9][A-Za-z0-9\-]*(?:\.[A-Za-z0-9\-]+)+)[ \r\n]").ok()
+    });
+    let caps = HOST.as_ref()?.captures(bytes)?;
+    Some(String::from_utf8_lossy(caps.get(1)?.as_bytes()).into_owned())
 }
 
 /// The name of a service when it runs inside TLS: the customary port names where there is one
@@ -343,6 +358,13 @@ mod tests {
             id(b"220 mx.example ESMTP Postfix (Debian/GNU)\r\n"),
             ("smtp".into(), some("Postfix"), None)
         );
+        let host = |b: &[u8]| identify(b).and_then(|i| i.hostname);
+        assert_eq!(
+            host(b"220 mx.example ESMTP Exim 4.96\r\n"),
+            some("mx.example")
+        );
+        assert_eq!(host(b"220 ESMTP ready\r\n"), None);
+        assert_eq!(host(b"220 (vsFTPd 3.0.3)\r\n"), None, "FTP: no host name");
         assert_eq!(
             id(b"220 mx.example ESMTP ready\r\n"),
             ("smtp".into(), None, None)
