@@ -7,15 +7,17 @@
 //!   version): named redis, with the version;
 //! - a VNC greeting (`RFB 003.008`, a fake: the greeting is all -sV reads): vnc, no version,
 //!   extrainfo "protocol 3.8";
-//! - Prometheus' node exporter (Go, no `Server` header): product from its landing page;
+//! - Go servers without a `Server` header: Prometheus' node exporter (product from its landing
+//!   page), InfluxDB (`X-Influxdb-Version`), nats-server's monitoring port (Go's default 404,
+//!   in the answer to `/favicon.ico`); and nats-server's client port (its `INFO` greeting);
 //! - Python's http.server answering without `Server`: product from `X-Powered-By`, the realm in
 //!   extrainfo;
 //! - nginx serving a generated favicon on HTTP and HTTPS: `favicon_mmh3` as Python's mmh3
 //!   computes it, h2 learnt by the second handshake, the fingerprint of its TLS stack;
 //! - CPE names and `matched_by: "builtin"` wherever the built-in table named a product.
 //!
-//! Packages: exim4-daemon-light, redis-server, prometheus-node-exporter, nginx-light (or
-//! nginx), python3, openssl.
+//! Packages: exim4-daemon-light, redis-server, prometheus-node-exporter, influxdb, nats-server,
+//! nginx-light (or nginx), python3, openssl.
 mod common;
 
 use serde_json::Value;
@@ -32,6 +34,9 @@ const NODE_EXPORTER: u16 = 9100;
 const PYTHON_HTTP: u16 = 8080;
 const NGINX_HTTP: u16 = 8081;
 const NGINX_HTTPS: u16 = 8443;
+const INFLUXDB: u16 = 8086;
+const NATS: u16 = 4222;
+const NATS_MONITOR: u16 = 8222;
 
 /// A favicon-like file of 1000 bytes: a 20-byte ICO-like header, then a fixed byte pattern.
 fn favicon() -> Vec<u8> {
@@ -85,6 +90,8 @@ fn sv_fast_path_against_real_daemons() {
             (NGINX_HTTP, NGINX_HTTPS),
             &favicon(),
         ),
+        fastpath::start_influxdb_at(&dir, &place, INFLUXDB),
+        fastpath::start_nats_at(&dir, &place, NATS, NATS_MONITOR),
     ];
     let _vnc = rt.block_on(start_fake_at(
         Behaviour::Banner("RFB 003.008\n"),
@@ -100,6 +107,9 @@ fn sv_fast_path_against_real_daemons() {
         PYTHON_HTTP,
         NGINX_HTTP,
         NGINX_HTTPS,
+        INFLUXDB,
+        NATS,
+        NATS_MONITOR,
     ];
     let list = ports.map(|p| p.to_string()).join(",");
     let out = tb
@@ -197,6 +207,42 @@ fn sv_fast_path_against_real_daemons() {
         php["cpe"],
         serde_json::json!([format!("cpe:/a:php:php:{version}")]),
         "{php}"
+    );
+
+    // InfluxDB: X-Influxdb-Version (its body is Go's 404); nats-server: its INFO greeting, and
+    // Go's 404 on its monitoring port (the answer to /favicon.ico: its / page is its own).
+    let influx = svc(INFLUXDB);
+    let influx_version = fastpath::influxdb_version();
+    assert_eq!(s(influx, "product"), Some("InfluxDB"), "{influx}");
+    assert_eq!(
+        s(influx, "version"),
+        Some(influx_version.as_str()),
+        "{influx}"
+    );
+    assert_eq!(
+        influx["cpe"],
+        serde_json::json!([format!("cpe:/a:influxdata:influxdb:{influx_version}")]),
+        "{influx}"
+    );
+    let nats = svc(NATS);
+    assert_eq!(s(nats, "class"), Some("tcp-server-initiated"), "{nats}");
+    assert_eq!(s(nats, "service"), Some("nats"), "{nats}");
+    assert_eq!(s(nats, "product"), Some("NATS Server"), "{nats}");
+    assert_eq!(
+        s(nats, "version"),
+        Some(fastpath::nats_version().as_str()),
+        "{nats}"
+    );
+    let monitor = svc(NATS_MONITOR);
+    assert_eq!(s(monitor, "class"), Some("http"), "{monitor}");
+    assert_eq!(
+        s(monitor, "product"),
+        Some("Golang net/http server"),
+        "{monitor}"
+    );
+    assert!(
+        monitor.get("favicon_mmh3").is_none(),
+        "a 404 has no hash: {monitor}"
     );
 
     // 5. favicon hash on HTTP and HTTPS; h2 learnt over TLS.

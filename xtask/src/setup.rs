@@ -42,6 +42,8 @@ const TEST_PACKAGES: &[&str] = &[
     "exim4-daemon-light",
     "redis-server",
     "prometheus-node-exporter",
+    "influxdb",
+    "nats-server",
 ];
 const NGINX_PACKAGES: &[&str] = &["nginx-light", "nginx"];
 

@@ -1,7 +1,7 @@
 //! Real daemons for the -sV fast-path test (`tcprax/tests/service_fast.rs`): Exim with
-//! TLS-on-connect SMTP and its default strict ALPN, redis, Prometheus' node exporter (a Go
-//! server without a `Server` header), Python's http.server made to answer without one, and
-//! nginx serving a favicon. Each runs from config files in a [`TempDir`] behind a [`Daemon`]
+//! TLS-on-connect SMTP and its default strict ALPN, redis, Go servers without a `Server` header
+//! (Prometheus' node exporter, InfluxDB, nats-server's monitoring port), Python's http.server
+//! made to answer without one, and nginx serving a favicon. Each runs from config files in a [`TempDir`] behind a [`Daemon`]
 //! guard that stops it by pid.
 use super::daemons::Daemon;
 use super::{Place, TempDir, TestCert, require, run_ok};
@@ -230,6 +230,76 @@ pub fn start_nginx_favicon_at(
     let deadline = Instant::now() + Duration::from_secs(5);
     while !place.accepts(https) {
         assert!(Instant::now() < deadline, "nginx did not listen on {https}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    daemon
+}
+
+/// e.g. "1.6.7~rc0" (from `influxd version`: "InfluxDB v1.6.7~rc0 (git: ...)").
+pub fn influxdb_version() -> String {
+    let bin = require("influxd", "influxdb");
+    version_after(
+        &output(Command::new(bin).arg("version")),
+        "InfluxDB v",
+        "influxd",
+    )
+}
+
+/// e.g. "2.9.10" (from `nats-server --version`: "nats-server: v2.9.10").
+pub fn nats_version() -> String {
+    let bin = require("nats-server", "nats-server");
+    version_after(
+        &output(Command::new(bin).arg("--version")),
+        ": v",
+        "nats-server",
+    )
+}
+
+/// InfluxDB 1.x on `place`: its HTTP API on `port` (a Go server without a `Server` header that
+/// sends `X-Influxdb-Version` and answers `/` with Go's default 404), everything else
+/// loopback-only or off, data in `dir`.
+pub fn start_influxdb_at(dir: &TempDir, place: &Place, port: u16) -> Daemon {
+    let bin = require("influxd", "influxdb");
+    let home = dir.join(&format!("influxdb-{port}"));
+    std::fs::create_dir_all(&home).expect("create influxdb dir");
+    let conf = home.join("influxdb.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "reporting-enabled = false\nbind-address = \"127.0.0.1:8088\"\n\
+             [meta]\n  dir = \"{h}/meta\"\n[data]\n  dir = \"{h}/data\"\n  wal-dir = \"{h}/wal\"\n\
+             [monitor]\n  store-enabled = false\n\
+             [http]\n  bind-address = \"{at}\"\n  log-enabled = false\n",
+            h = home.display(),
+            at = place.socket_addr(port),
+        ),
+    )
+    .expect("write influxdb.conf");
+    let mut cmd = place.command(&bin);
+    cmd.arg("-config").arg(&conf);
+    Daemon::spawn("influxd", &mut cmd, home.join("influxd.log"), place, port)
+}
+
+/// nats-server on `place`: clients on `port` (it greets with an `INFO {...}` line naming its
+/// version), HTTP monitoring on `monitor` (Go's net/http: `/favicon.ico` gets Go's default 404).
+pub fn start_nats_at(dir: &TempDir, place: &Place, port: u16, monitor: u16) -> Daemon {
+    let bin = require("nats-server", "nats-server");
+    let mut cmd = place.command(&bin);
+    cmd.args(["-a", &place.addr.to_string(), "-p", &port.to_string()])
+        .args(["-m", &monitor.to_string()]);
+    let daemon = Daemon::spawn(
+        "nats-server",
+        &mut cmd,
+        dir.join(&format!("nats-{port}.log")),
+        place,
+        port,
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !place.accepts(monitor) {
+        assert!(
+            Instant::now() < deadline,
+            "nats-server did not listen on {monitor}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     daemon

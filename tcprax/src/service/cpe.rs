@@ -38,6 +38,7 @@ static CPE: &[(&str, &str)] = &[
     ("Prometheus", "prometheus:prometheus"),
     ("Jenkins", "jenkins:jenkins"),
     ("GitLab", "gitlab:gitlab"),
+    ("NATS Server", "linuxfoundation:nats-server"),
 ];
 
 /// The CPE of `product` at `version`, if the table knows the product. A version is written

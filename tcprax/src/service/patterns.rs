@@ -201,6 +201,13 @@ pub static PATTERNS: &[Pattern] = &[
     row(r"(?s-u)^\xff[\xfb-\xfe]", "telnet", None, None),
     // RDP: TPKT v3 carrying an X.224 Connection Confirm.
     row(r"(?s-u)^\x03\x00\x00[\x0b\x13]\x0e\xd0", "rdp", None, None),
+    // NATS greets with an INFO line of JSON.
+    row(
+        r#"^INFO \{"server_id":"[^"]*".*?"version":"(\d[\w.\-]*)""#,
+        "nats",
+        Some("NATS Server"),
+        Some("$1"),
+    ),
     // VNC: "RFB 003.008" is the RFB protocol revision, not a product version.
     row_i(
         r"^RFB 0*(\d+)\.0*(\d+)\n",
@@ -417,6 +424,11 @@ mod tests {
             "rdp"
         );
         assert_eq!(id(b"RFB 003.008\n"), ("vnc".into(), None, None));
+        let nats = b"INFO {\"server_id\":\"NB\",\"server_name\":\"NB\",\"version\":\"2.9.10\",\"proto\":1} \r\n";
+        assert_eq!(
+            id(nats),
+            ("nats".into(), some("NATS Server"), some("2.9.10"))
+        );
         let vnc = identify(b"RFB 003.008\n").map(|i| i.extrainfo);
         assert_eq!(vnc, Some(some("protocol 3.8")));
         let old = identify(b"RFB 003.003\n").map(|i| i.extrainfo);
