@@ -17,7 +17,8 @@
 //! 4. generic lines: class 5, with or without an answer.
 //!
 //! Products and versions come from the data table in [`patterns`] (CPE names from [`cpe`]);
-//! responses are made printable by [`sanitize()`]. Detection never fails: resets, silence and garbage are outcomes.
+//! responses are made printable by [`sanitize()`]. Detection never fails: resets, silence and
+//! garbage are outcomes.
 mod cert;
 pub mod cpe;
 pub mod http;

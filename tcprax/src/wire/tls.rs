@@ -7,6 +7,9 @@
 //! [`parse_reply`] reads the server's first flight: the ServerHello (version, including a
 //! supported_versions override, and the chosen suite), the Certificate message (sent in the
 //! clear up to TLS 1.2) and ServerHelloDone, or an alert, which also proves the peer is TLS.
+//! [`build_client_hello`] makes other ClientHellos from a [`HelloSpec`] (versions, suite order,
+//! extension order, ALPN, key share) for the TLS fingerprint, and [`ServerHello`] keeps the
+//! server's extension types and chosen ALPN.
 //! Parsing is bounds-checked throughout: any input yields a [`ServerReply`], never a panic.
 
 /// The suites offered by [`client_hello`], in preference order, with their IANA names; it doubles
