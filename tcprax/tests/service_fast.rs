@@ -78,8 +78,8 @@ fn sv_fast_path_against_real_daemons() {
     // the throw-away target namespace.
     tb.target_sh("sysctl -qw net.ipv4.ip_unprivileged_port_start=0")
         .expect("sysctl in the target namespace");
+    let _exim = fastpath::start_exim_smtps_at(&dir, &cert, &place, SMTPS);
     let _daemons = [
-        fastpath::start_exim_smtps_at(&dir, &cert, &place, SMTPS),
         fastpath::start_redis_at(&dir, &place, REDIS),
         fastpath::start_node_exporter_at(&dir, &place, NODE_EXPORTER),
         fastpath::start_python_http_at(&dir, &place, PYTHON_HTTP),

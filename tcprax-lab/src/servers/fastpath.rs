@@ -70,7 +70,7 @@ fn world_writable(dir: &TempDir, name: &str) -> std::path::PathBuf {
 /// other than smtp/esmtp gets a `no_application_protocol` alert. Exim drops root for a config
 /// given with `-C`, so its key is made readable and its directory writable by everyone: a
 /// throw-away test key in a throw-away directory.
-pub fn start_exim_smtps_at(dir: &TempDir, cert: &TestCert, place: &Place, port: u16) -> Daemon {
+pub fn start_exim_smtps_at(dir: &TempDir, cert: &TestCert, place: &Place, port: u16) -> Exim {
     let exim = require("exim4", "exim4-daemon-light");
     let home = world_writable(dir, "exim");
     let spool = world_writable(dir, "exim/spool");
@@ -85,6 +85,7 @@ pub fn start_exim_smtps_at(dir: &TempDir, cert: &TestCert, place: &Place, port: 
              log_file_path = {home}/exim-%s.log\npid_file_path = {home}/exim.pid\n\
              daemon_smtp_ports = {port}\ntls_on_connect_ports = {port}\nlocal_interfaces = {addr}\n\
              tls_certificate = {cert}\ntls_privatekey = {key}\ntls_advertise_hosts = *\n\
+             host_lookup =\nrfc1413_hosts =\n\
              acl_smtp_rcpt = acl_check_rcpt\nbegin acl\nacl_check_rcpt:\n  deny\n",
             spool = spool.display(),
             home = home.display(),
@@ -96,7 +97,62 @@ pub fn start_exim_smtps_at(dir: &TempDir, cert: &TestCert, place: &Place, port: 
     .expect("write exim.conf");
     let mut cmd = place.command(&exim);
     cmd.arg("-bdf").arg("-C").arg(&conf);
-    Daemon::spawn("exim4", &mut cmd, home.join("exim.out"), place, port)
+    Exim {
+        daemon: Some(Daemon::spawn(
+            "exim4",
+            &mut cmd,
+            home.join("exim.out"),
+            place,
+            port,
+        )),
+        place: place.clone(),
+        port,
+    }
+}
+
+/// Exim's guard. Exim serves each connection in a forked child that writes to the log
+/// directory as it ends; dropping the guard waits (up to 5 s) until no connection to the port
+/// is left, so no child recreates the log directory after its [`TempDir`] is gone, then stops
+/// the daemon.
+pub struct Exim {
+    daemon: Option<Daemon>,
+    place: Place,
+    port: u16,
+}
+
+impl Drop for Exim {
+    fn drop(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && open_connections(&self.place, self.port) > 0 {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        drop(self.daemon.take());
+    }
+}
+
+/// Connections to `port` at `place` not yet closed on the server side (TIME-WAIT excluded).
+fn open_connections(place: &Place, port: u16) -> usize {
+    let mut cmd = match &place.netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, "ss"]);
+            c
+        }
+        None => Command::new("ss"),
+    };
+    cmd.args([
+        "-Htn",
+        "state",
+        "established",
+        "state",
+        "close-wait",
+        "state",
+        "syn-recv",
+    ])
+    .arg(format!("( sport = :{port} )"));
+    cmd.output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().count())
+        .unwrap_or(0)
 }
 
 /// redis-server on `place`:`port`, without persistence and with protected mode off (so a
