@@ -14,6 +14,7 @@
 //!   extrainfo;
 //! - nginx serving a generated favicon on HTTP and HTTPS: `favicon_mmh3` as Python's mmh3
 //!   computes it, h2 learnt by the second handshake, the fingerprint of its TLS stack;
+//! - a TLS 1.0-only `openssl s_server`: its fingerprint from the hand-made hellos alone;
 //! - CPE names and `matched_by: "builtin"` wherever the built-in table named a product.
 //!
 //! Packages: exim4-daemon-light, redis-server, prometheus-node-exporter, influxdb, nats-server,
@@ -24,7 +25,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use tcprax_lab::servers::fastpath::{self, PYTHON_HTTP_POWERED_BY, PYTHON_HTTP_REALM};
-use tcprax_lab::servers::{Behaviour, Place, TempDir, TestCert, start_fake_at};
+use tcprax_lab::servers::{self, Behaviour, Place, TempDir, TestCert, start_fake_at};
 use tcprax_lab::testbed::TARGET_V4;
 
 const SMTPS: u16 = 465;
@@ -37,6 +38,7 @@ const NGINX_HTTPS: u16 = 8443;
 const INFLUXDB: u16 = 8086;
 const NATS: u16 = 4222;
 const NATS_MONITOR: u16 = 8222;
+const TLS10: u16 = 10443;
 
 /// A favicon-like file of 1000 bytes: a 20-byte ICO-like header, then a fixed byte pattern.
 fn favicon() -> Vec<u8> {
@@ -92,6 +94,7 @@ fn sv_fast_path_against_real_daemons() {
         ),
         fastpath::start_influxdb_at(&dir, &place, INFLUXDB),
         fastpath::start_nats_at(&dir, &place, NATS, NATS_MONITOR),
+        servers::start_tls10_at(&dir, &cert, &place, TLS10),
     ];
     let _vnc = rt.block_on(start_fake_at(
         Behaviour::Banner("RFB 003.008\n"),
@@ -110,6 +113,7 @@ fn sv_fast_path_against_real_daemons() {
         INFLUXDB,
         NATS,
         NATS_MONITOR,
+        TLS10,
     ];
     let list = ports.map(|p| p.to_string()).join(",");
     let out = tb
@@ -268,6 +272,15 @@ fn sv_fast_path_against_real_daemons() {
         assert!(f.bytes().all(|b| b.is_ascii_hexdigit()), "{f}");
         f.to_owned()
     };
-    assert_ne!(fp(exim), fp(tls));
+    // A TLS 1.0-only openssl s_server (rustls refuses it: the hand-made hellos still see it).
+    let old = svc(TLS10);
+    assert_eq!(old["tls"]["version"].as_str(), Some("TLSv1.0"), "{old}");
+    let (gnutls, openssl, openssl10) = (fp(exim), fp(tls), fp(old));
+    assert_ne!(gnutls, openssl);
+    assert_ne!(openssl, openssl10);
+    assert!(
+        openssl10[..30].contains('b'),
+        "a TLS 1.0 answer: {openssl10}"
+    );
     assert!(plain["tls"].is_null(), "{plain}");
 }

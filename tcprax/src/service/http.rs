@@ -444,6 +444,24 @@ mod tests {
     }
 
     #[test]
+    fn garbage_never_panics() {
+        let mut x = 0x9e37_79b9u32;
+        for len in 0..400 {
+            let mut bytes = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+            bytes.extend((0..len).map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                b"0123456789abcdef\r\n;"[(x % 19) as usize]
+            }));
+            let _ = favicon_body(&bytes);
+            let _ = hints(&[&bytes, &bytes[..len / 2]]);
+        }
+        assert_eq!(realm("Basic"), None);
+        assert_eq!(realm("Basic realm="), Some("realm \"\"".to_owned()));
+    }
+
+    #[test]
     fn favicon_bodies() {
         let plain = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nICON";
         assert_eq!(favicon_body(plain).as_deref(), Some(&b"ICON"[..]));
