@@ -8,8 +8,8 @@
 //! 2. a TLS handshake, *before* any plain-text request, because a TLS server is also a TCP server
 //!    and would otherwise be misread: a banner over TLS is class 2, an HTTP answer over TLS
 //!    class 4, anything else class 6. The first handshake offers no ALPN (a server with strict
-//!    ALPN refuses offers it does not serve); a second one offering h2 and http/1.1, and the
-//!    JARM-like fingerprint ([`jarm`]), run alongside. When rustls refuses the server (TLS
+//!    ALPN refuses offers it does not serve); a second one offering h2 and http/1.1 runs
+//!    alongside, and the JARM-like fingerprint ([`jarm`]) follows. When rustls refuses the server (TLS
 //!    1.0/1.1, SSLv3, old suites, an alert), a hand-made ClientHello ([`crate::wire::tls`]) still
 //!    recognises it and reads its version, suite and clear-text certificate;
 //! 3. HTTP GET over plain TCP: class 3. Over TCP and TLS, `/favicon.ico` is fetched alongside
@@ -238,7 +238,7 @@ impl ServiceDetector {
     /// since 4.95) refuses a ClientHello offering protocols it does not serve. A second one,
     /// offering h2 and http/1.1, runs during the banner wait: it learns the ALPN the report
     /// shows, and an agreed HTTP protocol ends the banner wait early. The JARM-like fingerprint
-    /// runs alongside as well.
+    /// follows.
     async fn tls_stage(&self, target: SocketAddr, w: &Waits) -> Option<ServiceInfo> {
         let Some(configs) = &self.inner.tls else {
             return legacy_stage(target, w).await;
@@ -250,12 +250,11 @@ impl ServiceDetector {
             Err(ProbeError::Handshake { .. }) => return legacy_stage(target, w).await,
             Err(_) => return None,
         };
-        let (mut info, jarm) = tokio::join!(
-            tls_conversation(target, stream, configs, w),
-            jarm::fingerprint(target, *w)
-        );
+        // The fingerprint's ten handshakes come after the conversation, not during it: on a busy
+        // server they would compete with the banner and the answers that name the service.
+        let mut info = tls_conversation(target, stream, configs, w).await;
         if let Some(tls) = info.tls.as_mut() {
-            tls.jarm = jarm;
+            tls.jarm = jarm::fingerprint(target, *w).await;
         }
         Some(info)
     }
