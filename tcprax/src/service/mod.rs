@@ -9,7 +9,7 @@
 //!    and would otherwise be misread: a banner over TLS is class 2, an HTTP answer over TLS
 //!    class 4, anything else class 6. The first handshake offers no ALPN (a server with strict
 //!    ALPN refuses offers it does not serve); a second one offering h2 and http/1.1 runs
-//!    alongside, and the JARM-like fingerprint ([`jarm`]) follows. When rustls refuses the server (TLS
+//!    during the banner wait, the JARM-like fingerprint ([`jarm`]) after it. When rustls refuses the server (TLS
 //!    1.0/1.1, SSLv3, old suites, an alert), a hand-made ClientHello ([`crate::wire::tls`]) still
 //!    recognises it and reads its version, suite and clear-text certificate;
 //! 3. HTTP GET over plain TCP: class 3. Over TCP and TLS, `/favicon.ico` is fetched alongside
@@ -238,7 +238,7 @@ impl ServiceDetector {
     /// since 4.95) refuses a ClientHello offering protocols it does not serve. A second one,
     /// offering h2 and http/1.1, runs during the banner wait: it learns the ALPN the report
     /// shows, and an agreed HTTP protocol ends the banner wait early. The JARM-like fingerprint
-    /// follows.
+    /// runs after the banner wait, beside the requests that follow it.
     async fn tls_stage(&self, target: SocketAddr, w: &Waits) -> Option<ServiceInfo> {
         let Some(configs) = &self.inner.tls else {
             return legacy_stage(target, w).await;
@@ -250,13 +250,7 @@ impl ServiceDetector {
             Err(ProbeError::Handshake { .. }) => return legacy_stage(target, w).await,
             Err(_) => return None,
         };
-        // The fingerprint's ten handshakes come after the conversation, not during it: on a busy
-        // server they would compete with the banner and the answers that name the service.
-        let mut info = tls_conversation(target, stream, configs, w).await;
-        if let Some(tls) = info.tls.as_mut() {
-            tls.jarm = jarm::fingerprint(target, *w).await;
-        }
-        Some(info)
+        Some(tls_conversation(target, stream, configs, w).await)
     }
 }
 
@@ -273,7 +267,9 @@ async fn legacy_stage(target: SocketAddr, w: &Waits) -> Option<ServiceInfo> {
 }
 
 /// Everything after the first handshake: a banner, else HTTP, else the generic lines; the ALPN
-/// handshake runs during the banner wait.
+/// handshake runs during the banner wait. The fingerprint's ten handshakes start only once the
+/// banner wait is over (on a busy server they would delay the banner): beside the HTTP
+/// requests, or after the banner.
 async fn tls_conversation(
     target: SocketAddr,
     mut stream: TlsStream<TcpStream>,
@@ -299,14 +295,18 @@ async fn tls_conversation(
     };
     drop(stream);
     if !banner.is_empty() {
-        return report(ServiceClass::TlsServerInitiated, &banner, Some(info));
+        let jarm = jarm::fingerprint(target, *w).await;
+        return report(
+            ServiceClass::TlsServerInitiated,
+            &banner,
+            Some(TlsInfo { jarm, ..info }),
+        );
     }
     let alpn = match learned {
         Some(a) => a,
         None => alpn.await,
     };
-    let info = TlsInfo { alpn, ..info };
-    let (response, favicon) = tokio::join!(
+    let (response, favicon, jarm) = tokio::join!(
         async {
             match handshake(target, &configs.http, w).await {
                 Ok(mut s) => exchange(&mut s, &http_request(target), w).await,
@@ -318,8 +318,10 @@ async fn tls_conversation(
                 Ok(mut s) => http::fetch_favicon(&mut s, target, w).await,
                 Err(_) => Bytes::new(),
             }
-        }
+        },
+        jarm::fingerprint(target, *w)
     );
+    let info = TlsInfo { alpn, jarm, ..info };
     if response.starts_with(b"HTTP/") {
         return http::report(ServiceClass::Https, &response, &favicon, Some(info));
     }
