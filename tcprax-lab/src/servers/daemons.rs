@@ -20,6 +20,11 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// The daemon's process id.
+    pub fn pid(&self) -> libc::pid_t {
+        self.child.pid()
+    }
+
     pub(super) fn spawn(
         name: &'static str,
         cmd: &mut Command,

@@ -105,54 +105,51 @@ pub fn start_exim_smtps_at(dir: &TempDir, cert: &TestCert, place: &Place, port: 
             place,
             port,
         )),
-        place: place.clone(),
-        port,
     }
 }
 
 /// Exim's guard. Exim serves each connection in a forked child that writes to the log
-/// directory as it ends; dropping the guard waits (up to 5 s) until no connection to the port
-/// is left, so no child recreates the log directory after its [`TempDir`] is gone, then stops
-/// the daemon.
+/// directory as it ends (and creates the directory if it is gone); dropping the guard waits (up
+/// to 5 s) until the daemon has no child left, so none outlives its [`TempDir`], then stops the
+/// daemon.
 pub struct Exim {
     daemon: Option<Daemon>,
-    place: Place,
-    port: u16,
 }
 
 impl Drop for Exim {
     fn drop(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline && open_connections(&self.place, self.port) > 0 {
-            std::thread::sleep(Duration::from_millis(50));
+        if let Some(daemon) = &self.daemon {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline && children_of(daemon.pid()) > 0 {
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
         drop(self.daemon.take());
     }
 }
 
-/// Connections to `port` at `place` not yet closed on the server side (TIME-WAIT excluded).
-fn open_connections(place: &Place, port: u16) -> usize {
-    let mut cmd = match &place.netns {
-        Some(ns) => {
-            let mut c = Command::new("ip");
-            c.args(["netns", "exec", ns, "ss"]);
-            c
-        }
-        None => Command::new("ss"),
+/// How many processes have `parent` as their parent (from /proc/PID/stat).
+fn children_of(parent: libc::pid_t) -> usize {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
     };
-    cmd.args([
-        "-Htn",
-        "state",
-        "established",
-        "state",
-        "close-wait",
-        "state",
-        "syn-recv",
-    ])
-    .arg(format!("( sport = :{port} )"));
-    cmd.output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().count())
-        .unwrap_or(0)
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter(|stat| {
+            // "pid (comm) state ppid ...": comm may hold spaces, so split after its ')'.
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|ppid| ppid.parse::<libc::pid_t>().ok())
+                == Some(parent)
+        })
+        .count()
 }
 
 /// redis-server on `place`:`port`, without persistence and with protected mode off (so a
