@@ -50,6 +50,12 @@ const TEST_PACKAGES: &[&str] = &[
     // tests/nmap_probes_ns.rs; policy-rc.d keeps their services from starting.
     "slapd",
     "dnsmasq-base",
+    // The -sV fast-path test's real daemons (tcprax/tests/service_fast.rs).
+    "exim4-daemon-light",
+    "redis-server",
+    "prometheus-node-exporter",
+    "influxdb",
+    "nats-server",
 ];
 const NGINX_PACKAGES: &[&str] = &["nginx-light", "nginx"];
 

@@ -20,7 +20,12 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    fn spawn(
+    /// The daemon's process id.
+    pub fn pid(&self) -> libc::pid_t {
+        self.child.pid()
+    }
+
+    pub(super) fn spawn(
         name: &'static str,
         cmd: &mut Command,
         log: PathBuf,

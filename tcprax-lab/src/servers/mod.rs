@@ -16,6 +16,7 @@ mod cert;
 mod daemons;
 mod dozen;
 mod fakes;
+pub mod fastpath;
 
 pub use cert::TestCert;
 pub use daemons::{

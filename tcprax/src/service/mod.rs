@@ -7,18 +7,25 @@
 //! 1. connect and listen: a banner means class 1 (SSH, FTP, SMTP, MySQL, ...);
 //! 2. a TLS handshake, *before* any plain-text request, because a TLS server is also a TCP server
 //!    and would otherwise be misread: a banner over TLS is class 2, an HTTP answer over TLS
-//!    class 4, anything else class 6. When rustls refuses the server (TLS 1.0/1.1, SSLv3, old
-//!    suites, an alert), a hand-made ClientHello ([`crate::wire::tls`]) still recognises it and reads
-//!    its version, suite and clear-text certificate;
-//! 3. HTTP GET over plain TCP: class 3;
+//!    class 4, anything else class 6. The first handshake offers no ALPN (a server with strict
+//!    ALPN refuses offers it does not serve); a second one offering h2 and http/1.1 runs
+//!    during the banner wait, the JARM-like fingerprint ([`jarm`]) after it. When rustls refuses the server (TLS
+//!    1.0/1.1, SSLv3, old suites, an alert), a hand-made ClientHello ([`crate::wire::tls`]) still
+//!    recognises it and reads its version, suite and clear-text certificate;
+//! 3. HTTP GET over plain TCP: class 3. Over TCP and TLS, `/favicon.ico` is fetched alongside
+//!    `/` for its hash, and [`http`] reads product hints beyond the `Server` header;
 //! 4. generic lines: class 5, with or without an answer.
 //!
-//! Products and versions come from the data table in [`patterns`]; responses are made printable
-//! by [`sanitize()`]. Detection never fails: resets, silence and garbage are outcomes.
+//! Products and versions come from the data table in [`patterns`] (CPE names from [`cpe`]);
+//! responses are made printable by [`sanitize()`]. Detection never fails: resets, silence and
+//! garbage are outcomes.
 //!
 //! Ports these steps leave unnamed go on to nmap's probe file when the scan has one
 //! ([`nmap`]): its lines first read the answers above again, then its probes go out.
 mod cert;
+pub mod cpe;
+pub mod http;
+mod jarm;
 pub mod nmap;
 pub mod patterns;
 pub mod sanitize;
@@ -73,8 +80,9 @@ fn http_request(target: SocketAddr) -> Vec<u8> {
         .into_bytes()
 }
 
-/// Lines most line-oriented servers answer: blank lines, HELP, and memcached's "version".
-const GENERIC_LINES: &[u8] = b"\r\n\r\nHELP\r\nversion\r\n";
+/// Lines most line-oriented servers answer: blank lines, HELP, memcached's "version", and
+/// Redis's "INFO server" (its answer carries `redis_version:`).
+const GENERIC_LINES: &[u8] = b"\r\n\r\nHELP\r\nversion\r\nINFO server\r\n";
 
 /// How many response bytes one probe reads (patterns look at this much; reports keep 1024).
 const READ_CAP: usize = 16 * 1024;
@@ -222,11 +230,17 @@ impl ServiceDetector {
         if let Some(info) = self.tls_stage(target, w, seen).await {
             return info;
         }
-        // 3. HTTP over TCP.
-        let http = plain_exchange(target, &http_request(target), w).await;
+        // 3. HTTP over TCP, with the favicon request alongside.
+        let get = http_request(target);
+        let (http, favicon) = tokio::join!(plain_exchange(target, &get, w), async {
+            match connect(target, w).await {
+                Ok(mut s) => http::fetch_favicon(&mut s, target, w).await,
+                Err(_) => Bytes::new(),
+            }
+        });
         seen.http = http.clone();
         if http.starts_with(b"HTTP/") {
-            return report(ServiceClass::Http, &http, None);
+            return http::report(ServiceClass::Http, &http, &favicon, None);
         }
         if identify(&http).is_some() {
             // A known non-HTTP service answered the GET (Redis does): no need to ask again.
@@ -243,90 +257,162 @@ impl ServiceDetector {
     }
 
     /// Classes 2, 4 and 6, or None if the port does not speak TLS.
+    ///
+    /// The first handshake offers no ALPN, as nmap's does: a server with strict ALPN (Exim
+    /// since 4.95) refuses a ClientHello offering protocols it does not serve. A second one,
+    /// offering h2 and http/1.1, runs during the banner wait: it learns the ALPN the report
+    /// shows, and an agreed HTTP protocol ends the banner wait early. The JARM-like fingerprint
+    /// runs after the banner wait, beside the requests that follow it.
     async fn tls_stage(
         &self,
         target: SocketAddr,
         w: &Waits,
         seen: &mut nmap::Seen,
     ) -> Option<ServiceInfo> {
-        let configs = match &self.inner.tls {
-            Some(c) => c,
-            None => {
-                return legacy_tls(target, w)
-                    .await
-                    .map(|info| report(ServiceClass::GenericTls, b"", Some(info)));
-            }
+        let Some(configs) = &self.inner.tls else {
+            return legacy_stage(target, w).await;
         };
-        let mut stream = match handshake(target, &configs.info, w).await {
+        let stream = match handshake(target, &configs.plain, w).await {
             Ok(s) => s,
-            Err(ProbeError::Handshake { .. }) => {
-                // rustls would not finish, but the peer answered in some way: an old or strict
-                // TLS server, or something else; the hand-made ClientHello tells which.
-                let info = legacy_tls(target, w).await?;
-                return Some(report(ServiceClass::GenericTls, b"", Some(info)));
-            }
+            // rustls would not finish, but the peer answered in some way: an old TLS server, or
+            // something else; the hand-made ClientHello tells which.
+            Err(ProbeError::Handshake { .. }) => return legacy_stage(target, w).await,
             Err(_) => return None,
         };
-        let info = tls::tls_info(stream.get_ref().1);
-        // A server that agreed on an HTTP ALPN is HTTP (client speaks first); an h2 server would
-        // also "greet" with its SETTINGS frame, which is not a banner.
-        let alpn_http = matches!(info.alpn.as_deref(), Some("h2" | "http/1.1"));
-        if !alpn_http {
-            let banner = read_response(&mut stream, w.banner, w).await;
-            seen.banner = banner.clone();
-            if !banner.is_empty() {
-                return Some(report(
-                    ServiceClass::TlsServerInitiated,
-                    &banner,
-                    Some(info),
-                ));
-            }
-        }
-        drop(stream);
-        if let Ok(mut s) = handshake(target, &configs.http, w).await {
-            let response = exchange(&mut s, &http_request(target), w).await;
-            seen.http = response.clone();
-            if response.starts_with(b"HTTP/") || identify(&response).is_some() {
-                let class = if response.starts_with(b"HTTP/") {
-                    ServiceClass::Https
-                } else {
-                    ServiceClass::GenericTls
-                };
-                return Some(report(class, &response, Some(info)));
-            }
-        }
-        let response = match handshake(target, &configs.plain, w).await {
-            Ok(mut s) => exchange(&mut s, GENERIC_LINES, w).await,
-            Err(_) => Bytes::new(),
-        };
-        seen.generic = response.clone();
-        Some(report(ServiceClass::GenericTls, &response, Some(info)))
+        Some(tls_conversation(target, stream, configs, w, seen).await)
     }
+}
+
+/// A TLS server rustls will not talk to: what the hand-made ClientHello and the fingerprint
+/// show, or None if the peer is not TLS.
+async fn legacy_stage(target: SocketAddr, w: &Waits) -> Option<ServiceInfo> {
+    let info = legacy_tls(target, w).await?;
+    let jarm = jarm::fingerprint(target, *w).await;
+    Some(report(
+        ServiceClass::GenericTls,
+        b"",
+        Some(TlsInfo { jarm, ..info }),
+    ))
+}
+
+/// Everything after the first handshake: a banner, else HTTP, else the generic lines; the ALPN
+/// handshake runs during the banner wait. The fingerprint's ten handshakes start only once the
+/// banner wait is over (on a busy server they would delay the banner): beside the HTTP
+/// requests, or after the banner.
+async fn tls_conversation(
+    target: SocketAddr,
+    mut stream: TlsStream<TcpStream>,
+    configs: &TlsConfigs,
+    w: &Waits,
+    seen: &mut nmap::Seen,
+) -> ServiceInfo {
+    let info = tls::tls_info(stream.get_ref().1);
+    let alpn = learn_alpn(target, &configs.alpn, w);
+    tokio::pin!(alpn);
+    let mut learned: Option<Option<String>> = None;
+    let banner = {
+        let banner = read_response(&mut stream, w.banner, w);
+        tokio::pin!(banner);
+        tokio::select! {
+            b = &mut banner => b,
+            a = &mut alpn => {
+                let http = is_http_alpn(a.as_deref());
+                learned = Some(a);
+                // An agreed HTTP protocol: the client speaks first, no banner is coming.
+                if http { Bytes::new() } else { banner.await }
+            }
+        }
+    };
+    drop(stream);
+    seen.banner = banner.clone();
+    if !banner.is_empty() {
+        let jarm = jarm::fingerprint(target, *w).await;
+        return report(
+            ServiceClass::TlsServerInitiated,
+            &banner,
+            Some(TlsInfo { jarm, ..info }),
+        );
+    }
+    let alpn = match learned {
+        Some(a) => a,
+        None => alpn.await,
+    };
+    let (response, favicon, jarm) = tokio::join!(
+        async {
+            match handshake(target, &configs.http, w).await {
+                Ok(mut s) => exchange(&mut s, &http_request(target), w).await,
+                Err(_) => Bytes::new(),
+            }
+        },
+        async {
+            match handshake(target, &configs.http, w).await {
+                Ok(mut s) => http::fetch_favicon(&mut s, target, w).await,
+                Err(_) => Bytes::new(),
+            }
+        },
+        jarm::fingerprint(target, *w)
+    );
+    let info = TlsInfo { alpn, jarm, ..info };
+    seen.http = response.clone();
+    if response.starts_with(b"HTTP/") {
+        return http::report(ServiceClass::Https, &response, &favicon, Some(info));
+    }
+    if identify(&response).is_some() {
+        return report(ServiceClass::GenericTls, &response, Some(info));
+    }
+    let response = match handshake(target, &configs.plain, w).await {
+        Ok(mut s) => exchange(&mut s, GENERIC_LINES, w).await,
+        Err(_) => Bytes::new(),
+    };
+    seen.generic = response.clone();
+    report(ServiceClass::GenericTls, &response, Some(info))
+}
+
+fn is_http_alpn(alpn: Option<&str>) -> bool {
+    matches!(alpn, Some("h2" | "http/1.1"))
+}
+
+/// The ALPN protocol a server picks from h2 and http/1.1; None when it picks none or refuses
+/// the offer.
+async fn learn_alpn(
+    target: SocketAddr,
+    config: &Arc<rustls::ClientConfig>,
+    w: &Waits,
+) -> Option<String> {
+    let stream = handshake(target, config, w).await.ok()?;
+    tls::tls_info(stream.get_ref().1).alpn
 }
 
 /// Build the report for `class` from the response that decided it.
 fn report(class: ServiceClass, response: &[u8], tls: Option<TlsInfo>) -> ServiceInfo {
     let id = identify(response);
-    let id_some = id.is_some();
-    let (service, product, version) = match id {
+    let matched_by = id.as_ref().map(|_| "builtin".to_owned());
+    let (service, product, version, extrainfo, hostname) = match id {
         Some(Identified {
             service,
             product,
             version,
+            extrainfo,
+            hostname,
         }) => {
             let service = if tls.is_some() {
                 patterns::tls_service(&service)
             } else {
                 service
             };
-            (Some(service), product, version)
+            (Some(service), product, version, extrainfo, hostname)
         }
-        None => (None, None, None),
+        None => (None, None, None, None, None),
     };
     let title = match class {
         ServiceClass::Http | ServiceClass::Https => patterns::http_title(response),
         _ => None,
     };
+    let cpe = product
+        .as_deref()
+        .and_then(|p| cpe::cpe(p, version.as_deref()))
+        .into_iter()
+        .collect();
     ServiceInfo {
         class,
         service,
@@ -335,7 +421,10 @@ fn report(class: ServiceClass, response: &[u8], tls: Option<TlsInfo>) -> Service
         title,
         response: sanitize(response),
         tls,
-        matched_by: id_some.then(|| "builtin".to_owned()),
+        extrainfo,
+        hostname,
+        cpe,
+        matched_by,
         ..ServiceInfo::empty(class)
     }
 }

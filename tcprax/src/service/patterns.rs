@@ -15,6 +15,8 @@ pub struct Pattern {
     pub service: &'static str,
     pub product: Option<&'static str>,
     pub version: Option<&'static str>,
+    /// nmap's `i/`: detail beside the version, e.g. a protocol revision.
+    pub extrainfo: Option<&'static str>,
 }
 
 const fn row(
@@ -28,6 +30,21 @@ const fn row(
         service,
         product,
         version,
+        extrainfo: None,
+    }
+}
+
+/// A row that also fills extrainfo.
+const fn row_i(
+    regex: &'static str,
+    service: &'static str,
+    product: Option<&'static str>,
+    version: Option<&'static str>,
+    extrainfo: &'static str,
+) -> Pattern {
+    Pattern {
+        extrainfo: Some(extrainfo),
+        ..row(regex, service, product, version)
     }
 }
 
@@ -134,6 +151,14 @@ pub static PATTERNS: &[Pattern] = &[
         None,
     ),
     row(r"^-(?:NOAUTH|DENIED Redis)", "redis", REDIS, None),
+    // Redis's answer to a command it does not know (our HELP line): the wording is its own.
+    row(
+        r"^-ERR unknown command [`'][^\r\n]*[`'], with args beginning with:",
+        "redis",
+        REDIS,
+        None,
+    ),
+    row(r"^-ERR unknown command [`']", "redis", REDIS, None),
     // MySQL/MariaDB greeting: 3-byte length, sequence 0, protocol 10, NUL-terminated version.
     row(
         r"(?s-u)^..\x00\x00\x0a(?:5\.5\.5-)?(\d[\w.]*)-MariaDB",
@@ -176,7 +201,21 @@ pub static PATTERNS: &[Pattern] = &[
     row(r"(?s-u)^\xff[\xfb-\xfe]", "telnet", None, None),
     // RDP: TPKT v3 carrying an X.224 Connection Confirm.
     row(r"(?s-u)^\x03\x00\x00[\x0b\x13]\x0e\xd0", "rdp", None, None),
-    row(r"^RFB (\d{3}\.\d{3})\n", "vnc", None, Some("$1")),
+    // NATS greets with an INFO line of JSON.
+    row(
+        r#"^INFO \{"server_id":"[^"]*".*?"version":"(\d[\w.\-]*)""#,
+        "nats",
+        Some("NATS Server"),
+        Some("$1"),
+    ),
+    // VNC: "RFB 003.008" is the RFB protocol revision, not a product version.
+    row_i(
+        r"^RFB 0*(\d+)\.0*(\d+)\n",
+        "vnc",
+        None,
+        None,
+        "protocol $1.$2",
+    ),
 ];
 
 /// The table compiled once; a row that fails to compile is skipped (a unit test keeps that from
@@ -197,6 +236,9 @@ pub struct Identified {
     pub service: String,
     pub product: Option<String>,
     pub version: Option<String>,
+    pub extrainfo: Option<String>,
+    /// The host name an SMTP greeting announces (nmap's `h/`).
+    pub hostname: Option<String>,
 }
 
 /// Name the service that sent `bytes`, if a row matches.
@@ -215,8 +257,22 @@ pub fn identify(bytes: &[u8]) -> Option<Identified> {
             service: pat.service.to_owned(),
             product: expand(pat.product),
             version: expand(pat.version),
+            extrainfo: expand(pat.extrainfo),
+            hostname: (pat.service == "smtp")
+                .then(|| smtp_hostname(window))
+                .flatten(),
         })
     })
+}
+
+/// The host name at the start of an SMTP greeting ("220 mx.example.org ESMTP ..."): a dotted
+/// name, as RFC 5321 puts the server's domain first.
+fn smtp_hostname(bytes: &[u8]) -> Option<String> {
+    static HOST: LazyLock<Option<Regex>> = LazyLock::new(|| {
+        Regex::new(r"^220[- ]([A-Za-z0-9][A-Za-z0-9\-]*(?:\.[A-Za-z0-9\-]+)+)[ \r\n]").ok()
+    });
+    let caps = HOST.as_ref()?.captures(bytes)?;
+    Some(String::from_utf8_lossy(caps.get(1)?.as_bytes()).into_owned())
 }
 
 /// The name of a service when it runs inside TLS: the customary port names where there is one
@@ -309,6 +365,13 @@ mod tests {
             id(b"220 mx.example ESMTP Postfix (Debian/GNU)\r\n"),
             ("smtp".into(), some("Postfix"), None)
         );
+        let host = |b: &[u8]| identify(b).and_then(|i| i.hostname);
+        assert_eq!(
+            host(b"220 mx.example ESMTP Exim 4.96\r\n"),
+            some("mx.example")
+        );
+        assert_eq!(host(b"220 ESMTP ready\r\n"), None);
+        assert_eq!(host(b"220 (vsFTPd 3.0.3)\r\n"), None, "FTP: no host name");
         assert_eq!(
             id(b"220 mx.example ESMTP ready\r\n"),
             ("smtp".into(), None, None)
@@ -360,7 +423,16 @@ mod tests {
             id(&[0x03, 0x00, 0x00, 0x13, 0x0e, 0xd0, 0, 0, 0x12, 0x34, 0]).0,
             "rdp"
         );
-        assert_eq!(id(b"RFB 003.008\n"), ("vnc".into(), None, some("003.008")));
+        assert_eq!(id(b"RFB 003.008\n"), ("vnc".into(), None, None));
+        let nats = b"INFO {\"server_id\":\"NB\",\"server_name\":\"NB\",\"version\":\"2.9.10\",\"proto\":1} \r\n";
+        assert_eq!(
+            id(nats),
+            ("nats".into(), some("NATS Server"), some("2.9.10"))
+        );
+        let vnc = identify(b"RFB 003.008\n").map(|i| i.extrainfo);
+        assert_eq!(vnc, Some(some("protocol 3.8")));
+        let old = identify(b"RFB 003.003\n").map(|i| i.extrainfo);
+        assert_eq!(old, Some(some("protocol 3.3")));
     }
 
     #[test]
@@ -372,6 +444,14 @@ mod tests {
         assert_eq!(
             id(b"-ERR wrong number of arguments for 'get' command\r\n"),
             ("redis".into(), some("Redis key-value store"), None)
+        );
+        assert_eq!(
+            id(b"-ERR unknown command 'HELP', with args beginning with: \r\n").0,
+            "redis"
+        );
+        assert_eq!(
+            id(b"-ERR unknown command `HELP`, with args beginning with: \r\n").0,
+            "redis"
         );
         assert_eq!(
             id(b"$3000\r\n# Server\r\nredis_version:7.0.15\r\n"),

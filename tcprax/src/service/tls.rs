@@ -57,11 +57,12 @@ impl ServerCertVerifier for AcceptAnyCert {
 /// One client configuration per use, differing only in ALPN.
 #[derive(Clone, Debug)]
 pub(crate) struct TlsConfigs {
-    /// First handshake: offers h2 and http/1.1 so the report shows what the server prefers.
-    pub info: Arc<ClientConfig>,
+    /// Second handshake: offers h2 and http/1.1 so the report shows what the server prefers.
+    pub alpn: Arc<ClientConfig>,
     /// HTTP probe: http/1.1 only, so an h2 server still answers our HTTP/1.1 GET.
     pub http: Arc<ClientConfig>,
-    /// Banner-less generic probe: no ALPN.
+    /// First handshake and the generic probe: no ALPN, as nmap's, which a server with strict
+    /// ALPN (Exim >= 4.95) accepts where it refuses any protocol it does not serve.
     pub plain: Arc<ClientConfig>,
 }
 
@@ -88,7 +89,7 @@ impl TlsConfigs {
             Some(Arc::new(config))
         };
         Some(TlsConfigs {
-            info: build(&[b"h2", b"http/1.1"])?,
+            alpn: build(&[b"h2", b"http/1.1"])?,
             http: build(&[b"http/1.1"])?,
             plain: build(&[])?,
         })

@@ -7,6 +7,9 @@
 //! [`parse_reply`] reads the server's first flight: the ServerHello (version, including a
 //! supported_versions override, and the chosen suite), the Certificate message (sent in the
 //! clear up to TLS 1.2) and ServerHelloDone, or an alert, which also proves the peer is TLS.
+//! [`build_client_hello`] makes other ClientHellos from a [`HelloSpec`] (versions, suite order,
+//! extension order, ALPN, key share) for the TLS fingerprint, and [`ServerHello`] keeps the
+//! server's extension types and chosen ALPN.
 //! Parsing is bounds-checked throughout: any input yields a [`ServerReply`], never a panic.
 
 /// The suites offered by [`client_hello`], in preference order, with their IANA names; it doubles
@@ -60,6 +63,8 @@ const HS_SERVER_HELLO: u8 = 2;
 const HS_CERTIFICATE: u8 = 11;
 const HS_SERVER_HELLO_DONE: u8 = 14;
 const EXT_SUPPORTED_VERSIONS: u16 = 0x002b;
+const EXT_ALPN: u16 = 0x0010;
+const EXT_KEY_SHARE: u16 = 0x0033;
 /// 2^14 plaintext plus the largest expansion RFC 5246 allows.
 const MAX_RECORD: usize = 16_384 + 2_048;
 
@@ -86,51 +91,145 @@ pub fn version_name(v: u16) -> String {
 
 /// A complete ClientHello record. `server_name` adds SNI (a host name, never an IP literal).
 pub fn client_hello(server_name: Option<&str>, random: [u8; 32]) -> Vec<u8> {
+    let suites: Vec<u16> = OFFERED_SUITES.iter().map(|(id, _)| *id).collect();
+    build_client_hello(
+        &HelloSpec {
+            server_name,
+            ..HelloSpec::legacy(&suites)
+        },
+        random,
+    )
+}
+
+/// What a hand-made ClientHello offers: [`client_hello`]'s legacy hello is one instance, the
+/// TLS fingerprint's probes are others.
+#[derive(Clone, Copy, Debug)]
+pub struct HelloSpec<'a> {
+    /// The record layer's version field.
+    pub record_version: u16,
+    /// The ClientHello's legacy_version field.
+    pub client_version: u16,
+    /// Cipher suite ids, in the order sent.
+    pub suites: &'a [u16],
+    /// Versions for the supported_versions extension (TLS 1.3 style); empty: no extension.
+    pub supported_versions: &'a [u16],
+    /// ALPN protocol names; empty: no extension.
+    pub alpn: &'a [&'a str],
+    pub server_name: Option<&'a str>,
+    /// Send a key_share for x25519 (random bytes: the handshake never gets that far).
+    pub key_share: bool,
+    /// Send the extensions in reverse order.
+    pub reverse_extensions: bool,
+}
+
+impl<'a> HelloSpec<'a> {
+    /// TLS 1.0-1.2 negotiation only: record 0x0301, client_version 0x0303, no
+    /// supported_versions, no ALPN.
+    pub fn legacy(suites: &'a [u16]) -> Self {
+        HelloSpec {
+            record_version: 0x0301,
+            client_version: 0x0303,
+            suites,
+            supported_versions: &[],
+            alpn: &[],
+            server_name: None,
+            key_share: false,
+            reverse_extensions: false,
+        }
+    }
+}
+
+/// The ids of every suite tcprax can name, in a fixed order: the suites [`client_hello`] offers,
+/// then the TLS 1.3 and null suites.
+pub fn known_suites() -> impl Iterator<Item = u16> {
+    OFFERED_SUITES.iter().chain(OTHER_SUITES).map(|(id, _)| *id)
+}
+
+/// A complete ClientHello record as `spec` describes it.
+pub fn build_client_hello(spec: &HelloSpec<'_>, random: [u8; 32]) -> Vec<u8> {
     let mut body = Vec::with_capacity(256);
-    body.extend_from_slice(&[0x03, 0x03]); // client_version: highest we offer, TLS 1.2
+    body.extend_from_slice(&spec.client_version.to_be_bytes());
     body.extend_from_slice(&random);
     body.push(0); // empty session id
     with_len16(&mut body, |b| {
-        OFFERED_SUITES
+        spec.suites
             .iter()
-            .for_each(|(id, _)| b.extend_from_slice(&id.to_be_bytes()))
+            .for_each(|id| b.extend_from_slice(&id.to_be_bytes()))
     });
     body.extend_from_slice(&[1, 0]); // compression: null only
-    with_len16(&mut body, |ext| {
-        if let Some(name) = server_name.filter(|n| !n.is_empty() && n.len() < 256) {
-            extension(ext, 0x0000, |e| {
-                with_len16(e, |list| {
-                    list.push(0); // host_name
-                    with_len16(list, |n| n.extend_from_slice(name.as_bytes()));
-                })
-            });
-        }
-        // supported_groups: x25519, secp256r1, secp384r1, secp521r1.
-        extension(ext, 0x000a, |e| {
-            with_len16(e, |g| {
-                g.extend_from_slice(&[0, 0x1d, 0, 0x17, 0, 0x18, 0, 0x19])
+    let mut exts: Vec<Vec<u8>> = Vec::new();
+    let mut add = |kind: u16, fill: &dyn Fn(&mut Vec<u8>)| {
+        let mut e = Vec::new();
+        extension(&mut e, kind, fill);
+        exts.push(e);
+    };
+    if let Some(name) = spec.server_name.filter(|n| !n.is_empty() && n.len() < 256) {
+        add(0x0000, &|e| {
+            with_len16(e, |list| {
+                list.push(0); // host_name
+                with_len16(list, |n| n.extend_from_slice(name.as_bytes()));
             })
         });
-        // ec_point_formats: uncompressed.
-        extension(ext, 0x000b, |e| e.extend_from_slice(&[1, 0]));
-        // signature_algorithms (read by TLS 1.2 servers only).
-        extension(ext, 0x000d, |e| {
-            with_len16(e, |s| {
-                for scheme in [
-                    0x0403u16, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806, 0x0401, 0x0501, 0x0601,
-                    0x0203, 0x0201,
-                ] {
-                    s.extend_from_slice(&scheme.to_be_bytes());
+    }
+    // supported_groups: x25519, secp256r1, secp384r1, secp521r1.
+    add(0x000a, &|e| {
+        with_len16(e, |g| {
+            g.extend_from_slice(&[0, 0x1d, 0, 0x17, 0, 0x18, 0, 0x19])
+        })
+    });
+    // ec_point_formats: uncompressed.
+    add(0x000b, &|e| e.extend_from_slice(&[1, 0]));
+    // signature_algorithms.
+    add(0x000d, &|e| {
+        with_len16(e, |s| {
+            for scheme in [
+                0x0403u16, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806, 0x0401, 0x0501, 0x0601, 0x0203,
+                0x0201,
+            ] {
+                s.extend_from_slice(&scheme.to_be_bytes());
+            }
+        })
+    });
+    if !spec.alpn.is_empty() {
+        add(EXT_ALPN, &|e| {
+            with_len16(e, |list| {
+                for p in spec.alpn.iter().filter(|p| !p.is_empty() && p.len() < 256) {
+                    list.push(u8::try_from(p.len()).unwrap_or(0));
+                    list.extend_from_slice(p.as_bytes());
                 }
             })
         });
-        extension(ext, 0x0017, |_| {}); // extended_master_secret
+    }
+    add(0x0017, &|_| {}); // extended_master_secret
+    if !spec.supported_versions.is_empty() {
+        add(EXT_SUPPORTED_VERSIONS, &|e| {
+            let n = spec.supported_versions.len().min(127) * 2;
+            e.push(u8::try_from(n).unwrap_or(0));
+            for v in spec.supported_versions.iter().take(127) {
+                e.extend_from_slice(&v.to_be_bytes());
+            }
+        });
+    }
+    if spec.key_share {
+        let share: [u8; 32] = rand::random();
+        add(EXT_KEY_SHARE, &|e| {
+            with_len16(e, |list| {
+                list.extend_from_slice(&[0, 0x1d]); // x25519
+                with_len16(list, |k| k.extend_from_slice(&share));
+            })
+        });
+    }
+    if spec.reverse_extensions {
+        exts.reverse();
+    }
+    with_len16(&mut body, |ext| {
+        exts.iter().for_each(|e| ext.extend_from_slice(e))
     });
     let mut handshake = vec![HS_CLIENT_HELLO];
     push_u24(&mut handshake, body.len());
     handshake.extend_from_slice(&body);
-    // Record version 0x0301: the value the widest range of old servers accepts.
-    let mut record = vec![RECORD_HANDSHAKE, 0x03, 0x01];
+    let mut record = vec![RECORD_HANDSHAKE];
+    record.extend_from_slice(&spec.record_version.to_be_bytes());
     record.extend_from_slice(
         &u16::try_from(handshake.len())
             .unwrap_or(u16::MAX)
@@ -180,6 +279,10 @@ pub struct ServerHello {
     /// Negotiated version (supported_versions wins over the legacy field).
     pub version: u16,
     pub cipher_suite: u16,
+    /// Extension types of the ServerHello, in the order sent.
+    pub extensions: Vec<u16>,
+    /// The protocol the server chose from our ALPN offer.
+    pub alpn: Option<String>,
     /// DER of the leaf certificate, when it came in the clear.
     pub certificate: Option<Vec<u8>>,
     /// The flight is over (ServerHelloDone, or everything after this is encrypted).
@@ -285,6 +388,8 @@ fn parse_server_hello(body: &[u8]) -> Option<ServerHello> {
     let at = 35 + sid_len;
     let cipher_suite = u16::from_be_bytes([*body.get(at)?, *body.get(at + 1)?]);
     let mut version = legacy_version;
+    let mut extensions = Vec::new();
+    let mut alpn = None;
     // Extensions are optional (SSLv3 and many TLS 1.0 servers send none).
     if let Some(ext_len) = body.get(at + 3..at + 5) {
         let ext_len = usize::from(u16::from_be_bytes([ext_len[0], ext_len[1]]));
@@ -293,10 +398,19 @@ fn parse_server_hello(body: &[u8]) -> Option<ServerHello> {
             let kind = u16::from_be_bytes([h[0], h[1]]);
             let len = usize::from(u16::from_be_bytes([h[2], h[3]]));
             let data = exts.get(4..4 + len)?;
+            extensions.push(kind);
             if kind == EXT_SUPPORTED_VERSIONS
                 && let [a, b] = data
             {
                 version = u16::from_be_bytes([*a, *b]);
+            }
+            // ALPN: a list holding exactly the one protocol chosen.
+            if kind == EXT_ALPN
+                && let Some(name) = data
+                    .get(3..)
+                    .filter(|n| data.get(2).map(|&l| usize::from(l)) == Some(n.len()))
+            {
+                alpn = Some(String::from_utf8_lossy(name).into_owned());
             }
             exts = &exts[4 + len..];
         }
@@ -304,6 +418,8 @@ fn parse_server_hello(body: &[u8]) -> Option<ServerHello> {
     Some(ServerHello {
         version,
         cipher_suite,
+        extensions,
+        alpn,
         certificate: None,
         complete: false,
     })
@@ -381,6 +497,69 @@ mod tests {
         }
         assert_eq!(at, hello.len());
         assert_eq!(kinds, vec![0x000a, 0x000b, 0x000d, 0x0017]);
+    }
+
+    /// The extension types of a ClientHello record, in order.
+    fn hello_extensions(hello: &[u8]) -> Vec<u16> {
+        let suites_len = usize::from(u16::from_be_bytes([hello[44], hello[45]]));
+        let mut at = 46 + suites_len + 2 + 2;
+        let mut kinds = Vec::new();
+        while at + 4 <= hello.len() {
+            kinds.push(u16::from_be_bytes([hello[at], hello[at + 1]]));
+            at += 4 + usize::from(u16::from_be_bytes([hello[at + 2], hello[at + 3]]));
+        }
+        assert_eq!(at, hello.len());
+        kinds
+    }
+
+    #[test]
+    fn spec_hello_offers_alpn_versions_and_key_share() {
+        let suites = [0x1301, 0xc02f];
+        let spec = HelloSpec {
+            client_version: 0x0303,
+            supported_versions: &[0x0304, 0x0303],
+            alpn: &["h2", "http/1.1"],
+            key_share: true,
+            ..HelloSpec::legacy(&suites)
+        };
+        let hello = build_client_hello(&spec, [1; 32]);
+        assert_eq!(&hello[46..50], &[0x13, 0x01, 0xc0, 0x2f]);
+        assert_eq!(
+            hello_extensions(&hello),
+            vec![
+                0x000a,
+                0x000b,
+                0x000d,
+                EXT_ALPN,
+                0x0017,
+                EXT_SUPPORTED_VERSIONS,
+                EXT_KEY_SHARE
+            ]
+        );
+        assert!(hello.windows(12).any(|w| w == b"\x02h2\x08http/1.1"));
+        let reversed = build_client_hello(
+            &HelloSpec {
+                reverse_extensions: true,
+                ..spec
+            },
+            [1; 32],
+        );
+        let mut kinds = hello_extensions(&hello);
+        kinds.reverse();
+        assert_eq!(hello_extensions(&reversed), kinds);
+    }
+
+    #[test]
+    fn server_hello_extensions_and_alpn() {
+        // renegotiation_info, then ALPN choosing "h2".
+        let ext = [
+            0xff, 0x01, 0x00, 0x01, 0x00, 0x00, 0x10, 0x00, 0x05, 0x00, 0x03, 0x02, b'h', b'2',
+        ];
+        let ServerReply::Hello(h) = parse_reply(&flight(0x0303, 0xc02f, &ext, None)) else {
+            panic!("no hello")
+        };
+        assert_eq!(h.extensions, vec![0xff01, EXT_ALPN]);
+        assert_eq!(h.alpn.as_deref(), Some("h2"));
     }
 
     #[test]
