@@ -17,6 +17,7 @@ use tcprax::targets::{TargetError, TargetSet};
 use values::{duration, int_in, interface, outputs, positive, shard, source_addr, source_ports};
 
 mod help;
+pub mod report;
 mod values;
 
 /// Upper bound of --retries: past a few dozen attempts a silent port is filtered, and the

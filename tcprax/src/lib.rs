@@ -3,7 +3,8 @@
 //!
 //! Layers, each in its own module: `wire` (packet bytes), `engine` (send, receive, schedule,
 //! retry), `service` (-sV service detection), `output` (printers), `privilege` (capabilities:
-//! what a scan needs, and their drop after set-up). Engines emit
+//! what a scan needs, and their drop after set-up), `report` (`tcprax report`: an HTML page from
+//! scan files). Engines emit
 //! [`model::ScanEvent`]s; only `output` writes reports.
 pub mod calendar;
 pub mod config;
@@ -12,6 +13,7 @@ pub mod model;
 pub mod output;
 pub mod ports;
 pub mod privilege;
+pub mod report;
 pub mod scan;
 pub mod service;
 pub mod targets;

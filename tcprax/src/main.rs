@@ -16,6 +16,10 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 /// input, 128 + the signal number when a signal stopped the scan (130 SIGINT, 143 SIGTERM,
 /// 129 SIGHUP; partial results were printed).
 fn main() -> ExitCode {
+    // Subcommands that do not scan take over argv from their word on.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "report") {
+        return cli::report::main(std::env::args_os());
+    }
     let config = match cli::parse_from(std::env::args_os()) {
         Ok(config) => config,
         Err(cli::CliError::Clap(err)) => err.exit(),

@@ -38,6 +38,8 @@ const TEST_PACKAGES: &[&str] = &[
     "python3",
     // xmllint validates -oX output against nmap's DTD (from nmap-common) in the tests.
     "libxml2-utils",
+    // `tcprax report` is rendered in headless Chromium in its end-to-end test.
+    "chromium",
 ];
 const NGINX_PACKAGES: &[&str] = &["nginx-light", "nginx"];
 
