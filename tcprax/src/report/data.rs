@@ -27,8 +27,10 @@ pub struct Run {
     pub scan_type: Option<String>,
     /// Compact port list, e.g. "22,80-90,443".
     pub ports: Option<String>,
-    /// Targets as the user gave them (JSON lines), or the command line (XML).
+    /// Targets as the user gave them (JSON lines).
     pub targets: Vec<String>,
+    /// The command line of the scan (XML's `nmaprun args`).
+    pub command: Option<String>,
     /// Wall time of the scan, when the file says.
     pub elapsed_s: Option<f64>,
     /// Some(true): the scan was stopped by a signal; None: the file has no end record (the

@@ -114,6 +114,13 @@ fn runs(page: &mut String, data: &ScanData) {
                 targets.join(", ")
             );
         }
+        if let Some(command) = &run.command {
+            let _ = write!(
+                page,
+                ", command <span class=\"mono\">{}</span>",
+                esc(command)
+            );
+        }
         if let Some(s) = run.elapsed_s {
             let _ = write!(page, ", {s:.2} s");
         }
@@ -460,6 +467,12 @@ fn certificates(page: &mut String, certs: &[(&Cert, Vec<(IpAddr, u16)>)], now_s:
          <th class=\"n\">days left</th><th>self-signed</th><th>served on</th></tr></thead>\n\
          <tbody>\n",
     );
+    if certs.is_empty() {
+        page.push_str(
+            "<tr><td colspan=\"7\" class=\"dim\">No TLS certificate (run -sV; nmap XML \
+             carries certificates only in ssl-cert script output).</td></tr>\n",
+        );
+    }
     for (cert, at) in certs {
         let days = days_left(cert, now_s);
         let (class, days_text) = match days {

@@ -146,6 +146,7 @@ pub fn bar_chart(
         chart
             .configure_mesh()
             .disable_y_mesh()
+            .light_line_style(WHITE)
             .y_labels(bars.len().max(1))
             .y_label_formatter(&names)
             .x_labels(6)
@@ -320,6 +321,7 @@ pub fn rtt_histogram(rtts_us: &[u64]) -> Result<String, PlotError> {
         chart
             .configure_mesh()
             .disable_x_mesh()
+            .light_line_style(WHITE)
             .x_labels(9)
             .x_label_formatter(&|us| ms(*us))
             .y_labels(6)

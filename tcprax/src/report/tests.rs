@@ -454,3 +454,54 @@ fn unknown_record_types_and_fields_are_ignored() {
     let data = data_from("new.jsonl", text.as_bytes());
     assert_eq!(data.open.len(), 1);
 }
+
+#[test]
+fn nmap_ssl_cert_script_becomes_a_certificate_row() {
+    let doc = br#"<?xml version="1.0" encoding="UTF-8"?>
+<nmaprun scanner="nmap" args="nmap -sV --script ssl-cert -p 443,8443 198.18.0.2">
+<host><status state="up" reason="user-set"/><address addr="198.18.0.2" addrtype="ipv4"/>
+<ports>
+<port protocol="tcp" portid="443"><state state="open" reason="syn-ack"/><service name="http" product="nginx" tunnel="ssl"/>
+<script id="ssl-cert" output="Subject: commonName=lab.test">
+<table key="subject"><elem key="commonName">lab.test</elem><elem key="organizationName">Lab &amp; Co</elem></table>
+<table key="issuer"><elem key="commonName">Lab CA</elem></table>
+<table key="extensions">
+<table><elem key="name">X509v3 Basic Constraints</elem><elem key="value">CA:FALSE</elem></table>
+<table><elem key="name">X509v3 Subject Alternative Name</elem><elem key="value">DNS:lab.test, DNS:&lt;b&gt;.lab.test</elem></table>
+</table>
+<table key="validity"><elem key="notBefore">2026-01-01T00:00:00</elem><elem key="notAfter">2026-12-08T00:00:00</elem></table>
+<elem key="sha1">AABBCC</elem>
+</script></port>
+<port protocol="tcp" portid="8443"><state state="open" reason="syn-ack"/>
+<script id="ssl-cert" output="Subject: commonName=self.test">
+<table key="subject"><elem key="commonName">self.test</elem></table>
+<table key="issuer"><elem key="commonName">self.test</elem></table>
+<table key="validity"><elem key="notAfter">2026-11-01T00:00:00</elem></table>
+<elem key="sha256">DDEEFF</elem>
+</script></port>
+</ports></host>
+</nmaprun>
+"#;
+    let data = data_from("certs.xml", doc);
+    let certs = data.certificates();
+    assert_eq!(certs.len(), 2);
+    let (expired, soon) = (certs[0].0, certs[1].0);
+    assert_eq!(expired.subject_cn.as_deref(), Some("self.test"));
+    assert!(expired.self_signed);
+    assert_eq!(expired.sha256.as_deref(), Some("ddeeff"));
+    assert_eq!(soon.subject_cn.as_deref(), Some("lab.test"));
+    assert_eq!(soon.issuer.as_deref(), Some("CN=Lab CA"));
+    assert_eq!(soon.sans, ["lab.test", "<b>.lab.test"]);
+    assert_eq!(soon.not_after.as_deref(), Some("2026-12-08T00:00:00Z"));
+    assert!(!soon.self_signed);
+    let now_s = i64::try_from(NOW).expect("fits");
+    assert_eq!(days_left(soon, now_s), Some(7));
+    let https = data.open[&(ip("198.18.0.2"), 443)]
+        .service
+        .as_ref()
+        .expect("service");
+    assert_eq!((https.name.as_deref(), https.tls), (Some("http"), true));
+    let page = render(&data, now());
+    assert!(page.contains("lab.test, &lt;b&gt;.lab.test"));
+    assert!(page.contains("expired 30 days ago"));
+}

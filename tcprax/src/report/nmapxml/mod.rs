@@ -3,10 +3,12 @@
 //!
 //! Taken: `scaninfo` (scan type, ports), `nmaprun args`, per host the first IPv4/IPv6
 //! `address`, the first `hostname`, `extraports` (counted), and each TCP `port` with its
-//! `state` and `service`. Hosts whose `status` is not `up` and non-TCP ports are skipped. XML
-//! carries no per-port RTT and tcprax's `-oX` no certificate, so those parts of the report stay
-//! empty for XML input.
-use super::data::{Port, Run, ScanData, Service};
+//! `state`, `service` and `ssl-cert` script output (nmap's `--script ssl-cert`). Hosts whose
+//! `status` is not `up` and non-TCP ports are skipped. XML carries no per-port RTT, and
+//! tcprax's `-oX` no certificate, so those parts of the report stay empty for such input.
+mod sslcert;
+
+use super::data::{Cert, Port, Run, ScanData, Service};
 use super::{ReadError, ReadProblem};
 use crate::model::PortState;
 use quick_xml::events::{BytesStart, Event};
@@ -57,6 +59,9 @@ struct PortElement {
     port: u16,
     state: Option<(PortState, String)>,
     service: Option<Service>,
+    /// The `ssl-cert` script being read, then what it said.
+    script: Option<sslcert::CertScript>,
+    cert: Option<Cert>,
 }
 
 /// Reads the whole document from `input` (named `source` in errors) into `data`.
@@ -90,7 +95,7 @@ pub fn read(source: &str, input: impl BufRead, data: &mut ScanData) -> Result<()
             match e.name().into_inner() {
                 "nmaprun" => {
                     saw_root = true;
-                    run.targets.extend(attr("args")?);
+                    run.command = attr("args")?;
                 }
                 _ if !saw_root => return Err(fail(ReadProblem::NotNmapXml)),
                 "scaninfo" => {
@@ -146,6 +151,8 @@ pub fn read(source: &str, input: impl BufRead, data: &mut ScanData) -> Result<()
                         port: port_no,
                         state: None,
                         service: None,
+                        script: None,
+                        cert: None,
                     });
                 }
                 "state" => {
@@ -168,6 +175,23 @@ pub fn read(source: &str, input: impl BufRead, data: &mut ScanData) -> Result<()
                         });
                     }
                 }
+                "script" => {
+                    if let Some(p) = port.as_mut()
+                        && attr("id")?.as_deref() == Some("ssl-cert")
+                    {
+                        p.script = Some(sslcert::CertScript::default());
+                    }
+                }
+                "table" => {
+                    if let Some(script) = port.as_mut().and_then(|p| p.script.as_mut()) {
+                        script.open_table(attr("key")?);
+                    }
+                }
+                "elem" => {
+                    if let Some(script) = port.as_mut().and_then(|p| p.script.as_mut()) {
+                        script.open_elem(attr("key")?);
+                    }
+                }
                 "finished" => {
                     run.elapsed_s = attr("elapsed")?.and_then(|t| t.parse().ok());
                     run.interrupted = Some(attr("exit")?.as_deref() == Some("error"));
@@ -178,8 +202,30 @@ pub fn read(source: &str, input: impl BufRead, data: &mut ScanData) -> Result<()
                 close(e.name().into_inner(), &mut host, &mut port, data);
             }
         } else {
+            let script = port.as_mut().and_then(|p| p.script.as_mut());
             match event {
                 Event::End(e) => close(e.name().into_inner(), &mut host, &mut port, data),
+                Event::Text(t) => {
+                    if let Some(script) = script {
+                        script.text(&t.xml10_content());
+                    }
+                }
+                Event::CData(t) => {
+                    if let Some(script) = script {
+                        script.text(&t);
+                    }
+                }
+                Event::GeneralRef(r) => {
+                    if let Some(script) = script {
+                        let name = r.xml10_content();
+                        match r.resolve_char_ref() {
+                            Ok(Some(c)) => script.text(c.encode_utf8(&mut [0; 4])),
+                            _ => script.text(
+                                quick_xml::escape::resolve_predefined_entity(&name).unwrap_or("."),
+                            ),
+                        }
+                    }
+                }
                 Event::Eof => break,
                 _ => {}
             }
@@ -204,12 +250,42 @@ fn close(
     port: &mut Option<PortElement>,
     data: &mut ScanData,
 ) {
+    let script = port.as_mut().and_then(|p| p.script.as_mut());
     match name {
+        "elem" => {
+            if let Some(script) = script {
+                script.close_elem();
+            }
+        }
+        "table" => {
+            if let Some(script) = script {
+                script.close_table();
+            }
+        }
+        "script" => {
+            if let Some(p) = port.as_mut()
+                && let Some(script) = p.script.take()
+            {
+                p.cert = Some(script.finish()).filter(|c| *c != Cert::default());
+            }
+        }
         "port" => {
             if let (Some(p), Some(h)) = (port.take(), host.as_mut())
                 && let (true, Some((state, reason))) = (p.tcp, p.state)
             {
-                h.ports.push((p.port, state, reason, p.service));
+                let service = match (p.service, p.cert) {
+                    (service, None) => service,
+                    (Some(service), Some(cert)) => Some(Service {
+                        cert: Some(cert),
+                        ..service
+                    }),
+                    (None, Some(cert)) => Some(Service {
+                        tls: true,
+                        cert: Some(cert),
+                        ..Service::default()
+                    }),
+                };
+                h.ports.push((p.port, state, reason, service));
             }
         }
         "host" => {
