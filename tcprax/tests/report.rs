@@ -335,10 +335,8 @@ fn report_of_a_real_scan_renders_in_headless_chromium() {
 
     let page_path = dir.join("report.html");
     let out = Command::new(common::bin())
-        .arg("report")
-        .arg(&scan)
-        .arg("-o")
-        .arg(&page_path)
+        .args(["report", "scan.jsonl", "-o", "report.html"])
+        .current_dir(dir.path())
         .output()
         .expect("run tcprax report");
     assert!(
@@ -448,9 +446,19 @@ fn report_of_a_real_scan_renders_in_headless_chromium() {
             "{id}: its colour {colour:02x?} is not in the screenshot at {rect:?}"
         );
     }
-    if let Some(keep) = std::env::var_os("TCPRAX_REPORT_SCREENSHOT") {
-        std::fs::copy(&shot, PathBuf::from(&keep)).expect("copy the screenshot");
-        eprintln!("screenshot kept at {}", PathBuf::from(keep).display());
+    // TCPRAX_REPORT_KEEP=DIR keeps the scan, the page and the screenshot (docs/report.png is
+    // a screenshot of that page).
+    if let Some(keep) = std::env::var_os("TCPRAX_REPORT_KEEP").map(PathBuf::from) {
+        let files = [
+            (&scan, "scan.jsonl"),
+            (&page_path, "report.html"),
+            (&shot, "report.png"),
+        ];
+        for (from, name) in files {
+            std::fs::copy(from, keep.join(name))
+                .unwrap_or_else(|e| panic!("keep {name} in {}: {e}", keep.display()));
+        }
+        eprintln!("page and screenshot kept in {}", keep.display());
     }
     drop(dozen);
 }
