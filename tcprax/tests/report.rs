@@ -462,3 +462,94 @@ fn report_of_a_real_scan_renders_in_headless_chromium() {
     }
     drop(dozen);
 }
+
+/// nmap's own XML (with its `ssl-cert` script) and tcprax's -oX of the same two services, as
+/// root in namespaces: one page from both, with the certificate nmap read.
+#[test]
+fn report_from_nmap_and_tcprax_xml() {
+    let Some(tb) = common::testbed("trxrepx") else {
+        return;
+    };
+    let nmap = servers::require("nmap", "nmap");
+    let dir = TempDir::new("report-xml");
+    let place = Place::netns(&tb.target_ns, IpAddr::V4(TARGET_V4));
+    let cert = TestCert::generate_for(
+        &dir,
+        "xml.tcprax.test",
+        &["xml.tcprax.test", "alt.tcprax.test"],
+        &[IpAddr::V4(TARGET_V4)],
+    );
+    let _sshd = servers::start_sshd_at(&dir, &place, 22);
+    let _nginx = servers::start_nginx_at(&dir, &cert, &place, 80, 443);
+    let target = TARGET_V4.to_string();
+
+    let nmap_xml = dir.join("nmap.xml");
+    let out = tb
+        .scanner_command(nmap.to_str().expect("utf-8 path"))
+        .args([
+            "-n",
+            "-Pn",
+            "-sT",
+            "-sV",
+            "--version-light",
+            "--script",
+            "ssl-cert",
+        ])
+        .args(["-p", "22,23,443", &target, "-oX"])
+        .arg(&nmap_xml)
+        .output()
+        .expect("run nmap");
+    assert!(
+        out.status.success(),
+        "nmap: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tcprax_xml = dir.join("tcprax.xml");
+    let out = tb
+        .scanner_command(common::bin())
+        .args(["-sT", "-sV", "-p", "22,23,443", &target, "-oX"])
+        .arg(&tcprax_xml)
+        .output()
+        .expect("run tcprax");
+    assert!(
+        out.status.success(),
+        "tcprax: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = Command::new(common::bin())
+        .args(["report", "nmap.xml", "tcprax.xml", "-o", "-"])
+        .current_dir(dir.path())
+        .output()
+        .expect("run tcprax report");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "tcprax report: {stderr}");
+    let page = String::from_utf8(out.stdout).expect("utf-8 page");
+    for needle in [
+        "<span class=\"file\">nmap.xml</span> (nmap XML)",
+        "<span class=\"file\">tcprax.xml</span> (nmap XML)",
+        // nmap's ssl-cert script output became a certificate row.
+        "<td>xml.tcprax.test</td><td>xml.tcprax.test, alt.tcprax.test, 198.18.0.2</td>\
+         <td>CN=xml.tcprax.test</td>",
+        "<td>OpenSSH</td>",
+        "<td>nginx</td>",
+        "<td class=\"closed\">closed</td>",
+    ] {
+        let certs = page
+            .split("<section id=\"certificates\">")
+            .nth(1)
+            .unwrap_or_default();
+        assert!(
+            page.contains(needle),
+            "page lacks {needle:?}; certificates: {certs}"
+        );
+    }
+    // Both files say 22 and 443 are open: one row each (tcprax's, read last, keeping the
+    // certificate only nmap's had).
+    assert_eq!(
+        page.matches("<td class=\"open\">open</td>").count(),
+        2,
+        "{page}"
+    );
+    assert!(page.contains("<b>1</b><span>TLS certificates</span>"));
+}

@@ -7,6 +7,7 @@
 //! most [`LISTED_LIMIT`] closed/filtered/unreachable ports and [`RTT_SAMPLES`] RTTs.
 use crate::model::PortState;
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::net::IpAddr;
 
 /// Closed, filtered and unreachable ports listed one by one in the ports table; the rest are
@@ -88,6 +89,18 @@ pub struct Port {
     pub service: Option<Service>,
 }
 
+/// The same open port read twice (two files): the later verdict, keeping what only the
+/// earlier one knew (a -sV result, a certificate, an RTT).
+fn merge(kept: &mut Port, newer: Port) {
+    let older = std::mem::replace(kept, newer);
+    kept.rtt_us = kept.rtt_us.or(older.rtt_us);
+    match (&mut kept.service, older.service) {
+        (None, older) => kept.service = older,
+        (Some(service), Some(older)) if service.cert.is_none() => service.cert = older.cert,
+        _ => {}
+    }
+}
+
 /// One address: the name the user gave for it, and how many ports came out in each state.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Host {
@@ -119,8 +132,8 @@ impl Host {
 pub struct ScanData {
     pub runs: Vec<Run>,
     pub hosts: BTreeMap<IpAddr, Host>,
-    /// Open ports by (address, port); a port open in two files is one row (the one with a
-    /// service result wins).
+    /// Open ports by (address, port); a port open in two files is one row, counted once (see
+    /// `merge`). Other verdicts are not deduplicated: that would cost memory per verdict.
     pub open: BTreeMap<(IpAddr, u16), Port>,
     /// Other ports, the first [`LISTED_LIMIT`].
     pub others: Vec<Port>,
@@ -148,7 +161,10 @@ impl ScanData {
 
     /// One verdict.
     pub fn add_port(&mut self, port: Port, name: Option<&str>) {
-        self.host(port.addr, name).count(port.state, 1);
+        let (addr, state) = (port.addr, port.state);
+        if state != PortState::Open {
+            self.host(addr, name).count(state, 1);
+        }
         if let Some(rtt) = port.rtt_us {
             if self.rtts_us.len() < RTT_SAMPLES {
                 self.rtts_us.push(rtt);
@@ -157,12 +173,12 @@ impl ScanData {
             }
         }
         if port.state == PortState::Open {
-            let key = (port.addr, port.port);
-            match self.open.get(&key) {
-                Some(kept) if kept.service.is_some() && port.service.is_none() => {}
-                _ => {
-                    self.open.insert(key, port);
+            match self.open.entry((port.addr, port.port)) {
+                Entry::Vacant(slot) => {
+                    slot.insert(port);
+                    self.host(addr, name).count(PortState::Open, 1);
                 }
+                Entry::Occupied(mut slot) => merge(slot.get_mut(), port),
             }
         } else if self.others.len() < LISTED_LIMIT {
             self.others.push(port);

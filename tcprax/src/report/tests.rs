@@ -328,6 +328,17 @@ fn several_files_fold_into_one_page() {
     assert_eq!(data.runs.len(), 2);
     assert_eq!(data.runs[1].interrupted, None, "b has no summary line");
     assert_eq!(data.open.len(), 2, "the same open port twice is one row");
+    // A later file without -sV keeps what the earlier one found.
+    let c = jsonl(
+        &[report("198.18.1.7", 443, PortState::Open, Reason::SynAck)],
+        None,
+    );
+    read("c.jsonl", &c[..], &mut data).expect("c");
+    let kept = &data.open[&(ip("198.18.1.7"), 443)];
+    assert!(
+        kept.service.as_ref().is_some_and(|s| s.cert.is_some()),
+        "{kept:?}"
+    );
     let (rows, left_out) = svg::heat_rows(&data);
     assert_eq!(left_out, 0);
     assert_eq!(
