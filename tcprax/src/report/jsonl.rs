@@ -101,7 +101,7 @@ struct SummaryLine {
 /// Reads every line of `input` (named `source` in errors) into `data`.
 pub fn read(source: &str, mut input: impl BufRead, data: &mut ScanData) -> Result<(), ReadError> {
     let mut run = Run {
-        source: source.to_owned(),
+        source: super::display_name(source),
         format: "JSON lines",
         ..Run::default()
     };

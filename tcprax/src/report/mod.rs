@@ -42,14 +42,19 @@ fn at_line(line: u64) -> String {
 impl ReadError {
     pub fn new(source: &str, line: u64, problem: ReadProblem) -> ReadError {
         ReadError {
-            source_name: if source == "-" {
-                "<stdin>".to_owned()
-            } else {
-                source.to_owned()
-            },
+            source_name: display_name(source),
             line,
             problem,
         }
+    }
+}
+
+/// How an input is named in errors and on the page: "<stdin>" for `-`.
+fn display_name(source: &str) -> String {
+    if source == "-" {
+        "<stdin>".to_owned()
+    } else {
+        source.to_owned()
     }
 }
 

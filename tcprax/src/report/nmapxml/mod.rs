@@ -71,7 +71,7 @@ pub fn read(source: &str, input: impl BufRead, data: &mut ScanData) -> Result<()
         lines: 0,
     });
     let mut run = Run {
-        source: source.to_owned(),
+        source: super::display_name(source),
         format: "nmap XML",
         ..Run::default()
     };
