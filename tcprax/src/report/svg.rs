@@ -185,25 +185,40 @@ pub struct HeatRow {
 }
 
 /// The IPv4 /24s with a verdict, those with the most open ports first (at most
-/// [`MAX_ROWS`]), then in address order; and how many /24s were left out.
+/// [`MAX_ROWS`]), then in address order; and how many /24s were left out. Cells are built only
+/// for the /24s shown: a /8 has 65,536 /24s.
 pub fn heat_rows(data: &ScanData) -> (Vec<HeatRow>, usize) {
-    let mut rows: BTreeMap<[u8; 3], HeatRow> = BTreeMap::new();
+    let mut open: BTreeMap<[u8; 3], u64> = BTreeMap::new();
     for (addr, host) in &data.hosts {
-        let IpAddr::V4(v4) = addr else { continue };
-        let [a, b, c, d] = v4.octets();
-        let row = rows.entry([a, b, c]).or_insert_with(|| HeatRow {
-            prefix: [a, b, c],
-            cells: Box::new([None; 256]),
-            open: 0,
-        });
-        row.cells[usize::from(d)] = Some(host.open);
-        row.open += host.open;
+        if let IpAddr::V4(v4) = addr {
+            let [a, b, c, _] = v4.octets();
+            *open.entry([a, b, c]).or_default() += host.open;
+        }
     }
-    let total = rows.len();
-    let mut rows: Vec<HeatRow> = rows.into_values().collect();
-    rows.sort_by(|a, b| b.open.cmp(&a.open).then(a.prefix.cmp(&b.prefix)));
-    rows.truncate(MAX_ROWS);
-    rows.sort_by_key(|r| r.prefix);
+    let total = open.len();
+    let mut shown: Vec<([u8; 3], u64)> = open.into_iter().collect();
+    shown.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    shown.truncate(MAX_ROWS);
+    shown.sort_by_key(|r| r.0);
+    let rows = shown
+        .into_iter()
+        .map(|(prefix, open)| {
+            let [a, b, c] = prefix;
+            let mut cells = Box::new([None; 256]);
+            let first = IpAddr::from([a, b, c, 0]);
+            let last = IpAddr::from([a, b, c, 255]);
+            for (addr, host) in data.hosts.range(first..=last) {
+                if let IpAddr::V4(v4) = addr {
+                    cells[usize::from(v4.octets()[3])] = Some(host.open);
+                }
+            }
+            HeatRow {
+                prefix,
+                cells,
+                open,
+            }
+        })
+        .collect::<Vec<_>>();
     let left_out = total - rows.len();
     (rows, left_out)
 }
