@@ -181,7 +181,6 @@ pub fn versions_plot(data: &ScanData) -> Result<String, PlotError> {
 pub struct HeatRow {
     pub prefix: [u8; 3],
     pub cells: Box<[Option<u64>; 256]>,
-    pub open: u64,
 }
 
 /// The IPv4 /24s with a verdict, those with the most open ports first (at most
@@ -202,7 +201,7 @@ pub fn heat_rows(data: &ScanData) -> (Vec<HeatRow>, usize) {
     shown.sort_by_key(|r| r.0);
     let rows = shown
         .into_iter()
-        .map(|(prefix, open)| {
+        .map(|(prefix, _)| {
             let [a, b, c] = prefix;
             let mut cells = Box::new([None; 256]);
             let first = IpAddr::from([a, b, c, 0]);
@@ -212,11 +211,7 @@ pub fn heat_rows(data: &ScanData) -> (Vec<HeatRow>, usize) {
                     cells[usize::from(v4.octets()[3])] = Some(host.open);
                 }
             }
-            HeatRow {
-                prefix,
-                cells,
-                open,
-            }
+            HeatRow { prefix, cells }
         })
         .collect::<Vec<_>>();
     let left_out = total - rows.len();
