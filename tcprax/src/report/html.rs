@@ -377,8 +377,21 @@ fn port_row(page: &mut String, p: &Port, names: &BTreeMap<IpAddr, Option<String>
         esc(&p.reason),
         rtt(p.rtt_us),
         opt(s.and_then(|s| s.product.as_deref())),
-        opt(s.and_then(|s| s.version.as_deref())),
+        version_cell(s),
     );
+}
+
+/// The version, and nmap's extra information beside it ("protocol 2.0") dimmed.
+fn version_cell(service: Option<&super::data::Service>) -> String {
+    let Some(s) = service else {
+        return String::new();
+    };
+    let mut cell = opt(s.version.as_deref());
+    if let Some(extra) = &s.extrainfo {
+        let sep = if cell.is_empty() { "" } else { " " };
+        let _ = write!(cell, "{sep}<span class=\"dim\">({})</span>", esc(extra));
+    }
+    cell
 }
 
 fn ports(page: &mut String, data: &ScanData) {

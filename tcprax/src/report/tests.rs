@@ -163,7 +163,9 @@ fn hostile_values_are_escaped_everywhere() {
         not_after: Some("<not a date>".into()),
         ..cert.clone()
     };
+    service.extrainfo = Some("<i>extra</i>".into());
     let page = page_of(&jsonl(&[evil, tls], Some(&summary())));
+    assert!(page.contains("<span class=\"dim\">(&lt;i&gt;extra&lt;/i&gt;)</span>"));
     for raw in ["<script", "<img", "<iframe", "<svg onload", "<b>bold"] {
         assert!(!page.contains(raw), "unescaped {raw:?} in the page");
     }
