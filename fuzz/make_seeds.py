@@ -249,6 +249,35 @@ FILES = [
     ("198.18.0.0/28", "", "", "198.18.0.0/29\n198.18.0.8-15\n"),
 ]
 
+# tcprax report: JSON lines as -oJ writes them, and nmap XML (tcprax's -oX, nmap's with ssl-cert).
+REPORT_JSONL = "\n".join([
+    '{"type":"plan","tcprax":"0.1.0","scan_type":"syn","targets":[{"spec":"example.test","resolved":"198.18.0.2","addresses":1}],"port_count":3,"ports":"22,80,443","concurrency":128,"rate":10000,"service_detection":true}',
+    '{"type":"port","addr":"198.18.0.2","port":22,"state":"open","reason":"syn-ack","rtt_us":210,"ttl":64,"name":"example.test","service":{"class":"tcp-server-initiated","service":"ssh","product":"OpenSSH","version":"9.2p1","title":null,"response":"SSH-2.0-OpenSSH_9.2p1","tls":null}}',
+    '{"type":"port","addr":"198.18.0.2","port":443,"state":"open","reason":"syn-ack","rtt_us":1500,"ttl":64,"service":{"class":"https","service":"http","product":"<b>nginx</b>","extrainfo":"<i>x</i>","version":"1.24.0","title":null,"response":"","tls":{"version":"TLSv1.3","cipher":null,"alpn":"h2","certificate":{"subject_cn":"example.test","sans":["example.test"],"issuer":"CN=example.test","not_before":"2025-01-01T00:00:00Z","not_after":"2026-01-01T00:00:00Z","self_signed":true,"sha256":"ab"}}}}',
+    '{"type":"port","addr":"2001:db8::1","port":80,"state":"filtered","reason":"no-response","rtt_us":null,"ttl":null}',
+    '{"type":"port","addr":"198.18.1.9","port":80,"state":"unreachable","reason":"send-failed","errno":13,"error":"Permission denied","rtt_us":null,"ttl":null}',
+    '{"type":"summary","elapsed_s":1.5,"ports_scanned":4,"open":2,"closed":0,"filtered":1,"unreachable":1,"skipped":0,"probes_sent":6,"interrupted":false,"service_detection_s":0.25,"xdp":null}',
+]) + "\n"
+
+REPORT_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE nmaprun>
+<nmaprun scanner="nmap" args="nmap -sV --script ssl-cert 198.18.0.2" start="1" version="7.93">
+<scaninfo type="syn" protocol="tcp" numservices="3" services="22,80,443"/>
+<host><status state="up" reason="user-set" reason_ttl="0"/>
+<address addr="198.18.0.2" addrtype="ipv4"/>
+<hostnames><hostname name="t.example" type="user"/></hostnames>
+<ports><extraports state="closed" count="1"><extrareasons reason="reset" count="1" proto="tcp"/></extraports>
+<port protocol="tcp" portid="22"><state state="open" reason="syn-ack" reason_ttl="64"/><service name="ssh" product="OpenSSH" version="9.2p1" method="probed" conf="10"/></port>
+<port protocol="tcp" portid="443"><state state="open" reason="syn-ack" reason_ttl="64"/><service name="http" tunnel="ssl" method="probed" conf="10"/>
+<script id="ssl-cert" output="x"><table key="subject"><elem key="commonName">a.test</elem></table>
+<table key="issuer"><elem key="commonName">a &amp; b</elem></table>
+<table key="extensions"><table><elem key="name">X509v3 Subject Alternative Name</elem><elem key="value">DNS:a.test, IP Address:198.18.0.2</elem></table></table>
+<table key="validity"><elem key="notAfter">2026-01-01T00:00:00</elem></table><elem key="sha1">ab</elem></script></port>
+</ports></host>
+<runstats><finished time="2" elapsed="1.00" exit="success"/><hosts up="1" down="0" total="1"/></runstats>
+</nmaprun>
+"""
+
 
 MERGE_LINES = [
     '{"type":"plan","tcprax":"0.1.0","scan_type":"syn","targets":[{"spec":"example.test","resolved":"198.18.0.2","addresses":1},'
@@ -286,6 +315,7 @@ def main():
     write("target_spec", SPECS)
     write("target_files", ["\0".join(parts).rstrip("\0") for parts in FILES])
     write("merge_lines", MERGE_LINES)
+    write("report", [REPORT_JSONL, REPORT_XML, REPORT_JSONL[:300], REPORT_XML[:500]])
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ use values::{duration, int_in, interface, outputs, positive, shard, source_addr,
 
 mod help;
 pub mod merge;
+pub mod report;
 mod resume;
 mod values;
 

@@ -4,7 +4,7 @@
 //! Layers, each in its own module: `wire` (packet bytes), `engine` (send, receive, schedule,
 //! retry), `service` (-sV service detection), `output` (printers), `privilege` (capabilities:
 //! what a scan needs, and their drop after set-up), `resume` (the state an interrupted scan
-//! leaves for `--resume`). Engines emit
+//! leaves for `--resume`), `report` (`tcprax report`: an HTML page from scan files). Engines emit
 //! [`model::ScanEvent`]s; only `output` writes reports.
 pub mod calendar;
 pub mod config;
@@ -14,6 +14,7 @@ pub mod model;
 pub mod output;
 pub mod ports;
 pub mod privilege;
+pub mod report;
 pub mod resume;
 pub mod scan;
 pub mod service;

@@ -18,9 +18,13 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 /// 129 SIGHUP; partial results were printed).
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // Subcommands that do not scan (no privileges, no network) take over argv from their word on.
     if cli::merge::is_merge(&args) {
-        // `tcprax merge`: no scan, no privileges; reads shard files, writes reports.
+        // `tcprax merge`: reads shard files, writes reports.
         return cli::merge::main(args);
+    }
+    if args.get(1).is_some_and(|a| a == "report") {
+        return cli::report::main(args);
     }
     let config = match cli::parse_from(args) {
         Ok(config) => config,

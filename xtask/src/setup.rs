@@ -56,6 +56,8 @@ const TEST_PACKAGES: &[&str] = &[
     "prometheus-node-exporter",
     "influxdb",
     "nats-server",
+    // `tcprax report` is rendered in headless Chromium in its end-to-end test.
+    "chromium",
 ];
 const NGINX_PACKAGES: &[&str] = &["nginx-light", "nginx"];
 

@@ -41,6 +41,7 @@ Ports: 22, 80-90, 22,80-90,443, 1024- (to 65535), -100 (from 1; write -p-100), -
 
 Output: without -o options the normal report goes to stdout; when every -o option writes a
 file, the normal report still goes to stdout as well. Formats: docs/output.md.
+`tcprax report FILE... [-o OUT]` turns -oJ or -oX files into one HTML page (tcprax report -h).
 
 Exit status: 0 done, 1 the scan could not run (e.g. XDP could not be attached: try -sT),
 2 bad command line, 128 + the signal number when a signal stopped the scan: 130 SIGINT
