@@ -1,0 +1,202 @@
+//! `tcprax-bench-sv`: -sV against a zoo of about thirty real Debian daemons, tcprax beside nmap,
+//! scored against the ground truth of each port; and (`--throughput`) -sV services per second
+//! over 16k answering ports.
+//!
+//! Zoo mode (the default) starts [`tcprax_lab::servers::zoo`] in the target namespace of a
+//! [`Testbed`] (198.18.0.2; the scanner is 198.18.0.1; nothing is routed anywhere else), then,
+//! from the scanner namespace and in one run:
+//!
+//! - `tcprax -sT -sV 198.18.0.2 -p PORTS -oJ FILE` and the same with `-sS`, `--runs` times each;
+//! - `nmap -sV -n -Pn -p PORTS 198.18.0.2 -oX FILE`, if nmap is installed;
+//!
+//! and prints Markdown: times, totals (service, product, version right per tool) and a per-port
+//! table (`docs/benchmark-sv.md` holds a result, and the matching rules).
+//!
+//! ```text
+//! sudo cargo xtask bench-sv [-- --runs N --no-nmap --only redis,slapd --throughput]
+//! ```
+//!
+//! Needs root. Cleanup on every path: Ctrl-C or SIGTERM only sets a flag ([`interrupt`]); the
+//! running scan is stopped by its pid (SIGINT, then SIGKILL), every daemon is killed by pid and
+//! both namespaces are deleted as the program unwinds.
+mod report;
+mod scan;
+mod throughput;
+
+use anyhow::{Context as _, ensure};
+use clap::Parser;
+use scan::{Scan, TcpraxRun, nmap_installed, run_nmap, run_tcprax};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tcprax_lab::interrupt;
+use tcprax_lab::servers::zoo::{self, Animal};
+use tcprax_lab::servers::{Place, TempDir, TestCert};
+use tcprax_lab::testbed::{TARGET_V4, Testbed, have_privileges};
+
+/// -sV against real daemons in network namespaces, tcprax beside nmap.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// How many times to run each tcprax scan type.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    runs: u32,
+    /// The tcprax binary [default: $TCPRAX_BIN, else `tcprax` next to this program].
+    #[arg(long)]
+    tcprax: Option<PathBuf>,
+    /// Do not run nmap even if it is installed.
+    #[arg(long)]
+    no_nmap: bool,
+    /// Only these daemons of the zoo (comma-separated names as `--list` prints them).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Print the zoo's daemons and their Debian packages, and exit.
+    #[arg(long)]
+    list: bool,
+    /// Measure -sV services per second over 16k answering ports instead of the zoo.
+    #[arg(long)]
+    throughput: bool,
+}
+
+fn main() -> ExitCode {
+    // Before anything is created, so that no Ctrl-C can skip the cleanup.
+    if let Err(err) = interrupt::install() {
+        eprintln!("tcprax-bench-sv: error: cannot handle Ctrl-C: {err}");
+        return ExitCode::FAILURE;
+    }
+    let args = Args::parse();
+    let result = if args.list {
+        list();
+        Ok(())
+    } else if args.throughput {
+        throughput::run(args.tcprax.as_deref(), args.runs)
+    } else {
+        run(&args)
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) if err.is::<interrupt::Interrupted>() => {
+            eprintln!("tcprax-bench-sv: interrupted; the services and namespaces are removed");
+            ExitCode::from(130)
+        }
+        Err(err) => {
+            eprintln!("tcprax-bench-sv: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn animal_name(a: Animal) -> String {
+    format!("{a:?}").to_ascii_lowercase()
+}
+
+fn list() {
+    for a in Animal::ALL {
+        println!("{:<14} {}", animal_name(a), a.packages().join(" "));
+    }
+}
+
+fn chosen(only: &[String]) -> anyhow::Result<Vec<Animal>> {
+    if only.is_empty() {
+        return Ok(Animal::ALL.to_vec());
+    }
+    only.iter()
+        .map(|name| {
+            Animal::ALL
+                .into_iter()
+                .find(|a| animal_name(*a) == name.to_ascii_lowercase())
+                .with_context(|| format!("no daemon `{name}` in the zoo (see --list)"))
+        })
+        .collect()
+}
+
+/// `/proc/loadavg`'s first three fields: the machine is shared, so every timing carries it.
+pub fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn run(args: &Args) -> anyhow::Result<()> {
+    let animals = chosen(&args.only)?;
+    let tcprax = tcprax_lab::locate::tcprax_binary(args.tcprax.as_deref())?;
+    ensure!(
+        have_privileges(),
+        "needs root: it creates network namespaces and runs tcprax -sS"
+    );
+    let with_nmap = !args.no_nmap && nmap_installed();
+
+    // Drop order (reverse of declaration) matters: daemons stop before the namespaces go.
+    let tb = Testbed::new("trxzoo").context("create namespace testbed")?;
+    let dir = TempDir::new("zoo");
+    let place = Place::netns(&tb.target_ns, IpAddr::V4(TARGET_V4));
+    let cert = TestCert::generate_for(
+        &dir,
+        "zoo.tcprax.test",
+        &["zoo.tcprax.test"],
+        &[IpAddr::V4(TARGET_V4)],
+    );
+    eprintln!("starting {} daemons in {}...", animals.len(), tb.target_ns);
+    let zoo = zoo::start_zoo(&dir, &cert, &place, &animals);
+    interrupt::check()?;
+    for (animal, why) in &zoo.failed {
+        eprintln!("{}: did not start: {why}", animal_name(*animal));
+    }
+    ensure!(!zoo.exhibits.is_empty(), "no daemon of the zoo started");
+    let ports = zoo
+        .ports()
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    eprintln!(
+        "{} ports on {TARGET_V4} ({ports}); tcprax: {}",
+        zoo.exhibits.len(),
+        tcprax.display()
+    );
+    let load_before = load();
+    let target = TARGET_V4.to_string();
+    let mut runs: Vec<TcpraxRun> = Vec::new();
+    for i in 0..args.runs {
+        for scan in ["-sS", "-sT"] {
+            interrupt::check()?;
+            let what = Scan {
+                scan,
+                target: &target,
+                ports: &ports,
+                extra: &[],
+            };
+            let run = run_tcprax(&tb, &tcprax, &what, &dir, i + 1)?;
+            eprintln!(
+                "{} #{}: wall {:.2} s, -sV {:.2} s",
+                run.label,
+                run.number,
+                run.wall.as_secs_f64(),
+                run.service_detection_s
+            );
+            runs.push(run);
+        }
+    }
+    // -sS runs first, then -sT, each in run order.
+    runs.sort_by(|a, b| a.label.cmp(&b.label).then(a.number.cmp(&b.number)));
+    let nmap = if with_nmap {
+        interrupt::check()?;
+        eprintln!("nmap -sV (this takes minutes)...");
+        let result = run_nmap(&tb, &target, &ports, &dir)?;
+        eprintln!("nmap: wall {:.2} s", result.0.as_secs_f64());
+        Some(result)
+    } else {
+        eprintln!("nmap not installed (apt-get install nmap) or --no-nmap: tcprax only");
+        None
+    };
+    interrupt::check()?;
+    let context = report::Context {
+        tcprax: tcprax.display().to_string(),
+        nmap: with_nmap.then(scan::nmap_version),
+        load_before,
+        load_after: load(),
+        runs_per_scan: args.runs,
+    };
+    report::print(&context, &zoo, &runs, nmap.as_ref());
+    Ok(())
+}
