@@ -56,6 +56,9 @@ struct Args {
     /// Measure -sV services per second over 16k answering ports instead of the zoo.
     #[arg(long)]
     throughput: bool,
+    /// Copy the scanners' raw outputs (tcprax JSON lines, nmap XML, stderr) into this directory.
+    #[arg(long)]
+    save: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -115,6 +118,26 @@ pub fn load() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()
+}
+
+/// Copy the scanners' output files (not the daemons' directories) from `dir` into `to`.
+fn save_outputs(dir: &TempDir, to: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("create {}", to.display()))?;
+    for entry in std::fs::read_dir(dir.path())?.flatten() {
+        let name = entry.file_name();
+        let keep = name.to_str().is_some_and(|n| {
+            (n.starts_with("tcprax") || n.starts_with("nmap"))
+                && [".json", ".xml", ".out", ".err"]
+                    .iter()
+                    .any(|e| n.ends_with(e))
+        });
+        if keep {
+            std::fs::copy(entry.path(), to.join(&name))
+                .with_context(|| format!("copy {}", entry.path().display()))?;
+        }
+    }
+    eprintln!("raw outputs saved in {}", to.display());
+    Ok(())
 }
 
 fn run(args: &Args) -> anyhow::Result<()> {
@@ -198,5 +221,8 @@ fn run(args: &Args) -> anyhow::Result<()> {
         runs_per_scan: args.runs,
     };
     report::print(&context, &zoo, &runs, nmap.as_ref());
+    if let Some(save) = &args.save {
+        save_outputs(&dir, save)?;
+    }
     Ok(())
 }

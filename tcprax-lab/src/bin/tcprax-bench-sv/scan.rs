@@ -174,7 +174,12 @@ pub struct NmapPort {
 
 /// The `<port>` elements of nmap's XML output.
 pub fn parse_nmap_xml(xml: &str) -> anyhow::Result<BTreeMap<u16, NmapPort>> {
-    let doc = roxmltree::Document::parse(xml).context("nmap's XML")?;
+    // nmap's XML starts with `<!DOCTYPE nmaprun>`, which roxmltree refuses unless asked.
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..roxmltree::ParsingOptions::default()
+    };
+    let doc = roxmltree::Document::parse_with_options(xml, options).context("nmap's XML")?;
     let mut ports = BTreeMap::new();
     for port in doc.descendants().filter(|n| n.has_tag_name("port")) {
         let Some(id) = port.attribute("portid").and_then(|p| p.parse::<u16>().ok()) else {
@@ -270,7 +275,10 @@ mod tests {
 
     #[test]
     fn nmap_xml_ports_with_tunnel_and_guesses() {
-        let xml = r#"<?xml version="1.0"?><nmaprun><host><ports>
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE nmaprun>
+<?xml-stylesheet href="file:///usr/bin/../share/nmap/nmap.xsl" type="text/xsl"?>
+<nmaprun><host><ports>
 <port protocol="tcp" portid="22"><state state="open" reason="syn-ack"/><service name="ssh" product="OpenSSH" version="9.2p1 Debian 2+deb12u10" extrainfo="protocol 2.0" method="probed" conf="10"/></port>
 <port protocol="tcp" portid="993"><state state="open"/><service name="imap" product="Dovecot imapd" tunnel="ssl" method="probed" conf="10"/></port>
 <port protocol="tcp" portid="9000"><state state="open"/><service name="cslistener" method="table" conf="3"/></port>

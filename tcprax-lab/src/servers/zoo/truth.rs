@@ -180,7 +180,7 @@ pub fn of(animal: Animal) -> Result<Truth, TruthError> {
         Animal::Git => truth("git", false, &["git"], &["git"], false),
         Animal::Beanstalkd => truth("beanstalkd", false, &["beanstalkd"], &["beanstalkd"], true),
         Animal::Memcached => truth("memcached", false, &["memcached"], &["memcached"], true),
-        Animal::Mosquitto => truth("mqtt", false, &["Mosquitto"], &["mosquitto"], false),
+        Animal::Mosquitto => truth("mqtt", false, &["Mosquitto"], &["mosquitto"], true),
     }
 }
 
