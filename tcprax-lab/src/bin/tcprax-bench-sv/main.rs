@@ -38,9 +38,10 @@ use tcprax_lab::testbed::{TARGET_V4, Testbed, have_privileges};
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Args {
-    /// How many times to run each tcprax scan type.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
-    runs: u32,
+    /// How many times to run each tcprax scan type [default: 3; 1 with --throughput, where a
+    /// run takes minutes].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+    runs: Option<u32>,
     /// The tcprax binary [default: $TCPRAX_BIN, else `tcprax` next to this program].
     #[arg(long)]
     tcprax: Option<PathBuf>,
@@ -72,7 +73,7 @@ fn main() -> ExitCode {
         list();
         Ok(())
     } else if args.throughput {
-        throughput::run(args.tcprax.as_deref(), args.runs)
+        throughput::run(args.tcprax.as_deref(), args.runs.unwrap_or(1))
     } else {
         run(&args)
     };
@@ -142,6 +143,7 @@ fn save_outputs(dir: &TempDir, to: &std::path::Path) -> anyhow::Result<()> {
 
 fn run(args: &Args) -> anyhow::Result<()> {
     let animals = chosen(&args.only)?;
+    let runs_per_scan = args.runs.unwrap_or(3);
     let tcprax = tcprax_lab::locate::tcprax_binary(args.tcprax.as_deref())?;
     ensure!(
         have_privileges(),
@@ -180,11 +182,12 @@ fn run(args: &Args) -> anyhow::Result<()> {
     let load_before = load();
     let target = TARGET_V4.to_string();
     let mut runs: Vec<TcpraxRun> = Vec::new();
-    for i in 0..args.runs {
+    for i in 0..runs_per_scan {
         for scan in ["-sS", "-sT"] {
             interrupt::check()?;
             let what = Scan {
                 scan,
+                service_detection: true,
                 target: &target,
                 ports: &ports,
                 extra: &[],
@@ -218,7 +221,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         nmap: with_nmap.then(scan::nmap_version),
         load_before,
         load_after: load(),
-        runs_per_scan: args.runs,
+        runs_per_scan,
     };
     report::print(&context, &zoo, &runs, nmap.as_ref());
     if let Some(save) = &args.save {

@@ -73,10 +73,12 @@ fn str_field(v: &Value, key: &str) -> Option<String> {
     v[key].as_str().map(str::to_owned)
 }
 
-/// One tcprax command line: `tcprax SCAN -sV TARGET -p PORTS -oJ FILE EXTRA...`.
+/// One tcprax command line: `tcprax SCAN [-sV] TARGET -p PORTS -oJ FILE EXTRA...`.
 pub struct Scan<'a> {
     /// `-sS` or `-sT`.
     pub scan: &'a str,
+    /// Whether to add `-sV` (without it, the run's -sV time is NaN).
+    pub service_detection: bool,
     pub target: &'a str,
     pub ports: &'a str,
     pub extra: &'a [&'a str],
@@ -92,15 +94,19 @@ pub fn run_tcprax(
 ) -> anyhow::Result<TcpraxRun> {
     let Scan {
         scan,
+        service_detection,
         target,
         ports,
         extra,
     } = *what;
-    let name = format!("tcprax{scan}-{number}");
+    let sv: &[&str] = if service_detection { &["-sV"] } else { &[] };
+    let name = format!("tcprax{scan}{}-{number}", sv.join(""));
     let json = dir.join(&format!("{name}.json"));
     let out = run_captured(
         tb.scanner_command(&tcprax.to_string_lossy())
-            .args([scan, "-sV", target, "-p", ports, "-oJ"])
+            .arg(scan)
+            .args(sv)
+            .args([target, "-p", ports, "-oJ"])
             .arg(&json)
             .args(extra),
         dir,
@@ -116,12 +122,16 @@ pub fn run_tcprax(
     let text =
         std::fs::read_to_string(&json).with_context(|| format!("read {}", json.display()))?;
     let mut run = TcpraxRun {
-        label: format!("tcprax {scan} -sV"),
+        label: format!(
+            "tcprax {scan}{}",
+            if service_detection { " -sV" } else { "" }
+        ),
         number,
         wall: out.wall,
         service_detection_s: f64::NAN,
         ports: BTreeMap::new(),
     };
+    let mut summary = false;
     for line in text.lines() {
         let v: Value = serde_json::from_str(line).with_context(|| format!("JSON line {line}"))?;
         match v["type"].as_str() {
@@ -147,18 +157,17 @@ pub fn run_tcprax(
                 );
             }
             Some("summary") => {
-                run.service_detection_s = v["service_detection_s"]
-                    .as_f64()
-                    .context("summary without service_detection_s")?;
+                summary = true;
+                if service_detection {
+                    run.service_detection_s = v["service_detection_s"]
+                        .as_f64()
+                        .context("summary without service_detection_s")?;
+                }
             }
             _ => {}
         }
     }
-    ensure!(
-        run.service_detection_s.is_finite(),
-        "no summary line in {}",
-        json.display()
-    );
+    ensure!(summary, "no summary line in {}", json.display());
     Ok(run)
 }
 

@@ -11,6 +11,7 @@ use anyhow::{Context as _, ensure};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use tcprax_lab::interrupt;
+use tcprax_lab::servers::zoo::score::canonical_service;
 use tcprax_lab::servers::{Behaviour, Fake, Place, TempDir, start_fake_at};
 use tcprax_lab::testbed::{Testbed, have_privileges};
 
@@ -144,34 +145,41 @@ pub fn run(tcprax: Option<&Path>, runs: u32) -> anyhow::Result<()> {
         .join(",");
     let expected = 1024 * services.len();
     eprintln!("{expected} services on {TARGETS} (ports {ports}); open files: {nofile}");
+    // -sS -sV and -sT -sV, and -sT alone: the connect scan's own time, without -sV.
+    let variants = [("-sS", true), ("-sT", true), ("-sT", false)];
     let mut results: Vec<(TcpraxRun, String, String)> = Vec::new();
     for i in 0..runs {
-        interrupt::check()?;
-        let before = crate::load();
-        let what = Scan {
-            scan: "-sT",
-            target: TARGETS,
-            ports: &ports,
-            extra: &["-q"],
-        };
-        let run = run_tcprax(&tb, &tcprax, &what, &dir, i + 1)?;
-        eprintln!(
-            "run {}: wall {:.2} s, -sV {:.2} s",
-            i + 1,
-            run.wall.as_secs_f64(),
-            run.service_detection_s
-        );
-        results.push((run, before, crate::load()));
+        for (scan, service_detection) in variants {
+            interrupt::check()?;
+            let before = crate::load();
+            let what = Scan {
+                scan,
+                service_detection,
+                target: TARGETS,
+                ports: &ports,
+                extra: &["-q"],
+            };
+            let run = run_tcprax(&tb, &tcprax, &what, &dir, i + 1)?;
+            eprintln!(
+                "{} #{}: wall {:.2} s, -sV {:.2} s",
+                run.label,
+                run.number,
+                run.wall.as_secs_f64(),
+                run.service_detection_s
+            );
+            results.push((run, before, crate::load()));
+        }
     }
     println!(
-        "tcprax -sT -sV over {expected} answering ports ({TARGETS} × {} ports, AnyIP in a namespace); tcprax: `{}`\n",
+        "tcprax over {expected} answering ports ({TARGETS} × {} ports, AnyIP in a namespace); tcprax: `{}`\n",
         services.len(),
         tcprax.display()
     );
     println!(
-        "| run | open | named as expected | -sV time | services/s (open / -sV time) | wall time | load before → after |"
+        "| run | open | named as expected | -sV time | services/s (open / -sV time) | wall time | services/s (open / wall) | load before → after |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---|");
+    let silent = 1024 * services.iter().filter(|s| s.2.is_none()).count();
     for (run, before, after) in &results {
         let open = run.ports.values().filter(|p| p.state == "open").count();
         let named = run
@@ -183,22 +191,25 @@ pub fn run(tcprax: Option<&Path>, runs: u32) -> anyhow::Result<()> {
                     .find(|(sp, _, _)| sp == port)
                     .and_then(|s| s.2);
                 want.is_some_and(|w| {
-                    p.answer
-                        .service
-                        .as_deref()
-                        .and_then(tcprax_lab::servers::zoo::score::canonical_service)
-                        == tcprax_lab::servers::zoo::score::canonical_service(w)
+                    p.answer.service.as_deref().and_then(canonical_service) == canonical_service(w)
                 })
             })
             .count();
-        let silent = 1024 * services.iter().filter(|s| s.2.is_none()).count();
+        let wall = run.wall.as_secs_f64();
+        let (named, sv_time, sv_rate) = if run.service_detection_s.is_finite() {
+            (
+                format!("{named} of {}", expected - silent),
+                format!("{:.2} s", run.service_detection_s),
+                format!("{:.0}", open as f64 / run.service_detection_s),
+            )
+        } else {
+            ("(no -sV)".into(), "-".into(), "-".into())
+        };
         println!(
-            "| #{} | {open} of {expected} | {named} of {} | {:.2} s | {:.0} | {:.2} s | {before} → {after} |",
+            "| `{}` #{} | {open} of {expected} | {named} | {sv_time} | {sv_rate} | {wall:.2} s | {:.0} | {before} → {after} |",
+            run.label,
             run.number,
-            expected - silent,
-            run.service_detection_s,
-            open as f64 / run.service_detection_s,
-            run.wall.as_secs_f64()
+            open as f64 / wall
         );
     }
     Ok(())
