@@ -199,6 +199,25 @@ impl Ctx<'_> {
         cmd
     }
 
+    /// `program` in the target namespace with a private, empty `/run` (a tmpfs in a mount
+    /// namespace of its own), for daemons that keep sockets, locks and pid files at fixed paths
+    /// there (rpcbind, xrdp): nothing of theirs lands in the machine's `/run`. `unshare` and the
+    /// shell exec in place, so the pid is still the daemon's. Arguments added to the returned
+    /// command go to `program`.
+    pub fn command_private_run(&self, program: &Path, dirs: &[&str]) -> Command {
+        let mut cmd = self.place.command(&require("unshare", "util-linux"));
+        let mkdirs: String = dirs
+            .iter()
+            .map(|d| format!(" && mkdir -p /run/{d}"))
+            .collect();
+        cmd.args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg(format!(
+                "mount -t tmpfs tmpfs /run{mkdirs} && exec \"$0\" \"$@\""
+            ))
+            .arg(program);
+        cmd
+    }
+
     pub fn addr(&self) -> String {
         self.place.addr.to_string()
     }

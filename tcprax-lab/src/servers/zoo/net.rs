@@ -108,7 +108,7 @@ pub fn krb5kdc(ctx: &Ctx) -> Result<Daemon, DaemonError> {
 
 pub fn rpcbind(ctx: &Ctx) -> Result<Daemon, DaemonError> {
     let dir = ctx.subdir("rpcbind")?;
-    let mut cmd = ctx.command(&require("rpcbind", "rpcbind"));
+    let mut cmd = ctx.command_private_run(&require("rpcbind", "rpcbind"), &["rpcbind"]);
     cmd.arg("-f");
     ctx.spawn("rpcbind", &mut cmd, &dir, 111, READY)
 }
@@ -212,8 +212,7 @@ pub fn xrdp(ctx: &Ctx) -> Result<Daemon, DaemonError> {
             dir.join("xrdp-own.log").display()
         ),
     )?;
-    std::fs::create_dir_all("/run/xrdp").map_err(|e| setup_error("xrdp", "create /run/xrdp", e))?;
-    let mut cmd = ctx.command(&require("xrdp", "xrdp"));
+    let mut cmd = ctx.command_private_run(&require("xrdp", "xrdp"), &["xrdp"]);
     cmd.arg("--nodaemon").arg("--config").arg(&conf);
     ctx.spawn("xrdp", &mut cmd, &dir, 3389, READY)
 }
