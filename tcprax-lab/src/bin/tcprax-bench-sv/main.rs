@@ -57,6 +57,11 @@ struct Args {
     /// Measure -sV services per second over 16k answering ports instead of the zoo.
     #[arg(long)]
     throughput: bool,
+    /// Also write the report into this Markdown file, between the lines
+    /// `<!-- tcprax-bench-sv zoo: begin -->` and `<!-- tcprax-bench-sv zoo: end -->` (with
+    /// `--throughput`: `throughput` instead of `zoo`), e.g. docs/benchmark-sv.md.
+    #[arg(long)]
+    doc: Option<PathBuf>,
     /// Copy the scanners' raw outputs (tcprax JSON lines, nmap XML, stderr) into this directory.
     #[arg(long)]
     save: Option<PathBuf>,
@@ -72,10 +77,22 @@ fn main() -> ExitCode {
     let result = if args.list {
         list();
         Ok(())
-    } else if args.throughput {
-        throughput::run(args.tcprax.as_deref(), args.runs.unwrap_or(1))
     } else {
-        run(&args)
+        let (section, report) = if args.throughput {
+            (
+                "throughput",
+                throughput::run(args.tcprax.as_deref(), args.runs.unwrap_or(1)),
+            )
+        } else {
+            ("zoo", run(&args))
+        };
+        report.and_then(|text| {
+            print!("{text}");
+            match &args.doc {
+                Some(doc) => splice_file(doc, section, &text),
+                None => Ok(()),
+            }
+        })
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -141,7 +158,35 @@ fn save_outputs(dir: &TempDir, to: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run(args: &Args) -> anyhow::Result<()> {
+/// `doc` with the lines between `<!-- tcprax-bench-sv SECTION: begin -->` and its `end` line
+/// replaced by `text`; None when the markers are missing or out of order.
+fn splice(doc: &str, section: &str, text: &str) -> Option<String> {
+    let begin = format!("<!-- tcprax-bench-sv {section}: begin -->\n");
+    let end = format!("<!-- tcprax-bench-sv {section}: end -->");
+    let from = doc.find(&begin)? + begin.len();
+    let to = from + doc[from..].find(&end)?;
+    Some(format!(
+        "{}{}\n{}",
+        &doc[..from],
+        text.trim_end(),
+        &doc[to..]
+    ))
+}
+
+fn splice_file(path: &std::path::Path, section: &str, text: &str) -> anyhow::Result<()> {
+    let doc = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+    let new = splice(&doc, section, text).with_context(|| {
+        format!(
+            "{} has no `<!-- tcprax-bench-sv {section}: begin -->` ... `end -->` lines",
+            path.display()
+        )
+    })?;
+    std::fs::write(path, new).with_context(|| format!("write {}", path.display()))?;
+    eprintln!("report written into {}", path.display());
+    Ok(())
+}
+
+fn run(args: &Args) -> anyhow::Result<String> {
     let animals = chosen(&args.only)?;
     let runs_per_scan = args.runs.unwrap_or(3);
     let tcprax = tcprax_lab::locate::tcprax_binary(args.tcprax.as_deref())?;
@@ -223,9 +268,30 @@ fn run(args: &Args) -> anyhow::Result<()> {
         load_after: load(),
         runs_per_scan,
     };
-    report::print(&context, &zoo, &runs, nmap.as_ref());
+    let text = report::render(&context, &zoo, &runs, nmap.as_ref());
     if let Some(save) = &args.save {
         save_outputs(&dir, save)?;
     }
-    Ok(())
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_replaces_only_its_section() {
+        let doc = "# t\n<!-- tcprax-bench-sv zoo: begin -->\nold\nlines\n<!-- tcprax-bench-sv zoo: end -->\n\
+                   <!-- tcprax-bench-sv throughput: begin -->\nx\n<!-- tcprax-bench-sv throughput: end -->\n";
+        let new = splice(doc, "zoo", "| a |\n| b |\n\n").unwrap();
+        assert_eq!(
+            new,
+            "# t\n<!-- tcprax-bench-sv zoo: begin -->\n| a |\n| b |\n<!-- tcprax-bench-sv zoo: end -->\n\
+             <!-- tcprax-bench-sv throughput: begin -->\nx\n<!-- tcprax-bench-sv throughput: end -->\n"
+        );
+        assert_eq!(splice(&new, "zoo", "| a |\n| b |"), Some(new.clone()));
+        assert!(splice("no markers", "zoo", "x").is_none());
+        let reversed = "<!-- tcprax-bench-sv zoo: end -->\n<!-- tcprax-bench-sv zoo: begin -->\n";
+        assert!(splice(reversed, "zoo", "x").is_none());
+    }
 }

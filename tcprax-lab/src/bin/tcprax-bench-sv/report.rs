@@ -95,14 +95,26 @@ fn tcprax_answer(run: &TcpraxRun, port: u16) -> Option<&crate::scan::TcpraxPort>
     run.ports.get(&(TARGET_V4.to_string(), port))
 }
 
-pub fn print(
+/// `writeln!` into a String, which cannot fail.
+macro_rules! wln {
+    ($out:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+pub(crate) use wln;
+
+/// The report as Markdown.
+pub fn render(
     ctx: &Context,
     zoo: &Zoo,
     runs: &[TcpraxRun],
     nmap: Option<&(Duration, BTreeMap<u16, NmapPort>)>,
-) {
+) -> String {
+    let mut out = String::new();
     let n = zoo.exhibits.len();
-    println!(
+    wln!(
+        out,
         "tcprax -sV vs nmap -sV: {n} ports of {} real daemons on {TARGET_V4} (veth between two \
          namespaces), {} tcprax runs per scan type; load average before {}, after {}\n",
         zoo.exhibits
@@ -114,23 +126,28 @@ pub fn print(
         ctx.load_before,
         ctx.load_after
     );
-    println!(
+    wln!(
+        out,
         "tcprax: `{}`; nmap: {}\n",
         ctx.tcprax,
         ctx.nmap.as_deref().unwrap_or("not run")
     );
     for (animal, why) in &zoo.failed {
         let first = why.lines().next().unwrap_or_default();
-        println!("- did not start: {animal:?}: {}", cell(first));
+        wln!(out, "- did not start: {animal:?}: {}", cell(first));
     }
     if !zoo.failed.is_empty() {
-        println!();
+        out.push('\n');
     }
 
-    println!("| run | wall time | -sV time (`service_detection_s`) |");
-    println!("|---|---:|---:|");
+    wln!(
+        out,
+        "| run | wall time | -sV time (`service_detection_s`) |"
+    );
+    wln!(out, "|---|---:|---:|");
     for run in runs {
-        println!(
+        wln!(
+            out,
             "| `{}` #{} | {:.2} s | {:.2} s |",
             run.label,
             run.number,
@@ -147,25 +164,31 @@ pub fn print(
         };
         let wall = of(&|r| r.wall.as_secs_f64());
         medians.push((*label, wall));
-        println!(
+        wln!(
+            out,
             "| **`{label}`, median** | **{wall:.2} s** | **{:.2} s** |",
             of(&|r| r.service_detection_s)
         );
     }
     match nmap {
-        Some((wall, _)) => println!(
+        Some((wall, _)) => wln!(
+            out,
             "| `nmap -sV -n -Pn` | {:.2} s | (not reported separately) |",
             wall.as_secs_f64()
         ),
-        None => println!("| `nmap -sV` | not run | |"),
+        None => wln!(out, "| `nmap -sV` | not run | |"),
     }
 
     // Totals: the first run of each tcprax scan type, and nmap.
-    println!(
+    wln!(
+        out,
         "\nTotals over {n} ports (S = service, P = product, V = version right; rules in the doc):\n"
     );
-    println!("| tool | service | product | version | wall time | every run agreed |");
-    println!("|---|---:|---:|---:|---:|---|");
+    wln!(
+        out,
+        "| tool | service | product | version | wall time | every run agreed |"
+    );
+    wln!(out, "|---|---:|---:|---:|---:|---|");
     for (label, wall) in &medians {
         let same: Vec<&TcpraxRun> = runs.iter().filter(|r| r.label == *label).collect();
         let first = same[0];
@@ -177,7 +200,8 @@ pub fn print(
             t.add(score(&e.truth, &a));
         }
         let agreed = same.iter().all(|r| r.ports == first.ports);
-        println!(
+        wln!(
+            out,
             "| `{label}` (run 1; time: median) | {} | {} | {} | {wall:.2} s | {} |",
             t.service,
             t.product,
@@ -194,7 +218,8 @@ pub fn print(
                 .unwrap_or_default();
             t.add(score(&e.truth, &a));
         }
-        println!(
+        wln!(
+            out,
             "| `nmap -sV -n -Pn` | {} | {} | {} | {:.2} s | (one run) |",
             t.service,
             t.product,
@@ -202,26 +227,29 @@ pub fn print(
             wall.as_secs_f64()
         );
         if let Some((label, tw)) = medians.first() {
-            println!(
+            wln!(
+                out,
                 "\n`{label}` took {:.0}× less wall time than nmap -sV.",
                 wall.as_secs_f64() / tw
             );
         }
     }
     let announced = zoo.exhibits.iter().filter(|e| e.truth.announced).count();
-    println!(
+    wln!(
+        out,
         "\n{announced} of the {n} daemons tell their version to an unauthenticated client; the \
          others (marked †) do not, so no tool can get their version right.\n"
     );
 
     let Some(first) = runs.first() else {
-        return;
+        return out;
     };
-    println!(
+    wln!(
+        out,
         "| port | daemon | truth (package version) | `{}` #1 | score | nmap -sV | score |",
         first.label
     );
-    println!("|---:|---|---|---|---|---|---|");
+    wln!(out, "|---:|---|---|---|---|---|---|");
     for e in &zoo.exhibits {
         let t = tcprax_answer(first, e.port);
         let t_answer = t.map(|p| p.answer.clone()).unwrap_or_default();
@@ -241,7 +269,8 @@ pub fn print(
                 ),
             },
         };
-        println!(
+        wln!(
+            out,
             "| {} | {} | {} ({} {}) | {} | {} | {} | {} |",
             e.port,
             e.label,
@@ -254,4 +283,5 @@ pub fn print(
             n_score
         );
     }
+    out
 }

@@ -6,6 +6,7 @@
 //! MySQL, VNC, IRC banners), 6 HTTP servers (different `Server` headers, one without), and 2
 //! that accept and stay silent (the slowest case for any -sV: it has to wait). `tcprax -sT -sV`
 //! scans them from the scanner namespace; the figure is open ports / `service_detection_s`.
+use crate::report::wln;
 use crate::scan::{Scan, TcpraxRun, run_tcprax};
 use anyhow::{Context as _, ensure};
 use std::net::{IpAddr, Ipv4Addr};
@@ -116,7 +117,8 @@ fn raise_nofile() -> u64 {
     lim.rlim_cur
 }
 
-pub fn run(tcprax: Option<&Path>, runs: u32) -> anyhow::Result<()> {
+/// Run the measurement; the result is Markdown.
+pub fn run(tcprax: Option<&Path>, runs: u32) -> anyhow::Result<String> {
     let tcprax = tcprax_lab::locate::tcprax_binary(tcprax)?;
     ensure!(
         have_privileges(),
@@ -145,6 +147,7 @@ pub fn run(tcprax: Option<&Path>, runs: u32) -> anyhow::Result<()> {
         .join(",");
     let expected = 1024 * services.len();
     eprintln!("{expected} services on {TARGETS} (ports {ports}); open files: {nofile}");
+    let mut out = String::new();
     // -sS -sV and -sT -sV, and -sT alone: the connect scan's own time, without -sV.
     let variants = [("-sS", true), ("-sT", true), ("-sT", false)];
     let mut results: Vec<(TcpraxRun, String, String)> = Vec::new();
@@ -170,15 +173,17 @@ pub fn run(tcprax: Option<&Path>, runs: u32) -> anyhow::Result<()> {
             results.push((run, before, crate::load()));
         }
     }
-    println!(
+    wln!(
+        out,
         "tcprax over {expected} answering ports ({TARGETS} × {} ports, AnyIP in a namespace); tcprax: `{}`\n",
         services.len(),
         tcprax.display()
     );
-    println!(
+    wln!(
+        out,
         "| run | open | named as expected | -sV time | services/s (open / -sV time) | wall time | services/s (open / wall) | load before → after |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---|");
+    wln!(out, "|---|---:|---:|---:|---:|---:|---:|---|");
     let silent = 1024 * services.iter().filter(|s| s.2.is_none()).count();
     for (run, before, after) in &results {
         let open = run.ports.values().filter(|p| p.state == "open").count();
@@ -205,12 +210,13 @@ pub fn run(tcprax: Option<&Path>, runs: u32) -> anyhow::Result<()> {
         } else {
             ("(no -sV)".into(), "-".into(), "-".into())
         };
-        println!(
+        wln!(
+            out,
             "| `{}` #{} | {open} of {expected} | {named} | {sv_time} | {sv_rate} | {wall:.2} s | {:.0} | {before} → {after} |",
             run.label,
             run.number,
             open as f64 / wall
         );
     }
-    Ok(())
+    Ok(out)
 }

@@ -309,7 +309,13 @@ pub fn start_zoo(dir: &TempDir, cert: &TestCert, place: &Place, animals: &[Anima
         _daemons: Vec::new(),
     };
     for &animal in animals {
-        match start(&ctx, animal) {
+        let started = start(&ctx, animal).and_then(|(daemons, exhibits)| {
+            for d in &daemons {
+                in_place(place, d)?;
+            }
+            Ok((daemons, exhibits))
+        });
+        match started {
             Ok((daemons, exhibits)) => {
                 zoo._daemons.extend(daemons);
                 zoo.exhibits.extend(exhibits);
@@ -322,6 +328,31 @@ pub fn start_zoo(dir: &TempDir, cert: &TestCert, place: &Place, animals: &[Anima
 }
 
 type Started = (Vec<Daemon>, Vec<Exhibit>);
+
+/// Whether process `pid` is in the network namespace `ns` (as `ip netns` names it).
+pub fn pid_in_netns(pid: u32, ns: &str) -> std::io::Result<bool> {
+    use std::os::unix::fs::MetadataExt as _;
+    let id = |path: &str| std::fs::metadata(path).map(|m| (m.dev(), m.ino()));
+    Ok(id(&format!("/run/netns/{ns}"))? == id(&format!("/proc/{pid}/ns/net"))?)
+}
+
+/// A daemon must run in the place's network namespace, never in the machine's own (where it
+/// would listen on the real interfaces).
+fn in_place(place: &Place, daemon: &Daemon) -> Result<(), DaemonError> {
+    let Some(ns) = &place.netns else {
+        return Ok(());
+    };
+    let pid = u32::try_from(daemon.pid()).unwrap_or(0);
+    match pid_in_netns(pid, ns) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(setup_error(
+            "zoo",
+            "check its namespace",
+            format!("pid {pid} is not in {ns}"),
+        )),
+        Err(e) => Err(setup_error("zoo", "check its namespace", e)),
+    }
+}
 
 fn start(ctx: &Ctx, animal: Animal) -> Result<Started, DaemonError> {
     let one = |port: u16, label: &'static str, truth: Truth, daemon: Daemon| {
@@ -440,6 +471,33 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_process_is_found_in_its_namespace_only() {
+        if !crate::testbed::have_privileges() {
+            eprintln!("SKIP: needs root for network namespaces");
+            return;
+        }
+        let tb = crate::testbed::Testbed::new("trxzns").expect("testbed");
+        assert!(!pid_in_netns(std::process::id(), &tb.target_ns).unwrap());
+        let mut child = crate::process::Child::spawn(Command::new("ip").args([
+            "netns",
+            "exec",
+            &tb.target_ns,
+            "sleep",
+            "30",
+        ]))
+        .unwrap();
+        let pid = u32::try_from(child.pid()).unwrap();
+        // `ip netns exec` enters the namespace, then execs sleep in place.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !pid_in_netns(pid, &tb.target_ns).unwrap() {
+            assert!(std::time::Instant::now() < deadline, "never entered");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(!pid_in_netns(pid, &tb.scanner_ns).unwrap());
+        let _ = child.stop(crate::process::Stop::TERMINATE);
     }
 
     #[test]
