@@ -57,6 +57,10 @@ struct Args {
     /// Measure -sV services per second over 16k answering ports instead of the zoo.
     #[arg(long)]
     throughput: bool,
+    /// An extra argument for every tcprax run (repeat for more), e.g. `--tcprax-arg=-t
+    /// --tcprax-arg=2048`.
+    #[arg(long = "tcprax-arg", allow_hyphen_values = true)]
+    tcprax_args: Vec<String>,
     /// Also write the report into this Markdown file, between the lines
     /// `<!-- tcprax-bench-sv zoo: begin -->` and `<!-- tcprax-bench-sv zoo: end -->` (with
     /// `--throughput`: `throughput` instead of `zoo`), e.g. docs/benchmark-sv.md.
@@ -81,7 +85,12 @@ fn main() -> ExitCode {
         let (section, report) = if args.throughput {
             (
                 "throughput",
-                throughput::run(args.tcprax.as_deref(), args.runs.unwrap_or(1)),
+                throughput::run(
+                    args.tcprax.as_deref(),
+                    args.runs.unwrap_or(1),
+                    &args.tcprax_args,
+                    args.save.as_deref(),
+                ),
             )
         } else {
             ("zoo", run(&args))
@@ -189,6 +198,7 @@ fn splice_file(path: &std::path::Path, section: &str, text: &str) -> anyhow::Res
 fn run(args: &Args) -> anyhow::Result<String> {
     let animals = chosen(&args.only)?;
     let runs_per_scan = args.runs.unwrap_or(3);
+    let extra: Vec<&str> = args.tcprax_args.iter().map(String::as_str).collect();
     let tcprax = tcprax_lab::locate::tcprax_binary(args.tcprax.as_deref())?;
     ensure!(
         have_privileges(),
@@ -235,7 +245,7 @@ fn run(args: &Args) -> anyhow::Result<String> {
                 service_detection: true,
                 target: &target,
                 ports: &ports,
-                extra: &[],
+                extra: &extra,
             };
             let run = run_tcprax(&tb, &tcprax, &what, &dir, i + 1)?;
             eprintln!(
@@ -262,7 +272,9 @@ fn run(args: &Args) -> anyhow::Result<String> {
     };
     interrupt::check()?;
     let context = report::Context {
-        tcprax: tcprax.display().to_string(),
+        tcprax: format!("{} {}", tcprax.display(), extra.join(" "))
+            .trim_end()
+            .to_owned(),
         nmap: with_nmap.then(scan::nmap_version),
         load_before,
         load_after: load(),

@@ -118,7 +118,12 @@ fn raise_nofile() -> u64 {
 }
 
 /// Run the measurement; the result is Markdown.
-pub fn run(tcprax: Option<&Path>, runs: u32) -> anyhow::Result<String> {
+pub fn run(
+    tcprax: Option<&Path>,
+    runs: u32,
+    tcprax_args: &[String],
+    save: Option<&Path>,
+) -> anyhow::Result<String> {
     let tcprax = tcprax_lab::locate::tcprax_binary(tcprax)?;
     ensure!(
         have_privileges(),
@@ -148,6 +153,9 @@ pub fn run(tcprax: Option<&Path>, runs: u32) -> anyhow::Result<String> {
     let expected = 1024 * services.len();
     eprintln!("{expected} services on {TARGETS} (ports {ports}); open files: {nofile}");
     let mut out = String::new();
+    let extra: Vec<&str> = std::iter::once("-q")
+        .chain(tcprax_args.iter().map(String::as_str))
+        .collect();
     // -sS -sV and -sT -sV, and -sT alone: the connect scan's own time, without -sV.
     let variants = [("-sS", true), ("-sT", true), ("-sT", false)];
     let mut results: Vec<(TcpraxRun, String, String)> = Vec::new();
@@ -160,7 +168,7 @@ pub fn run(tcprax: Option<&Path>, runs: u32) -> anyhow::Result<String> {
                 service_detection,
                 target: TARGETS,
                 ports: &ports,
-                extra: &["-q"],
+                extra: &extra,
             };
             let run = run_tcprax(&tb, &tcprax, &what, &dir, i + 1)?;
             eprintln!(
@@ -177,7 +185,7 @@ pub fn run(tcprax: Option<&Path>, runs: u32) -> anyhow::Result<String> {
         out,
         "tcprax over {expected} answering ports ({TARGETS} × {} ports, AnyIP in a namespace); tcprax: `{}`\n",
         services.len(),
-        tcprax.display()
+        format!("{} {}", tcprax.display(), extra.join(" "))
     );
     wln!(
         out,
@@ -217,6 +225,9 @@ pub fn run(tcprax: Option<&Path>, runs: u32) -> anyhow::Result<String> {
             run.number,
             open as f64 / wall
         );
+    }
+    if let Some(save) = save {
+        crate::save_outputs(&dir, save)?;
     }
     Ok(out)
 }
