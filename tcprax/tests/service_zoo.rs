@@ -10,7 +10,8 @@
 //! svfast: the built-in fast path). After those merge, drop the `#[ignore]`.
 //!
 //! Packages (TEST_PACKAGES in xtask/src/setup.rs): redis-server, memcached, mosquitto, git,
-//! prometheus-node-exporter, dnsmasq-base, dovecot-imapd, dovecot-pop3d, beanstalkd.
+//! prometheus-node-exporter, dnsmasq-base, dovecot-imapd, dovecot-pop3d, beanstalkd,
+//! exim4-daemon-light.
 mod common;
 
 use std::net::IpAddr;
@@ -147,6 +148,13 @@ fn node_exporter_is_http() {
 #[ignore = "needs svfast: HTTP product and version from the body and headers beyond Server"]
 fn node_exporter_product_and_version() {
     check(Animal::NodeExporter, &[Product, Version]);
+}
+
+#[test]
+#[ignore = "needs svfast: a ClientHello without ALPN for strict-ALPN servers (Exim on 465 answers \
+            no_application_protocol)"]
+fn exim_smtps_is_named_with_version() {
+    check(Animal::Exim, &[Service, Product, Version]);
 }
 
 #[test]

@@ -48,6 +48,7 @@ const TEST_PACKAGES: &[&str] = &[
     "dovecot-imapd",
     "dovecot-pop3d",
     "beanstalkd",
+    "exim4-daemon-light",
 ];
 
 /// The whole -sV zoo of `cargo xtask bench-sv` (tcprax-lab/src/servers/zoo/), beyond
@@ -59,7 +60,6 @@ pub const BENCH_SV_PACKAGES: &[&str] = &[
     "krb5-kdc",
     "rpcbind",
     "slapd",
-    "exim4-daemon-light",
     "rsync",
     "openvpn",
     "squid",
