@@ -217,7 +217,14 @@ fn run(args: &Args) -> anyhow::Result<String> {
         &[IpAddr::V4(TARGET_V4)],
     );
     eprintln!("starting {} daemons in {}...", animals.len(), tb.target_ns);
+    let starting = std::time::Instant::now();
     let zoo = zoo::start_zoo(&dir, &cert, &place, &animals);
+    eprintln!(
+        "{} of {} daemons up in {:.1} s",
+        animals.len() - zoo.failed.len(),
+        animals.len(),
+        starting.elapsed().as_secs_f64()
+    );
     interrupt::check()?;
     for (animal, why) in &zoo.failed {
         eprintln!("{}: did not start: {why}", animal_name(*animal));
