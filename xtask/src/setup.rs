@@ -58,6 +58,37 @@ const TEST_PACKAGES: &[&str] = &[
     "nats-server",
     // `tcprax report` is rendered in headless Chromium in its end-to-end test.
     "chromium",
+    // The fast subset of the -sV zoo (tcprax/tests/service_zoo.rs), beyond the daemons above.
+    "memcached",
+    "mosquitto",
+    "git",
+    "dovecot-imapd",
+    "dovecot-pop3d",
+    "beanstalkd",
+];
+
+/// The whole -sV zoo of `cargo xtask bench-sv` (tcprax-lab/src/servers/zoo/), beyond
+/// TEST_PACKAGES; a test in tcprax-lab checks that every package a zoo daemon needs is named
+/// here or there.
+pub const BENCH_SV_PACKAGES: &[&str] = &[
+    "inetutils-telnetd",
+    "inetutils-inetd",
+    "krb5-kdc",
+    "rpcbind",
+    "rsync",
+    "openvpn",
+    "squid",
+    "mariadb-server",
+    "xrdp",
+    "subversion",
+    "postgresql",
+    "prosody",
+    "tigervnc-standalone-server",
+    "stunnel4",
+    "ngircd",
+    "lighttpd",
+    "haproxy",
+    "tinyproxy",
 ];
 const NGINX_PACKAGES: &[&str] = &["nginx-light", "nginx"];
 
@@ -201,16 +232,45 @@ fn ensure_debian_packages() -> anyhow::Result<()> {
             NGINX_PACKAGES[1]
         });
     }
-    let _no_services = PolicyRcGuard::install(Path::new(POLICY_RC))?;
-    exec::run(
-        apt_get()
-            .args(["install", "-y", "--no-install-recommends"])
-            .args(&missing),
-    )?;
+    apt_install(&missing)?;
     if !Path::new(LLVM_PREFIX).join("bin/llvm-config").exists() {
         bail!("{LLVM_PACKAGE} is installed but {LLVM_PREFIX}/bin/llvm-config is not there");
     }
     Ok(())
+}
+
+/// Install `packages` with no recommends, removing nothing, and starting no services.
+fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
+    let _no_services = PolicyRcGuard::install(Path::new(POLICY_RC))?;
+    exec::run(
+        apt_get()
+            .args(["install", "-y", "--no-install-recommends", "--no-remove"])
+            .args(packages),
+    )
+}
+
+/// The zoo of `cargo xtask bench-sv`: install what is missing of [`BENCH_SV_PACKAGES`].
+pub fn ensure_bench_sv_packages() -> anyhow::Result<()> {
+    let missing: Vec<&str> = BENCH_SV_PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| !dpkg_installed(p))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !running_as_root() {
+        bail!(
+            "the -sV zoo needs these Debian packages and installing them needs root: {}",
+            missing.join(" ")
+        );
+    }
+    eprintln!(
+        "xtask: setup: installing the -sV zoo's packages: {}",
+        missing.join(" ")
+    );
+    exec::run(apt_get().arg("update"))?;
+    apt_install(&missing)
 }
 
 /// apt-get that asks nothing, keeps existing config files and starts no services.

@@ -24,8 +24,9 @@ tasks:
   bench [--] [ARGS...]  setup, build release, run the -sS benchmark (tcprax-bench:
                         --quick, --tools LIST)
   bench-sv [--] [ARGS...]
-                        setup, build release, run the -sV benchmark (tcprax-bench-sv:
-                        --runs N, --no-nmap)
+                        setup (and the zoo's daemons), build release, run the -sV
+                        benchmark (tcprax-bench-sv: --runs N, --no-nmap, --only LIST,
+                        --list, --throughput)
   fuzz [SECONDS] [TARGET...]
                         run the cargo-fuzz targets in fuzz/ for SECONDS each (default 60)
   help                  this text
@@ -174,6 +175,9 @@ pub fn execute(task: Task) -> anyhow::Result<ExitCode> {
         }
         Task::Lab { program, args } => {
             setup::ensure(Purpose::Build)?;
+            if program == LabProgram::BenchSv {
+                setup::ensure_bench_sv_packages()?;
+            }
             exec::run(cargo().args(lab_build_args(program)))?;
             // The lab programs find tcprax through TCPRAX_BIN first: point it at the binary
             // just built, wherever the target directory is.

@@ -2,11 +2,41 @@
 //! [`TempDir`], started here or in a namespace, each behind a [`Daemon`] guard; and the versions
 //! of the installed ones, which the tests expect tcprax to report.
 use super::{Place, TempDir, TestCert, free_port, require, run_ok};
-use crate::process::Child;
+use crate::process::{Child, ProcessError};
 use std::io::Read as _;
+use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// Why a daemon did not come up.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("{daemon}: {source}")]
+    Spawn {
+        daemon: &'static str,
+        source: ProcessError,
+    },
+    #[error("{daemon} exited ({status}) before listening:\n{log}")]
+    Exited {
+        daemon: &'static str,
+        status: std::process::ExitStatus,
+        log: String,
+    },
+    #[error("{daemon} did not listen on {addr} within {secs} s:\n{log}")]
+    NotListening {
+        daemon: &'static str,
+        addr: std::net::SocketAddr,
+        secs: u64,
+        log: String,
+    },
+    #[error("{daemon}: {step}: {detail}")]
+    Setup {
+        daemon: &'static str,
+        step: String,
+        detail: String,
+    },
+}
 
 /// A daemon we started; dropping it stops it by pid (SIGTERM, then SIGKILL after 3 s) and reaps
 /// it, through its [`Child`] guard.
@@ -20,11 +50,6 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// The daemon's process id.
-    pub fn pid(&self) -> libc::pid_t {
-        self.child.pid()
-    }
-
     pub(super) fn spawn(
         name: &'static str,
         cmd: &mut Command,
@@ -32,10 +57,39 @@ impl Daemon {
         place: &Place,
         port: u16,
     ) -> Daemon {
-        let out = std::fs::File::create(&log).expect("create log");
-        let err = out.try_clone().expect("clone log");
-        let child = Child::spawn(cmd.stdin(Stdio::piped()).stdout(out).stderr(err))
-            .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
+        Daemon::try_spawn(name, cmd, log, place, port, Duration::from_secs(10))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Start `cmd` with its output in `log` and wait up to `ready_within` until `port` accepts;
+    /// on failure the error carries the daemon's log (and the daemon is stopped).
+    pub(crate) fn try_spawn(
+        name: &'static str,
+        cmd: &mut Command,
+        log: PathBuf,
+        place: &Place,
+        port: u16,
+        ready_within: Duration,
+    ) -> Result<Daemon, DaemonError> {
+        let setup = |step: &str, e: std::io::Error| DaemonError::Setup {
+            daemon: name,
+            step: step.to_owned(),
+            detail: e.to_string(),
+        };
+        let out = std::fs::File::create(&log).map_err(|e| setup("create its log", e))?;
+        let err = out.try_clone().map_err(|e| setup("clone its log", e))?;
+        // Its own process group: what it forks (per-connection children, workers) is stopped
+        // with it, and a Ctrl-C on the terminal reaches only us, who stop it in order.
+        let child = Child::spawn(
+            cmd.stdin(Stdio::piped())
+                .stdout(out)
+                .stderr(err)
+                .process_group(0),
+        )
+        .map_err(|source| DaemonError::Spawn {
+            daemon: name,
+            source,
+        })?;
         let mut daemon = Daemon {
             name,
             child,
@@ -43,8 +97,13 @@ impl Daemon {
             place: place.clone(),
             port,
         };
-        daemon.wait_listening();
-        daemon
+        daemon.wait_listening(ready_within)?;
+        Ok(daemon)
+    }
+
+    /// The daemon's pid (the process itself: `ip netns exec` and `setpriv` exec in place).
+    pub fn pid(&self) -> libc::pid_t {
+        self.child.pid()
     }
 
     fn log_text(&self) -> String {
@@ -53,29 +112,43 @@ impl Daemon {
         s
     }
 
-    /// Poll until the port accepts; panic with the daemon's log if it died or never listened.
-    fn wait_listening(&mut self) {
+    /// Poll until the port accepts; an error with the daemon's log if it died or never listened.
+    fn wait_listening(&mut self, within: Duration) -> Result<(), DaemonError> {
         let addr = self.place.socket_addr(self.port);
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + within;
         while Instant::now() < deadline {
             if let Ok(Some(finished)) = self.child.try_wait() {
-                panic!(
-                    "{} exited ({}) before listening:\n{}",
-                    self.name,
-                    finished.status,
-                    self.log_text()
-                );
+                return Err(DaemonError::Exited {
+                    daemon: self.name,
+                    status: finished.status,
+                    log: self.log_text(),
+                });
             }
             if self.place.accepts(self.port) {
-                return;
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!(
-            "{} did not listen on {addr} within 10 s:\n{}",
-            self.name,
-            self.log_text()
-        );
+        Err(DaemonError::NotListening {
+            daemon: self.name,
+            addr,
+            secs: within.as_secs(),
+            log: self.log_text(),
+        })
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let group = self.child.pid();
+        // SIGTERM to the whole group while its leader is not reaped yet (so the group id, its
+        // pid, cannot belong to anyone else), then stop and reap the leader as usual; SIGKILL to
+        // what is left of the group (a group with members keeps its id from being reused).
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(-group, libc::SIGTERM) };
+        let _ = self.child.stop(crate::process::Stop::TERMINATE);
+        // SAFETY: as above.
+        unsafe { libc::kill(-group, libc::SIGKILL) };
     }
 }
 

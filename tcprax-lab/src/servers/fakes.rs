@@ -37,6 +37,8 @@ pub enum Behaviour {
     TlsSilent(Arc<rustls::ServerConfig>),
     /// Sends `greeting` in the clear, then reads and discards (an SMTP or FTP banner).
     Banner(&'static str),
+    /// Reads a request head (up to a blank line), sends `response` whole and closes.
+    Http(&'static str),
 }
 
 pub async fn start_fake(behaviour: Behaviour) -> Fake {
@@ -52,6 +54,9 @@ pub async fn start_fake_at(behaviour: Behaviour, place: &Place, port: u16) -> Fa
     std_listener
         .set_nonblocking(true)
         .expect("nonblocking fake listener");
+    // std listens with a backlog of 128; the throughput benchmark opens thousands at once.
+    // SAFETY: listen on a socket we own; calling it again only changes the backlog.
+    unsafe { libc::listen(std::os::fd::AsRawFd::as_raw_fd(&std_listener), 4096) };
     let listener = TcpListener::from_std(std_listener).expect("register fake listener");
     let port = listener.local_addr().expect("fake addr").port();
     let task = tokio::spawn(async move {
@@ -122,6 +127,18 @@ async fn serve(behaviour: Behaviour, mut stream: TcpStream) {
         Behaviour::Banner(greeting) => {
             let _ = stream.write_all(greeting.as_bytes()).await;
             drain(stream).await;
+        }
+        Behaviour::Http(response) => {
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16384 {
+                match stream.read(&mut buf).await {
+                    Ok(n) if n > 0 => head.extend_from_slice(&buf[..n]),
+                    _ => return,
+                }
+            }
+            let _ = stream.write_all(response.as_bytes()).await;
+            let _ = stream.shutdown().await;
         }
     }
 }

@@ -17,12 +17,14 @@ mod daemons;
 mod dozen;
 mod fakes;
 pub mod fastpath;
+pub mod zoo;
 
 pub use cert::TestCert;
 pub use daemons::{
-    Daemon, nginx_version, openssh_version, python_smtpd_available, start_nginx, start_nginx_at,
-    start_openssl_server, start_openssl_server_at, start_python_smtpd_at, start_sshd,
-    start_sshd_at, start_tls10, start_tls10_at, start_vsftpd, start_vsftpd_at, vsftpd_version,
+    Daemon, DaemonError, nginx_version, openssh_version, python_smtpd_available, start_nginx,
+    start_nginx_at, start_openssl_server, start_openssl_server_at, start_python_smtpd_at,
+    start_sshd, start_sshd_at, start_tls10, start_tls10_at, start_vsftpd, start_vsftpd_at,
+    vsftpd_version,
 };
 pub use dozen::{Dozen, start_dozen};
 pub use fakes::{Behaviour, Fake, start_fake, start_fake_at};
@@ -118,7 +120,7 @@ impl Place {
 
     /// A command that runs `program` here. `ip netns exec` execs the program without forking,
     /// so the child's pid is the program's.
-    fn command(&self, program: &Path) -> Command {
+    pub(crate) fn command(&self, program: &Path) -> Command {
         match &self.netns {
             None => Command::new(program),
             Some(ns) => {
@@ -139,7 +141,7 @@ impl Place {
     }
 
     /// Whether `port` here accepts a TCP connection.
-    fn accepts(&self, port: u16) -> bool {
+    pub(crate) fn accepts(&self, port: u16) -> bool {
         let addr = self.socket_addr(port);
         self.run(move || StdStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok())
     }

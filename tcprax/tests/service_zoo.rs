@@ -1,0 +1,182 @@
+//! -sV against the fast subset of the benchmark's zoo (`tcprax_lab::servers::zoo`): real Debian
+//! daemons that start in well under two seconds, each in a target namespace of its own test,
+//! scanned with `tcprax -sT -sV 198.18.0.2 -p PORT -oJ -` from the scanner namespace. What
+//! tcprax reports is scored against the port's ground truth (service name, product, and the
+//! upstream version of the installed package, read with dpkg-query) with the benchmark's own
+//! matching rules (`zoo::score`, docs/benchmark-sv.md).
+//!
+//! Each daemon has one test for what main's tcprax already gets right, and one `#[ignore]`d test
+//! per part it does not get yet, saying which work it waits for (svprobes: nmap's probe file;
+//! svfast: the built-in fast path). After those merge, drop the `#[ignore]`.
+//!
+//! Packages (TEST_PACKAGES in xtask/src/setup.rs): redis-server, memcached, mosquitto, git,
+//! prometheus-node-exporter, dnsmasq-base, dovecot-imapd, dovecot-pop3d, beanstalkd,
+//! exim4-daemon-light.
+mod common;
+
+use std::net::IpAddr;
+use tcprax_lab::servers::zoo::score::{Answer, Score, score};
+use tcprax_lab::servers::zoo::{self, Animal, Exhibit};
+use tcprax_lab::servers::{Place, TempDir, TestCert};
+use tcprax_lab::testbed::TARGET_V4;
+
+/// The parts of an answer a test requires.
+#[derive(Clone, Copy, Debug)]
+enum Part {
+    Service,
+    Product,
+    Version,
+}
+
+/// Start `animal` alone in a fresh testbed, scan its ports with -sT -sV, and return each port's
+/// truth with tcprax's answer. None: not root (the skip message is printed).
+fn scan(animal: Animal) -> Option<Vec<(Exhibit, Answer, serde_json::Value)>> {
+    let tb = common::testbed("trxzoo")?;
+    let dir = TempDir::new("zoo-test");
+    let place = Place::netns(&tb.target_ns, IpAddr::V4(TARGET_V4));
+    let cert = TestCert::generate_for(&dir, "zoo.tcprax.test", &["zoo.tcprax.test"], &[]);
+    let zoo = zoo::start_zoo(&dir, &cert, &place, &[animal]);
+    if let Some((_, why)) = zoo.failed.first() {
+        panic!(
+            "{animal:?} did not start (packages: {:?}): {why}",
+            animal.packages()
+        );
+    }
+    let ports = zoo
+        .ports()
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let out = tb
+        .scanner_command(common::bin())
+        .args([
+            "-sT",
+            "-sV",
+            &TARGET_V4.to_string(),
+            "-p",
+            &ports,
+            "-oJ",
+            "-",
+        ])
+        .output()
+        .expect("run tcprax");
+    let reported = common::json_ports(&out);
+    Some(
+        zoo.exhibits
+            .iter()
+            .map(|e| {
+                let v = reported
+                    .iter()
+                    .find(|v| v["port"] == e.port)
+                    .unwrap_or_else(|| panic!("port {} not reported: {reported:?}", e.port))
+                    .clone();
+                assert_eq!(v["state"], "open", "{v}");
+                let s = &v["service"];
+                let field = |k: &str| s[k].as_str().map(str::to_owned);
+                let answer = Answer {
+                    service: field("service"),
+                    product: field("product"),
+                    version: field("version"),
+                };
+                (e.clone(), answer, v)
+            })
+            .collect(),
+    )
+}
+
+/// Every port of `animal` must get `parts` right.
+fn check(animal: Animal, parts: &[Part]) {
+    let Some(results) = scan(animal) else {
+        return;
+    };
+    for (exhibit, answer, json) in results {
+        let Score {
+            service,
+            product,
+            version,
+        } = score(&exhibit.truth, &answer);
+        for part in parts {
+            let ok = match part {
+                Part::Service => service,
+                Part::Product => product,
+                Part::Version => version,
+            };
+            assert!(
+                ok,
+                "{} on port {}: {part:?} wrong; want {:?} (from {} {}), tcprax said {answer:?}: {json}",
+                exhibit.label,
+                exhibit.port,
+                exhibit.truth,
+                exhibit.truth.package,
+                exhibit.truth.package_version
+            );
+        }
+    }
+}
+
+use Part::{Product, Service, Version};
+
+#[test]
+fn memcached_is_named_with_product_and_version() {
+    check(Animal::Memcached, &[Service, Product, Version]);
+}
+
+#[test]
+fn redis_is_named_redis() {
+    check(Animal::Redis, &[Service, Product]);
+}
+
+#[test]
+#[ignore = "needs svfast: the Redis version (INFO) on the fast path, or svprobes' redis probe"]
+fn redis_version() {
+    check(Animal::Redis, &[Version]);
+}
+
+#[test]
+fn dovecot_imaps_and_pop3s_are_named_dovecot() {
+    // Dovecot tells no version before login: service and product are all there is.
+    check(Animal::Dovecot, &[Service, Product]);
+}
+
+#[test]
+fn node_exporter_is_http() {
+    check(Animal::NodeExporter, &[Service]);
+}
+
+#[test]
+#[ignore = "needs svfast: HTTP product and version from the body and headers beyond Server"]
+fn node_exporter_product_and_version() {
+    check(Animal::NodeExporter, &[Product, Version]);
+}
+
+#[test]
+#[ignore = "needs svfast: a ClientHello without ALPN for strict-ALPN servers (Exim on 465 answers \
+            no_application_protocol)"]
+fn exim_smtps_is_named_with_version() {
+    check(Animal::Exim, &[Service, Product, Version]);
+}
+
+#[test]
+#[ignore = "needs svprobes: DNS over TCP (nmap's DNSVersionBindReqTCP probe)"]
+fn dnsmasq_is_named_with_version() {
+    check(Animal::Dnsmasq, &[Service, Product, Version]);
+}
+
+#[test]
+#[ignore = "needs svprobes: an MQTT CONNECT probe"]
+fn mosquitto_is_mqtt() {
+    check(Animal::Mosquitto, &[Service]);
+}
+
+#[test]
+#[ignore = "needs svprobes: the git-daemon probe"]
+fn git_daemon_is_git() {
+    check(Animal::Git, &[Service]);
+}
+
+#[test]
+#[ignore = "needs svprobes: beanstalkd answers `stats` with its version"]
+fn beanstalkd_is_named_with_version() {
+    check(Animal::Beanstalkd, &[Service, Product, Version]);
+}
