@@ -79,8 +79,8 @@ pub fn count_at_target(testbed: &Testbed) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// (SYNs, RSTs) counted at the target so far.
-fn target_counters(testbed: &Testbed) -> anyhow::Result<(u64, u64)> {
+/// (SYNs, RSTs) counted at the target so far (by nftables: the kernel target).
+pub fn target_counters(testbed: &Testbed) -> anyhow::Result<(u64, u64)> {
     let out = testbed.target_sh("nft list counters table inet trxbench")?;
     let text = String::from_utf8_lossy(&out.stdout);
     parse_nft_counters(&text).context("reading the nftables counters")
@@ -189,13 +189,15 @@ impl Drop for Scratch {
     }
 }
 
-/// Run the scanner of `spec` (`argv`, writing `out`) once and measure it.
+/// Run the scanner of `spec` (`argv`, writing `out`) once and measure it; `counters` reads
+/// the (SYNs, RSTs) that reached the target so far.
 pub fn measure(
     testbed: &Testbed,
     spec: &Spec,
     argv: &[String],
     out: &Path,
     scratch: &Path,
+    counters: &dyn Fn() -> anyhow::Result<(u64, u64)>,
 ) -> anyhow::Result<Measured> {
     let trickle = match spec.tool {
         Tool::MasscanOwn | Tool::MasscanSpare => Some(Trickle::start(testbed)?),
@@ -213,7 +215,7 @@ pub fn measure(
         .stdout(Stdio::null())
         .stderr(stderr);
 
-    let (syns0, rsts0) = target_counters(testbed)?;
+    let (syns0, rsts0) = counters()?;
     let host0 = host_busy();
     let t0 = Instant::now();
     let mut scanner = Child::spawn(&mut cmd)?;
@@ -226,7 +228,7 @@ pub fn measure(
     check_interrupted()?;
     // Late answers and the scanner's RSTs are still in flight for a moment.
     std::thread::sleep(Duration::from_millis(300));
-    let (syns1, rsts1) = target_counters(testbed)?;
+    let (syns1, rsts1) = counters()?;
 
     let mut notes = Vec::new();
     match finished.code() {
@@ -251,6 +253,15 @@ pub fn measure(
             }
             if r.interrupted {
                 notes.push("interrupted".into());
+            }
+            let scope = &spec.scope;
+            for (what, got, truth) in [
+                ("closed", r.closed, scope.truth_closed()),
+                ("filtered", r.filtered, scope.truth_filtered()),
+            ] {
+                if got.is_some_and(|n| n != truth) {
+                    notes.push(format!("{what} {} of {truth}", got.unwrap_or(0)));
+                }
             }
             (r.open, r.probes_sent)
         }

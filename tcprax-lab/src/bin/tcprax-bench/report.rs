@@ -1,7 +1,7 @@
 //! The results as Markdown: one row per run, the fastest complete run of each tool, and the
 //! conditions (CPUs, kernel, load, versions) that every number depends on.
 use crate::measure::Measured;
-use crate::tools::Tool;
+use crate::tools::{Target, Tool};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -47,6 +47,7 @@ pub fn report(
     results: &[Measured],
     skipped: &[String],
     quick: bool,
+    target: Target,
     total: Duration,
     load: &str,
     versions: &[String],
@@ -61,6 +62,7 @@ pub fn report(
         kernel_release(),
         total.as_secs_f64()
     );
+    let _ = writeln!(s, "Target: {}.\n", target.label());
     if !versions.is_empty() {
         let _ = writeln!(s, "Versions: {}.\n", versions.join(", "));
     }
@@ -84,7 +86,7 @@ pub fn report(
             "| {} | {} × {} | {} | {} | {} | {:.2} | {} / {} | {} | {:.2} ({:.2}+{:.2}) | {:.2} | {} | {} | {} | {} |",
             m.spec.tool.label(),
             m.spec.scope.range,
-            m.spec.scope.ports.len(),
+            m.spec.scope.port_count(),
             fmt_rate(m.spec.rate),
             probes,
             fmt_count(m.pps().round() as u64),
