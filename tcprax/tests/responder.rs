@@ -1,6 +1,9 @@
 //! The benchmark's XDP responder (`tcprax_lab::responder`) answers exactly as configured: a
 //! real `tcprax -sS` of a few hundred probes through it gets the expected verdict for every
-//! (address, port), and the responder's counters match the probes one for one.
+//! (address, port), and the responder's counters match the probes one for one. Run with both
+//! send paths: the default sends these targets (routed through a gateway on a veth) as
+//! AF_PACKET frames, which the scanner's netfilter OUTPUT hook never sees; `--send-path raw`
+//! sends them through the raw IP socket, which it does.
 mod common;
 
 use std::collections::BTreeMap;
@@ -95,14 +98,24 @@ fn scan_through_responder(prefix: &str, extra: &[&str]) -> Option<u64> {
     Some(words[at + 1].parse().unwrap())
 }
 
+/// 48 × 5 answered + 16 × 5 × 2 silent.
+const SYNS: u64 = 48 * 5 + 16 * 5 * 2;
+
 #[test]
-fn responder_answers_open_closed_and_silent_exactly() {
+fn responder_answers_exactly_and_frames_skip_netfilter() {
     let Some(output_syns) = scan_through_responder("trxresp", &[]) else {
         return;
     };
+    assert_eq!(output_syns, 0, "AF_PACKET frames pass no OUTPUT hook");
+}
+
+#[test]
+fn responder_answers_exactly_through_the_raw_socket() {
+    let Some(output_syns) = scan_through_responder("trxrespraw", &["--send-path", "raw"]) else {
+        return;
+    };
     assert_eq!(
-        output_syns,
-        48 * 5 + 16 * 5 * 2,
-        "every SYN left through the raw socket"
+        output_syns, SYNS,
+        "every raw-socket SYN passes the OUTPUT hook"
     );
 }

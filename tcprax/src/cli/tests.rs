@@ -352,6 +352,8 @@ fn syn_options() {
         "--shard",
         "2/3",
         "--no-rst",
+        "--send-path",
+        "raw",
         "198.18.0.2",
     ]);
     assert_eq!(
@@ -365,12 +367,21 @@ fn syn_options() {
             send_rst: false,
             xdp_log: false,
             include_broadcast: false,
+            send_path: SendPath::Raw,
         }
     );
     assert_eq!(
         ok(&["-S", "2001:db8::1", "198.18.0.2"]).syn.source_addr,
         Some("2001:db8::1".parse().unwrap())
     );
+}
+
+#[test]
+fn send_path_is_auto_unless_raw_is_asked_for() {
+    assert_eq!(ok(&["-sS", "198.18.0.2"]).syn.send_path, SendPath::Auto);
+    let auto = ok(&["-sS", "--send-path", "auto", "198.18.0.2"]);
+    assert_eq!(auto.syn.send_path, SendPath::Auto);
+    assert!(parse(&["-sS", "--send-path", "xdp", "198.18.0.2"]).is_err());
 }
 
 /// Network and broadcast addresses of connected subnets are skipped unless asked for.

@@ -46,6 +46,8 @@ pub struct RouteMsg {
     pub oif: Option<u32>,
     /// The source address the kernel picked (a lookup) or the route's `src` (a dump).
     pub prefsrc: Option<IpAddr>,
+    /// The next hop, for a route through a gateway (`RTA_GATEWAY`); None on the link itself.
+    pub gateway: Option<IpAddr>,
 }
 
 /// One netlink message inside a receive buffer: its type and its payload (after the header).
@@ -124,10 +126,54 @@ pub fn parse_route(payload: &[u8]) -> Option<RouteMsg> {
                     .map(u32::from_ne_bytes);
             }
             libc::RTA_PREFSRC => msg.prefsrc = addr_of(value),
+            libc::RTA_GATEWAY => msg.gateway = addr_of(value),
             _ => {}
         }
     }
     Some(msg)
+}
+
+/// One entry of the neighbour table (`RTM_NEWNEIGH`): what `ip neigh` lists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Neighbour {
+    pub ifindex: u32,
+    pub addr: IpAddr,
+    /// `NUD_*` state bits.
+    pub state: u16,
+    /// The link-layer address, when the entry has one (Ethernet: 6 bytes).
+    pub lladdr: Option<[u8; 6]>,
+}
+
+/// `struct ndmsg`: family, padding, ifindex, state, flags, type.
+const NDMSG_LEN: usize = 12;
+const NDA_DST: u16 = 1;
+const NDA_LLADDR: u16 = 2;
+/// `NUD_*` states whose link-layer address can be used: reachable, stale, delay, probe,
+/// permanent (everything but incomplete, failed, noarp and none).
+pub const NUD_USABLE: u16 = 0x02 | 0x04 | 0x08 | 0x10 | 0x80;
+
+/// Decode the payload of an `RTM_NEWNEIGH`. None if it is short or names no address.
+pub fn parse_neighbour(payload: &[u8]) -> Option<Neighbour> {
+    if payload.len() < NDMSG_LEN {
+        return None;
+    }
+    let ifindex = u32::from_ne_bytes(payload[4..8].try_into().ok()?);
+    let state = u16::from_ne_bytes(payload[8..10].try_into().ok()?);
+    let mut addr = None;
+    let mut lladdr = None;
+    for (kind, value) in attributes(payload, NDMSG_LEN) {
+        match kind {
+            NDA_DST => addr = addr_of(value),
+            NDA_LLADDR => lladdr = value.try_into().ok(),
+            _ => {}
+        }
+    }
+    Some(Neighbour {
+        ifindex,
+        addr: addr?,
+        state,
+        lladdr,
+    })
 }
 
 /// Decode the destination prefix of an `RTM_NEWRULE`: Some((prefix, length)) for a rule with
@@ -361,6 +407,16 @@ impl Netlink {
         Ok(out)
     }
 
+    /// Every entry of the family's neighbour table (ARP for IPv4, NDP for IPv6).
+    pub fn neighbours(&mut self, v6: bool) -> io::Result<Vec<Neighbour>> {
+        let mut out = Vec::new();
+        // `struct ndmsg` is 12 bytes with the family first, like the `rtmsg` of `request`.
+        self.dump(libc::RTM_GETNEIGH, v6, |payload| {
+            out.extend(parse_neighbour(payload));
+        })?;
+        Ok(out)
+    }
+
     /// (prefix, length) of every policy rule of the family that selects by destination.
     pub fn rule_prefixes(&mut self, v6: bool) -> io::Result<Vec<(IpAddr, u8)>> {
         let mut out = Vec::new();
@@ -414,8 +470,35 @@ mod tests {
         p.extend(attr(libc::RTA_DST, &[198, 18, 5, 3]));
         p.extend(attr(libc::RTA_OIF, &7u32.to_ne_bytes()));
         p.extend(attr(libc::RTA_PREFSRC, &[198, 18, 5, 1]));
+        p.extend(attr(libc::RTA_GATEWAY, &[198, 18, 5, 254]));
         p.extend(attr(libc::RTA_UID, &0u32.to_ne_bytes()));
         p
+    }
+
+    #[test]
+    fn a_neighbour_entry_gives_interface_address_state_and_mac() {
+        // ndmsg: AF_INET, pads, ifindex 4, NUD_REACHABLE, flags, type.
+        let mut p = vec![libc::AF_INET as u8, 0, 0, 0];
+        p.extend_from_slice(&4i32.to_ne_bytes());
+        p.extend_from_slice(&0x02u16.to_ne_bytes());
+        p.extend_from_slice(&[0, 1]);
+        p.extend(attr(NDA_DST, &[198, 18, 0, 2]));
+        p.extend(attr(NDA_LLADDR, &[2, 0, 0, 0, 0, 9]));
+        assert_eq!(
+            parse_neighbour(&p),
+            Some(Neighbour {
+                ifindex: 4,
+                addr: IpAddr::from([198, 18, 0, 2]),
+                state: 0x02,
+                lladdr: Some([2, 0, 0, 0, 0, 9]),
+            })
+        );
+        // An incomplete entry has no link-layer address; one without NDA_DST is skipped.
+        let mut q = p[..NDMSG_LEN].to_vec();
+        q[8..10].copy_from_slice(&0x01u16.to_ne_bytes());
+        q.extend(attr(NDA_DST, &[198, 18, 0, 3]));
+        assert_eq!(parse_neighbour(&q).unwrap().lladdr, None);
+        assert_eq!(parse_neighbour(&p[..NDMSG_LEN]), None);
     }
 
     #[test]
@@ -432,6 +515,7 @@ mod tests {
                 dst: Some(IpAddr::from([198, 18, 5, 3])),
                 oif: Some(7),
                 prefsrc: Some(IpAddr::from([198, 18, 5, 1])),
+                gateway: Some(IpAddr::from([198, 18, 5, 254])),
             })
         );
     }
