@@ -33,7 +33,7 @@ mod tools;
 
 use anyhow::{Context as _, bail};
 use clap::Parser;
-use measure::{Scratch, count_at_target, drain, measure, target_counters};
+use measure::{AtTarget, Scratch, count_at_target, drain, measure};
 use report::{load_average, report, versions};
 use std::fs::File;
 use std::path::PathBuf;
@@ -74,6 +74,10 @@ struct Args {
     /// here), or an XDP responder on its veth (measures the scanner's sender).
     #[arg(long, value_enum, default_value = "kernel")]
     target: Target,
+    /// One more argument for every tcprax run (repeat it), e.g. `--tcprax-arg=--send-path
+    /// --tcprax-arg=raw`.
+    #[arg(long = "tcprax-arg", value_name = "ARG", allow_hyphen_values = true)]
+    tcprax_args: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -163,7 +167,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         ))
         .context("turning offloads off on the scanner veth (is ethtool installed?)")?;
     count_at_target(&testbed)?;
-    let responder = match args.target {
+    let mut responder = match args.target {
         Target::Kernel => None,
         Target::Responder => {
             let scope = &specs.first().context("no runs planned")?.scope;
@@ -177,14 +181,9 @@ fn run(args: &Args) -> anyhow::Result<()> {
         }
     };
     // XDP runs before nftables: with the responder, its own counters say what reached it.
-    let counters = || -> anyhow::Result<(u64, u64)> {
-        match &responder {
-            None => target_counters(&testbed),
-            Some(r) => {
-                let c = r.counters()?;
-                Ok((c.syn_ack + c.rst + c.silent, c.dropped))
-            }
-        }
+    let mut at_target = match &mut responder {
+        None => AtTarget::Nft(&testbed),
+        Some(r) => AtTarget::Responder(r),
     };
     let link = Link {
         scanner_if: testbed.scanner_if.clone(),
@@ -200,7 +199,10 @@ fn run(args: &Args) -> anyhow::Result<()> {
     for (i, spec) in specs.iter().enumerate() {
         let stale = drain(&testbed)?;
         let out = scratch.0.join(format!("run{i}.out"));
-        let argv = command_line(spec, &tcprax, &link, &out, &blocklist);
+        let mut argv = command_line(spec, &tcprax, &link, &out, &blocklist);
+        if spec.tool == Tool::Tcprax {
+            argv.extend(args.tcprax_args.iter().cloned());
+        }
         eprintln!(
             "[{}/{}] {} (limit {} s)",
             i + 1,
@@ -210,12 +212,12 @@ fn run(args: &Args) -> anyhow::Result<()> {
         );
         // A scanner without an XDP program of its own would not receive the responder's
         // answers (see tcprax_lab::responder); tcprax brings one.
-        let pass = if responder.is_some() && spec.tool != Tool::Tcprax {
+        let pass = if args.target == Target::Responder && spec.tool != Tool::Tcprax {
             Some(PassThrough::attach(&testbed).context("attaching the pass-through program")?)
         } else {
             None
         };
-        let mut m = measure(&testbed, spec, &argv, &out, &scratch.0, &counters)?;
+        let mut m = measure(&testbed, spec, &argv, &out, &scratch.0, &mut at_target)?;
         drop(pass);
         if let Some(n) = stale {
             m.notes.insert(
