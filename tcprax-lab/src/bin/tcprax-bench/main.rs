@@ -169,7 +169,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
     count_at_target(&testbed)?;
     let mut responder = match args.target {
         Target::Kernel => None,
-        Target::Responder => {
+        Target::Responder | Target::Sink => {
             let scope = &specs.first().context("no runs planned")?.scope;
             let plan = responder::Plan {
                 answer: vec![ANYIP.parse().expect("ANYIP is a valid prefix")],
@@ -201,6 +201,10 @@ fn run(args: &Args) -> anyhow::Result<()> {
         let out = scratch.0.join(format!("run{i}.out"));
         let mut argv = command_line(spec, &tcprax, &link, &out, &blocklist);
         if spec.tool == Tool::Tcprax {
+            if args.target == Target::Sink {
+                // Nothing will answer: one attempt per probe is the sender's whole work.
+                argv.extend(["--retries".to_string(), "0".to_string()]);
+            }
             argv.extend(args.tcprax_args.iter().cloned());
         }
         eprintln!(
@@ -212,7 +216,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         );
         // A scanner without an XDP program of its own would not receive the responder's
         // answers (see tcprax_lab::responder); tcprax brings one.
-        let pass = if args.target == Target::Responder && spec.tool != Tool::Tcprax {
+        let pass = if args.target != Target::Kernel && spec.tool != Tool::Tcprax {
             Some(PassThrough::attach(&testbed).context("attaching the pass-through program")?)
         } else {
             None

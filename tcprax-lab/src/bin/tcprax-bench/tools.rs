@@ -62,6 +62,9 @@ pub enum Target {
     Kernel,
     /// The XDP responder (`tcprax_lab::responder`): answers in the driver, for measuring senders.
     Responder,
+    /// The XDP responder answering nothing (every address silent): the sender alone, into a
+    /// sink; tcprax runs with `--retries 0`.
+    Sink,
 }
 
 impl Target {
@@ -69,6 +72,7 @@ impl Target {
         match self {
             Target::Kernel => "the target's kernel TCP stack",
             Target::Responder => "the XDP responder",
+            Target::Sink => "the XDP responder as a sink (every SYN dropped unanswered)",
         }
     }
 }
@@ -302,6 +306,12 @@ pub fn plan(quick: bool, tools: &[Tool], target: Target) -> Vec<Spec> {
                 .ok()
                 .map(|n| n.trunc()),
         },
+        Target::Sink => Scope {
+            range,
+            ports: Vec::new(),
+            closed: PORTS.to_vec(),
+            silent: Some(range),
+        },
     };
     let all = scope_of(big);
     let k = |n: u32| Some(n * 1000);
@@ -311,6 +321,8 @@ pub fn plan(quick: bool, tools: &[Tool], target: Target) -> Vec<Spec> {
                 vec![k(100), k(250), None, None, None]
             }
             (Tool::Tcprax, true) if target == Target::Responder => vec![k(100), None],
+            (Tool::Tcprax, false) if target == Target::Sink => vec![None, None, None],
+            (Tool::Tcprax, true) if target == Target::Sink => vec![None],
             (Tool::Tcprax, false) => vec![k(10), k(25), k(50), k(100), None],
             (Tool::Tcprax, true) => vec![k(25), None],
             (Tool::MasscanOwn, false) => vec![k(15), k(30), k(60), k(120)],
@@ -372,6 +384,15 @@ mod tests {
         assert!(!s.contains(silent, 22));
         assert!(!s.contains("198.19.3.9".parse().unwrap(), RESPONDER_CLOSED));
         assert!(s.contains("198.19.3.9".parse().unwrap(), 22));
+    }
+
+    #[test]
+    pub fn the_sink_answers_nothing() {
+        let specs = plan(true, &[Tool::Tcprax], Target::Sink);
+        let s = &specs[0].scope;
+        assert_eq!((s.truth(), s.truth_closed()), (0, 0));
+        assert_eq!(s.truth_filtered(), 4096 * 4);
+        assert_eq!(s.probes(), 4096 * 4);
     }
 
     #[test]
