@@ -260,7 +260,7 @@ struct RawArgs {
         value_name = "PATH",
         value_parser = ["auto", "raw"],
         help_heading = "SYN scan (-sS)",
-        help = "-sS: how probes leave: auto (default) or raw",
+        help = "-sS: how probes leave (default auto)",
         long_help = "-sS: how probes leave. auto (default): whole Ethernet frames on an\n\
                      AF_PACKET socket for targets routed through a gateway on an Ethernet-like\n\
                      interface (no local netfilter on the path), the raw IP socket for the rest\n\

@@ -9,6 +9,7 @@
 mod cli;
 
 use std::process::ExitCode;
+use tcprax::config::Verbosity;
 use tcprax::engine::ScanControl;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
@@ -16,6 +17,7 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 /// input, 128 + the signal number when a signal stopped the scan (130 SIGINT, 143 SIGTERM,
 /// 129 SIGHUP; partial results were printed).
 fn main() -> ExitCode {
+    let started = std::time::Instant::now();
     let config = match cli::parse_from(std::env::args_os()) {
         Ok(config) => config,
         Err(cli::CliError::Clap(err)) => err.exit(),
@@ -65,6 +67,13 @@ fn main() -> ExitCode {
         }
         tcprax::scan::run(&config, prepared, &mut printers, stop.clone()).await
     });
+    // Whatever the runtime still holds (XDP links, sockets) goes now, inside the timing.
+    drop(runtime);
+    if config.verbosity >= Verbosity::Verbose
+        && let Ok(summary) = &result
+    {
+        note(&timing(started, summary));
+    }
     match result {
         Ok(summary) if summary.interrupted => {
             ExitCode::from(signal_status(stop.signal().unwrap_or(libc::SIGINT)))
@@ -86,6 +95,19 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// -v: how long the start-up took (to the first probe) and the tear-down (from the last
+/// verdict to now, just before exit).
+fn timing(started: std::time::Instant, summary: &tcprax::model::ScanSummary) -> String {
+    let ms = |d: std::time::Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
+    let first = summary
+        .first_probe
+        .map_or("no probe sent".into(), |t| ms(t.duration_since(started)));
+    let last = summary
+        .last_verdict
+        .map_or("no verdict".into(), |t| ms(t.elapsed()));
+    format!("tcprax: timing: start to first probe {first}, last verdict to exit {last}")
 }
 
 /// A line on stderr that may fail silently: after SIGHUP the terminal may be gone, and

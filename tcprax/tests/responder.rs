@@ -52,6 +52,7 @@ fn scan_through_responder(prefix: &str, extra: &[&str]) -> Option<u64> {
             "1",
             "--timeout",
             "300ms",
+            "-v",
             "-oJ",
             "-",
         ])
@@ -60,6 +61,16 @@ fn scan_through_responder(prefix: &str, extra: &[&str]) -> Option<u64> {
         .output()
         .unwrap();
     let ports = common::json_ports(&out);
+    // -v: how long start-up and tear-down took.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let timing = stderr
+        .lines()
+        .find(|l| l.starts_with("tcprax: timing: start to first probe "))
+        .unwrap_or_else(|| panic!("no timing line with -v: {stderr}"));
+    assert!(
+        timing.contains(" ms, last verdict to exit ") && timing.ends_with(" ms"),
+        "{timing}"
+    );
     let mut verdicts = BTreeMap::new();
     for p in &ports {
         let addr: Ipv4Addr = p["addr"].as_str().unwrap().parse().unwrap();
