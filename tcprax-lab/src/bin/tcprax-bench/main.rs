@@ -78,6 +78,18 @@ struct Args {
     /// --tcprax-arg=raw`.
     #[arg(long = "tcprax-arg", value_name = "ARG", allow_hyphen_values = true)]
     tcprax_args: Vec<String>,
+    /// With the responder or the sink: the qdisc on the scanner's veth. `pfifo` (a FIFO of
+    /// 10,000 packets, as a real NIC has a queue) makes a sender that outruns the target's
+    /// veth wait; `none` keeps the veth's default (noqueue), where the veth drops what does not
+    /// fit and the raw IP socket loses SYNs (docs/benchmark.md).
+    #[arg(long, value_enum, default_value = "pfifo")]
+    scanner_qdisc: Qdisc,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Qdisc {
+    Pfifo,
+    None,
 }
 
 fn main() -> ExitCode {
@@ -176,6 +188,14 @@ fn run(args: &Args) -> anyhow::Result<()> {
                 silent: scope.silent.into_iter().collect(),
                 open: PORTS.to_vec(),
             };
+            if args.scanner_qdisc == Qdisc::Pfifo {
+                testbed
+                    .scanner_sh(&format!(
+                        "tc qdisc add dev {} root pfifo limit 10000",
+                        testbed.scanner_if
+                    ))
+                    .context("adding a qdisc on the scanner veth (is iproute2's tc installed?)")?;
+            }
             eprintln!("tcprax-bench: attaching the XDP responder to the target's veth");
             Some(Responder::attach(&testbed, &plan).context("attaching the XDP responder")?)
         }
@@ -259,6 +279,13 @@ fn run(args: &Args) -> anyhow::Result<()> {
             &versions
         )
     );
+    if args.target != Target::Kernel {
+        let qdisc = match args.scanner_qdisc {
+            Qdisc::Pfifo => "pfifo limit 10000",
+            Qdisc::None => "none (noqueue)",
+        };
+        println!("\nScanner veth qdisc: {qdisc}.");
+    }
     Ok(())
     // `_listeners` stop, then `testbed` deletes both namespaces and `scratch` the files.
 }
