@@ -21,6 +21,9 @@ const CLOSED: u16 = 25;
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Path {
     Frames,
+    /// Frames, after the gateway's entry was deleted from the scanner's neighbour table: tcprax
+    /// must have it resolved before the first frame.
+    FramesUnresolved,
     Raw,
 }
 
@@ -42,6 +45,15 @@ fn scan_through_responder(prefix: &str, extra: &[&str], path: Path) -> Option<u6
         }
         Err(e) => panic!("attach the responder: {e}"),
     };
+    if path == Path::FramesUnresolved {
+        tb.scanner_sh(&format!("ip neigh flush dev {}", tb.scanner_if))
+            .unwrap();
+        let left = tb.scanner_sh("ip -4 neigh show").unwrap();
+        assert!(
+            !String::from_utf8_lossy(&left.stdout).contains("lladdr"),
+            "the gateway's MAC is gone"
+        );
+    }
     tb.scanner_sh(
         "nft add table inet trxout && \
          nft add chain inet trxout output '{ type filter hook output priority 0; }' && \
@@ -106,7 +118,9 @@ fn scan_through_responder(prefix: &str, extra: &[&str], path: Path) -> Option<u6
     assert_eq!(c.rst, 48, "one RST+ACK per closed pair: {c:?}");
     // Filtered probes are sent twice (--retries 1); the scanner's RSTs to open ports dropped.
     match path {
-        Path::Frames => assert_eq!(c.silent, 16 * 5 * 2, "silent SYNs, retry included: {c:?}"),
+        Path::Frames | Path::FramesUnresolved => {
+            assert_eq!(c.silent, 16 * 5 * 2, "silent SYNs, retry included: {c:?}")
+        }
         // Measured: in a release build a few raw-socket packets (13-17 of these 160 SYNs, up
         // to 35 of the 192 RSTs) go missing before the responder, as in the benchmark, where
         // the scanner veth's transmit drops them (docs/benchmark.md); every verdict is exact
@@ -114,7 +128,9 @@ fn scan_through_responder(prefix: &str, extra: &[&str], path: Path) -> Option<u6
         Path::Raw => assert!(c.silent <= 16 * 5 * 2, "silent SYNs: {c:?}"),
     }
     match path {
-        Path::Frames => assert_eq!(c.dropped, 48 * 4, "our own RST per open port: {c:?}"),
+        Path::Frames | Path::FramesUnresolved => {
+            assert_eq!(c.dropped, 48 * 4, "our own RST per open port: {c:?}")
+        }
         Path::Raw => assert!(c.dropped <= 48 * 4, "our own RST per open port: {c:?}"),
     }
     let counted = tb.scanner_sh("nft list table inet trxout").unwrap();
@@ -151,4 +167,13 @@ fn responder_answers_exactly_through_the_raw_socket() {
         output_syns >= SYNS,
         "every raw-socket SYN passes the OUTPUT hook: {output_syns}"
     );
+}
+
+#[test]
+fn a_gateway_missing_from_the_neighbour_table_is_resolved_first() {
+    let Some(output_syns) = scan_through_responder("trxresparp", &[], Path::FramesUnresolved)
+    else {
+        return;
+    };
+    assert_eq!(output_syns, 0, "every probe left as a frame");
 }
