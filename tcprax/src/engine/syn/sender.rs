@@ -103,11 +103,6 @@ impl Sender {
         })
     }
 
-    /// Whether some targets leave as frames.
-    pub fn uses_frames(&self) -> bool {
-        self.frames.is_some()
-    }
-
     pub fn push(&mut self, seg: &TcpSegment, tag: usize) -> Result<(), SendError> {
         if let Some((frames, paths)) = &mut self.frames
             && let Some(link) = paths.lookup(seg.dst)
