@@ -6,7 +6,9 @@
 //! - [`process`]: the one guard for the child processes the lab starts (stop by pid, reap,
 //!   CPU time);
 //! - [`locate`]: where the `tcprax` binary the lab programs drive lives;
-//! - [`interrupt`]: the Ctrl-C/SIGTERM flag of the lab programs.
+//! - [`interrupt`]: the Ctrl-C/SIGTERM flag of the lab programs;
+//! - [`responder`]: a target that answers SYNs in XDP (the `tcprax-lab-ebpf` program), for the
+//!   benchmark and the tests that check it.
 //!
 //! The programs built on it are `tcprax-demo`, `tcprax-bench` and `tcprax-bench-sv`; tcprax's
 //! integration tests use the testbed and the servers. The lab talks to tcprax only through its
@@ -14,5 +16,6 @@
 pub mod interrupt;
 pub mod locate;
 pub mod process;
+pub mod responder;
 pub mod servers;
 pub mod testbed;

@@ -10,7 +10,7 @@
 use clap::{ArgAction, Parser};
 use std::ffi::OsString;
 use std::path::PathBuf;
-use tcprax::config::{ScanConfig, ServiceOptions, SynOptions, Verbosity, defaults};
+use tcprax::config::{ScanConfig, SendPath, ServiceOptions, SynOptions, Verbosity, defaults};
 use tcprax::model::ScanType;
 use tcprax::ports::{PortError, PortList};
 use tcprax::targets::{TargetError, TargetSet};
@@ -271,6 +271,19 @@ struct RawArgs {
                      send to a broadcast address, and they come out unreachable (send-failed)"
     )]
     include_broadcast: bool,
+    #[arg(
+        long = "send-path",
+        value_name = "PATH",
+        value_parser = ["auto", "raw"],
+        help_heading = "SYN scan (-sS)",
+        help = "-sS: how probes leave (default auto)",
+        long_help = "-sS: how probes leave. auto (default): whole Ethernet frames on an\n\
+                     AF_PACKET socket for targets routed through a gateway on an Ethernet-like\n\
+                     interface (no local netfilter on the path), the raw IP socket for the rest\n\
+                     (targets on the link itself, tun/WireGuard, IPv6, -e/-S). raw: the raw IP\n\
+                     socket for every probe"
+    )]
+    send_path: Option<String>,
 
     #[arg(
         long = "probe-timeout",
@@ -537,6 +550,11 @@ fn build(raw: RawArgs, argv: Option<Vec<String>>) -> Result<ScanConfig, CliError
         send_rst: !raw.no_rst,
         xdp_log: verbosity == Verbosity::Debug,
         include_broadcast: raw.include_broadcast,
+        // clap accepts only the two names.
+        send_path: match raw.send_path.as_deref() {
+            Some("raw") => SendPath::Raw,
+            _ => SendPath::Auto,
+        },
     };
 
     // Validated even without -sV so a typo never waits for the flag that would expose it.

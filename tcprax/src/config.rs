@@ -142,6 +142,19 @@ pub struct SynOptions {
     /// connected IPv4 subnets (skipped by default: the kernel refuses to send to a broadcast
     /// address, and a network address is nobody's).
     pub include_broadcast: bool,
+    /// --send-path: how probes leave.
+    pub send_path: SendPath,
+}
+
+/// How -sS probes leave the machine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SendPath {
+    /// Whole Ethernet frames on an AF_PACKET socket for targets routed through a gateway on an
+    /// Ethernet-like interface (no netfilter on the path); the raw IP socket for the rest.
+    #[default]
+    Auto,
+    /// The raw IP socket (`IPPROTO_RAW`) for every probe: the kernel routes and resolves.
+    Raw,
 }
 
 impl Default for SynOptions {
@@ -155,6 +168,7 @@ impl Default for SynOptions {
             send_rst: true,
             xdp_log: false,
             include_broadcast: false,
+            send_path: SendPath::Auto,
         }
     }
 }

@@ -10,6 +10,7 @@ mod cli;
 mod pause;
 
 use std::process::ExitCode;
+use tcprax::config::Verbosity;
 use tcprax::engine::ScanControl;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
@@ -17,6 +18,7 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 /// input, 128 + the signal number when a signal stopped the scan (130 SIGINT, 143 SIGTERM,
 /// 129 SIGHUP; partial results were printed).
 fn main() -> ExitCode {
+    let started = std::time::Instant::now();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // Subcommands that do not scan (no privileges, no network) take over argv from their word on.
     if cli::merge::is_merge(&args) {
@@ -101,6 +103,13 @@ fn main() -> ExitCode {
         (Ok(summary), None) if !summary.interrupted => pause::completed(&config, note),
         _ => {}
     }
+    // Whatever the runtime still holds (XDP links, sockets) goes now, inside the timing.
+    drop(runtime);
+    if config.verbosity >= Verbosity::Verbose
+        && let Ok(summary) = &result
+    {
+        note(&timing(started, summary));
+    }
     match result {
         Ok(summary) if summary.interrupted => {
             ExitCode::from(signal_status(stop.signal().unwrap_or(libc::SIGINT)))
@@ -122,6 +131,19 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// -v: how long the start-up took (to the first probe) and the tear-down (from the last
+/// verdict to now, just before exit).
+fn timing(started: std::time::Instant, summary: &tcprax::model::ScanSummary) -> String {
+    let ms = |d: std::time::Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
+    let first = summary
+        .first_probe
+        .map_or("no probe sent".into(), |t| ms(t.duration_since(started)));
+    let last = summary
+        .last_verdict
+        .map_or("no verdict".into(), |t| ms(t.elapsed()));
+    format!("tcprax: timing: start to first probe {first}, last verdict to exit {last}")
 }
 
 /// A line on stderr that may fail silently: after SIGHUP the terminal may be gone, and

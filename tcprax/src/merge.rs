@@ -357,6 +357,8 @@ fn then(a: ScanSummary, b: ScanSummary) -> ScanSummary {
             (Some(x), Some(y)) => Some(x + y),
             (x, y) => x.or(y),
         },
+        first_probe: None,
+        last_verdict: None,
     }
 }
 

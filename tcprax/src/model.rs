@@ -464,6 +464,13 @@ pub struct ScanSummary {
     #[serde(serialize_with = "ser_secs_opt", rename = "service_detection_s")]
     pub service_elapsed: Option<Duration>,
     pub xdp: Option<XdpStats>,
+    /// When the first probe was sent: with `last_verdict`, what -v prints about start-up and
+    /// tear-down (not part of the reports).
+    #[serde(skip)]
+    pub first_probe: Option<std::time::Instant>,
+    /// When the engine's last verdict reached the pipeline.
+    #[serde(skip)]
+    pub last_verdict: Option<std::time::Instant>,
 }
 
 impl ScanSummary {

@@ -275,6 +275,7 @@ pub async fn run(
                 Some(ev) => {
                     bar.inc(1);
                     summary.count(ev.state);
+                    summary.last_verdict = Some(Instant::now());
                     match (&detector, ev.state) {
                         (Some(_), PortState::Open) if stop.is_stopped() => {
                             sv_cut_short = true;
@@ -345,6 +346,7 @@ pub async fn run(
         }
     };
     summary.probes_sent = stats.probes_sent;
+    summary.first_probe = stop.first_sent();
     summary.interrupted = stats.interrupted || sv_cut_short;
     summary.xdp = stats.xdp;
     summary.skipped = stats.skipped.len() as u64;

@@ -266,8 +266,9 @@ fn test() -> anyhow::Result<ExitCode> {
         "warnings",
     ]);
 
-    // The eBPF crate is linted for its own target with nightly and build-std, as it is built;
-    // with cargo's and rustup's variables removed so nothing pins the stable toolchain.
+    // The eBPF crates (the scanner's program and the benchmark's responder) are linted for
+    // their own target with nightly and build-std, as they are built; with cargo's and
+    // rustup's variables removed so nothing pins the stable toolchain.
     let mut clippy_ebpf = exec::command("rustup");
     clippy_ebpf
         .current_dir(root())
@@ -281,6 +282,8 @@ fn test() -> anyhow::Result<ExitCode> {
             "clippy",
             "--package",
             "tcprax-ebpf",
+            "--package",
+            "tcprax-lab-ebpf",
         ])
         .args(["--target", "bpfel-unknown-none", "-Z", "build-std=core"])
         .args(["--", "-D", "warnings"]);

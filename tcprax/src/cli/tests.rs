@@ -352,6 +352,8 @@ fn syn_options() {
         "--shard",
         "2/3",
         "--no-rst",
+        "--send-path",
+        "raw",
         "198.18.0.2",
     ]);
     assert_eq!(
@@ -365,6 +367,7 @@ fn syn_options() {
             send_rst: false,
             xdp_log: false,
             include_broadcast: false,
+            send_path: SendPath::Raw,
         }
     );
     assert_eq!(
@@ -374,6 +377,14 @@ fn syn_options() {
     // -sS without --seed draws one here, so the plan can name it; -sT has none.
     assert!(ok(&["-sS", "198.18.0.2"]).syn.seed.is_some());
     assert_eq!(ok(&["-sT", "198.18.0.2"]).syn.seed, None);
+}
+
+#[test]
+fn send_path_is_auto_unless_raw_is_asked_for() {
+    assert_eq!(ok(&["-sS", "198.18.0.2"]).syn.send_path, SendPath::Auto);
+    let auto = ok(&["-sS", "--send-path", "auto", "198.18.0.2"]);
+    assert_eq!(auto.syn.send_path, SendPath::Auto);
+    assert!(parse(&["-sS", "--send-path", "xdp", "198.18.0.2"]).is_err());
 }
 
 /// Network and broadcast addresses of connected subnets are skipped unless asked for.

@@ -25,6 +25,8 @@ struct Shared {
     /// The signal number that stopped the scan; 0 while none did.
     signal: AtomicI32,
     sent: AtomicU64,
+    /// When the first probe was sent (the first [`ScanControl::add_sent`] of a nonzero count).
+    first_sent: std::sync::OnceLock<std::time::Instant>,
     /// Wakes the tasks waiting in [`ScanControl::stopped`].
     wake: Notify,
     /// Notices from the engine for the operator, in order, until the pipeline takes them.
@@ -84,7 +86,15 @@ impl ScanControl {
 
     /// Engines: count `n` more probes sent.
     pub fn add_sent(&self, n: u64) {
+        if n > 0 {
+            self.shared.first_sent.get_or_init(std::time::Instant::now);
+        }
         self.shared.sent.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// When the first probe was sent, if one was.
+    pub fn first_sent(&self) -> Option<std::time::Instant> {
+        self.shared.first_sent.get().copied()
     }
 
     /// Probes sent so far.

@@ -133,6 +133,8 @@ pub fn parse_line(text: &str) -> Result<Line, String> {
                 interrupted: s.interrupted,
                 service_elapsed: s.service_detection_s.map(secs),
                 xdp: s.xdp,
+                first_probe: None,
+                last_verdict: None,
             }))
         }
         other => Err(format!("unknown line type '{other}'")),

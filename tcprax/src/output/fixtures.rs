@@ -129,6 +129,8 @@ pub fn summary() -> ScanSummary {
         interrupted: false,
         service_elapsed: None,
         xdp: None,
+        first_probe: None,
+        last_verdict: None,
     }
 }
 

@@ -2,9 +2,12 @@
 //! a network the benchmark builds itself, next to masscan, nmap and zmap when they are installed.
 //!
 //! The network is a [`Testbed`]: a scanner namespace (198.18.0.1) and a target namespace
-//! (198.18.0.2) joined by one veth pair. The target answers for all of 198.19.0.0/16 (AnyIP)
-//! and listens on [`PORTS`] on every address, so the truth is known without a reference scan:
-//! every (address, port) pair in the scanned range is open. Every run is one scanner process
+//! (198.18.0.2) joined by one veth pair. With `--target kernel` (the default, the realistic
+//! one) the target's kernel answers for all of 198.19.0.0/16 (AnyIP) and listens on [`PORTS`]
+//! on every address, so the truth is known without a reference scan: every (address, port)
+//! pair in the scanned range is open. With `--target responder` an XDP program on the target's
+//! veth answers instead ([`tcprax_lab::responder`]): [`PORTS`] open, one more port closed, the
+//! range's last /24 silent, at a rate the kernel could not sustain, so the sender is measured. Every run is one scanner process
 //! started inside the scanner namespace under `timeout`; the benchmark measures its wall time,
 //! its CPU time (from `wait4`, which includes the scanner's own children), the whole machine's
 //! busy CPU time, and, with nftables counters in the target namespace, the SYNs and RSTs that
@@ -30,15 +33,16 @@ mod tools;
 
 use anyhow::{Context as _, bail};
 use clap::Parser;
-use measure::{Scratch, count_at_target, drain, measure};
+use measure::{AtTarget, Scratch, count_at_target, drain, measure};
 use report::{load_average, report, versions};
 use std::fs::File;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 use tcprax_lab::interrupt;
+use tcprax_lab::responder::{self, PassThrough, Responder};
 use tcprax_lab::testbed::{Testbed, have_privileges};
-use tools::{ANYIP, Link, PORTS, Tool, command_line, mac_of, plan, time_limit};
+use tools::{ANYIP, Link, PORTS, Target, Tool, command_line, mac_of, plan, time_limit};
 
 /// `net.ipv4.tcp_synack_retries` in the target: one re-send instead of five keeps the burst of
 /// re-sent SYN-ACKs of a scan that leaves ports half-open small and short.
@@ -66,6 +70,26 @@ struct Args {
     /// The tcprax binary to measure [default: $TCPRAX_BIN, else `tcprax` next to this program].
     #[arg(long, value_name = "PATH")]
     tcprax: Option<PathBuf>,
+    /// What answers the probes: the target's kernel TCP stack (realistic, ~60k answers/s
+    /// here), or an XDP responder on its veth (measures the scanner's sender).
+    #[arg(long, value_enum, default_value = "kernel")]
+    target: Target,
+    /// One more argument for every tcprax run (repeat it), e.g. `--tcprax-arg=--send-path
+    /// --tcprax-arg=raw`.
+    #[arg(long = "tcprax-arg", value_name = "ARG", allow_hyphen_values = true)]
+    tcprax_args: Vec<String>,
+    /// With the responder or the sink: the qdisc on the scanner's veth. `pfifo` (a FIFO of
+    /// 10,000 packets, as a real NIC has a queue) makes a sender that outruns the target's
+    /// veth wait; `none` keeps the veth's default (noqueue), where the veth drops what does not
+    /// fit and the raw IP socket loses SYNs (docs/benchmark.md).
+    #[arg(long, value_enum, default_value = "pfifo")]
+    scanner_qdisc: Qdisc,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Qdisc {
+    Pfifo,
+    None,
 }
 
 fn main() -> ExitCode {
@@ -129,7 +153,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
     for note in &skipped {
         eprintln!("tcprax-bench: {note}");
     }
-    let specs = plan(args.quick, &tools);
+    let specs = plan(args.quick, &tools, args.target);
     let scratch = Scratch::new()?;
     let blocklist = scratch.0.join("empty-blocklist");
     File::create(&blocklist).context("creating zmap's empty blocklist")?;
@@ -155,6 +179,32 @@ fn run(args: &Args) -> anyhow::Result<()> {
         ))
         .context("turning offloads off on the scanner veth (is ethtool installed?)")?;
     count_at_target(&testbed)?;
+    let mut responder = match args.target {
+        Target::Kernel => None,
+        Target::Responder | Target::Sink => {
+            let scope = &specs.first().context("no runs planned")?.scope;
+            let plan = responder::Plan {
+                answer: vec![ANYIP.parse().expect("ANYIP is a valid prefix")],
+                silent: scope.silent.into_iter().collect(),
+                open: PORTS.to_vec(),
+            };
+            if args.scanner_qdisc == Qdisc::Pfifo {
+                testbed
+                    .scanner_sh(&format!(
+                        "tc qdisc add dev {} root pfifo limit 10000",
+                        testbed.scanner_if
+                    ))
+                    .context("adding a qdisc on the scanner veth (is iproute2's tc installed?)")?;
+            }
+            eprintln!("tcprax-bench: attaching the XDP responder to the target's veth");
+            Some(Responder::attach(&testbed, &plan).context("attaching the XDP responder")?)
+        }
+    };
+    // XDP runs before nftables: with the responder, its own counters say what reached it.
+    let mut at_target = match &mut responder {
+        None => AtTarget::Nft(&testbed),
+        Some(r) => AtTarget::Responder(r),
+    };
     let link = Link {
         scanner_if: testbed.scanner_if.clone(),
         scanner_mac: mac_of(&testbed.scanner_ns, &testbed.scanner_if)?,
@@ -169,7 +219,14 @@ fn run(args: &Args) -> anyhow::Result<()> {
     for (i, spec) in specs.iter().enumerate() {
         let stale = drain(&testbed)?;
         let out = scratch.0.join(format!("run{i}.out"));
-        let argv = command_line(spec, &tcprax, &link, &out, &blocklist);
+        let mut argv = command_line(spec, &tcprax, &link, &out, &blocklist);
+        if spec.tool == Tool::Tcprax {
+            if args.target == Target::Sink {
+                // Nothing will answer: one attempt per probe is the sender's whole work.
+                argv.extend(["--retries".to_string(), "0".to_string()]);
+            }
+            argv.extend(args.tcprax_args.iter().cloned());
+        }
         eprintln!(
             "[{}/{}] {} (limit {} s)",
             i + 1,
@@ -177,7 +234,15 @@ fn run(args: &Args) -> anyhow::Result<()> {
             argv.join(" "),
             time_limit(spec).as_secs()
         );
-        let mut m = measure(&testbed, spec, &argv, &out, &scratch.0)?;
+        // A scanner without an XDP program of its own would not receive the responder's
+        // answers (see tcprax_lab::responder); tcprax brings one.
+        let pass = if args.target != Target::Kernel && spec.tool != Tool::Tcprax {
+            Some(PassThrough::attach(&testbed).context("attaching the pass-through program")?)
+        } else {
+            None
+        };
+        let mut m = measure(&testbed, spec, &argv, &out, &scratch.0, &mut at_target)?;
+        drop(pass);
         if let Some(n) = stale {
             m.notes.insert(
                 0,
@@ -204,8 +269,23 @@ fn run(args: &Args) -> anyhow::Result<()> {
     let versions = versions(&tcprax, &tools);
     print!(
         "{}",
-        report(&results, &skipped, args.quick, total, &load, &versions)
+        report(
+            &results,
+            &skipped,
+            args.quick,
+            args.target,
+            total,
+            &load,
+            &versions
+        )
     );
+    if args.target != Target::Kernel {
+        let qdisc = match args.scanner_qdisc {
+            Qdisc::Pfifo => "pfifo limit 10000",
+            Qdisc::None => "none (noqueue)",
+        };
+        println!("\nScanner veth qdisc: {qdisc}.");
+    }
     Ok(())
     // `_listeners` stop, then `testbed` deletes both namespaces and `scratch` the files.
 }

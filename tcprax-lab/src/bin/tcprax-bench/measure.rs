@@ -18,6 +18,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tcprax_lab::interrupt;
 use tcprax_lab::process::{Child, Cpu, Stop};
+use tcprax_lab::responder::Responder;
 use tcprax_lab::testbed::{SCANNER_V4, TARGET_V4, Testbed};
 
 /// How long to wait for the target's half-open connections to drain before a run.
@@ -43,6 +44,8 @@ pub struct Measured {
     pub probes_reported: Option<u64>,
     pub syns_at_target: u64,
     pub rsts_at_target: u64,
+    /// From the first to the last SYN at the target (the responder times them).
+    pub syn_window: Option<Duration>,
     pub found: Found,
     pub notes: Vec<String>,
 }
@@ -55,6 +58,12 @@ impl Measured {
 
     pub fn pps(&self) -> f64 {
         self.probes() as f64 / self.wall.as_secs_f64().max(1e-9)
+    }
+
+    /// SYNs per second while the scanner was sending (first to last SYN at the target).
+    pub fn sending_pps(&self) -> Option<f64> {
+        let w = self.syn_window?.as_secs_f64();
+        (w > 0.0).then(|| self.syns_at_target as f64 / w)
     }
 
     pub fn complete(&self) -> bool {
@@ -79,7 +88,39 @@ pub fn count_at_target(testbed: &Testbed) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// (SYNs, RSTs) counted at the target so far.
+/// Where the SYNs and RSTs that reach the target are counted.
+pub enum AtTarget<'a> {
+    /// nftables counters in the target namespace (the kernel target).
+    Nft(&'a Testbed),
+    /// The XDP responder's own counters (XDP runs before nftables), which also time the SYNs.
+    Responder(&'a mut Responder),
+}
+
+impl AtTarget<'_> {
+    /// (SYNs, RSTs) so far, and the time from the first to the last SYN since [`Self::reset`].
+    fn read(&self) -> anyhow::Result<(u64, u64, Option<Duration>)> {
+        match self {
+            AtTarget::Nft(testbed) => {
+                let (syns, rsts) = target_counters(testbed)?;
+                Ok((syns, rsts, None))
+            }
+            AtTarget::Responder(r) => {
+                let c = r.counters()?;
+                let window = Duration::from_nanos(c.syn_window_ns);
+                Ok((c.syns(), c.dropped, Some(window)))
+            }
+        }
+    }
+
+    fn reset(&mut self) -> anyhow::Result<()> {
+        if let AtTarget::Responder(r) = self {
+            r.reset()?;
+        }
+        Ok(())
+    }
+}
+
+/// (SYNs, RSTs) counted at the target so far (by nftables: the kernel target).
 fn target_counters(testbed: &Testbed) -> anyhow::Result<(u64, u64)> {
     let out = testbed.target_sh("nft list counters table inet trxbench")?;
     let text = String::from_utf8_lossy(&out.stdout);
@@ -189,13 +230,15 @@ impl Drop for Scratch {
     }
 }
 
-/// Run the scanner of `spec` (`argv`, writing `out`) once and measure it.
+/// Run the scanner of `spec` (`argv`, writing `out`) once and measure it; `at_target` counts
+/// the SYNs and RSTs that reach the target.
 pub fn measure(
     testbed: &Testbed,
     spec: &Spec,
     argv: &[String],
     out: &Path,
     scratch: &Path,
+    at_target: &mut AtTarget,
 ) -> anyhow::Result<Measured> {
     let trickle = match spec.tool {
         Tool::MasscanOwn | Tool::MasscanSpare => Some(Trickle::start(testbed)?),
@@ -213,7 +256,8 @@ pub fn measure(
         .stdout(Stdio::null())
         .stderr(stderr);
 
-    let (syns0, rsts0) = target_counters(testbed)?;
+    at_target.reset()?;
+    let (syns0, rsts0, _) = at_target.read()?;
     let host0 = host_busy();
     let t0 = Instant::now();
     let mut scanner = Child::spawn(&mut cmd)?;
@@ -226,7 +270,7 @@ pub fn measure(
     check_interrupted()?;
     // Late answers and the scanner's RSTs are still in flight for a moment.
     std::thread::sleep(Duration::from_millis(300));
-    let (syns1, rsts1) = target_counters(testbed)?;
+    let (syns1, rsts1, syn_window) = at_target.read()?;
 
     let mut notes = Vec::new();
     match finished.code() {
@@ -252,6 +296,15 @@ pub fn measure(
             if r.interrupted {
                 notes.push("interrupted".into());
             }
+            let scope = &spec.scope;
+            for (what, got, truth) in [
+                ("closed", r.closed, scope.truth_closed()),
+                ("filtered", r.filtered, scope.truth_filtered()),
+            ] {
+                if got.is_some_and(|n| n != truth) {
+                    notes.push(format!("{what} {} of {truth}", got.unwrap_or(0)));
+                }
+            }
             (r.open, r.probes_sent)
         }
         Tool::MasscanOwn | Tool::MasscanSpare => (parse_masscan_list(&text), None),
@@ -271,6 +324,7 @@ pub fn measure(
         cpu: finished.cpu,
         host_cpu,
         probes_reported,
+        syn_window,
         syns_at_target: syns1.saturating_sub(syns0),
         rsts_at_target: rsts1.saturating_sub(rsts0),
         found,

@@ -7,6 +7,9 @@ use std::net::Ipv4Addr;
 pub struct TcpraxReport {
     pub open: Vec<(Ipv4Addr, u16)>,
     pub probes_sent: Option<u64>,
+    /// The summary's counts of closed and filtered ports.
+    pub closed: Option<u64>,
+    pub filtered: Option<u64>,
     pub ringbuf_full: u64,
     pub interrupted: bool,
 }
@@ -28,6 +31,8 @@ pub fn parse_tcprax_json(text: &str) -> TcpraxReport {
             }
             Some("summary") => {
                 report.probes_sent = v["probes_sent"].as_u64();
+                report.closed = v["closed"].as_u64();
+                report.filtered = v["filtered"].as_u64();
                 report.ringbuf_full = v["xdp"]["ringbuf_full"].as_u64().unwrap_or(0);
                 report.interrupted = v["interrupted"].as_bool().unwrap_or(false);
             }
@@ -106,11 +111,12 @@ mod tests {
         let text = r#"{"type":"plan","tcprax":"0.1.0"}
 {"type":"port","addr":"198.19.0.1","port":22,"state":"open","reason":"syn-ack","rtt_us":210}
 {"type":"port","addr":"198.19.0.1","port":81,"state":"closed","reason":"reset","rtt_us":210}
-{"type":"summary","elapsed_s":1.5,"probes_sent":6,"interrupted":false,"xdp":{"seen":9,"matched":4,"passed":5,"ringbuf_full":3,"bad_cookie":0}}
+{"type":"summary","elapsed_s":1.5,"probes_sent":6,"closed":1,"filtered":0,"interrupted":false,"xdp":{"seen":9,"matched":4,"passed":5,"ringbuf_full":3,"bad_cookie":0}}
 not json"#;
         let r = parse_tcprax_json(text);
         assert_eq!(r.open, vec![("198.19.0.1".parse().unwrap(), 22)]);
         assert_eq!(r.probes_sent, Some(6));
+        assert_eq!((r.closed, r.filtered), (Some(1), Some(0)));
         assert_eq!(r.ringbuf_full, 3);
         assert!(!r.interrupted);
     }

@@ -1,7 +1,7 @@
 //! The results as Markdown: one row per run, the fastest complete run of each tool, and the
 //! conditions (CPUs, kernel, load, versions) that every number depends on.
 use crate::measure::Measured;
-use crate::tools::Tool;
+use crate::tools::{Target, Tool};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -47,6 +47,7 @@ pub fn report(
     results: &[Measured],
     skipped: &[String],
     quick: bool,
+    target: Target,
     total: Duration,
     load: &str,
     versions: &[String],
@@ -61,16 +62,17 @@ pub fn report(
         kernel_release(),
         total.as_secs_f64()
     );
+    let _ = writeln!(s, "Target: {}.\n", target.label());
     if !versions.is_empty() {
         let _ = writeln!(s, "Versions: {}.\n", versions.join(", "));
     }
     let _ = writeln!(
         s,
-        "| tool | range × ports | rate asked | probes | achieved pps | wall s | open found / truth | % | CPU s (user+sys) | host CPU s | SYNs at target | RSTs at target | vs tcprax best | notes |"
+        "| tool | range × ports | rate asked | probes | achieved pps | wall s | open found / truth | % | CPU s (user+sys) | host CPU s | SYNs/s while sending | SYNs at target | RSTs at target | vs tcprax best | notes |"
     );
     let _ = writeln!(
         s,
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"
     );
     for m in results {
         let truth = m.spec.scope.truth();
@@ -81,10 +83,10 @@ pub fn report(
         let ratio = tcprax_best.map_or("-".into(), |b| format!("{:.2}×", m.pps() / b));
         let _ = writeln!(
             s,
-            "| {} | {} × {} | {} | {} | {} | {:.2} | {} / {} | {} | {:.2} ({:.2}+{:.2}) | {:.2} | {} | {} | {} | {} |",
+            "| {} | {} × {} | {} | {} | {} | {:.2} | {} / {} | {} | {:.2} ({:.2}+{:.2}) | {:.2} | {} | {} | {} | {} | {} |",
             m.spec.tool.label(),
             m.spec.scope.range,
-            m.spec.scope.ports.len(),
+            m.spec.scope.port_count(),
             fmt_rate(m.spec.rate),
             probes,
             fmt_count(m.pps().round() as u64),
@@ -96,6 +98,8 @@ pub fn report(
             m.cpu.user.as_secs_f64(),
             m.cpu.system.as_secs_f64(),
             m.host_cpu.as_secs_f64(),
+            m.sending_pps()
+                .map_or("-".into(), |r| fmt_count(r.round() as u64)),
             fmt_count(m.syns_at_target),
             fmt_count(m.rsts_at_target),
             ratio,
@@ -139,7 +143,9 @@ pub fn report(
         "\nprobes: the scanner's own count (tcprax, retries included); * = SYNs counted at the target \
          (the peers report none). achieved pps = probes / wall time, start-up and final wait included. \
          CPU s = user + system time of the scanner process (wait4); on a veth the target's receive work \
-         runs on the sender's CPU, so it is partly counted there. host CPU s = busy time of all CPUs."
+         runs on the sender's CPU, so it is partly counted there. host CPU s = busy time of all CPUs. \
+         SYNs/s while sending = SYNs at the target / time from its first to its last SYN (only the \
+         XDP responder times them; with it, SYNs and RSTs at target are its own counters)."
     );
     for note in skipped {
         let _ = writeln!(s, "\n{note}");

@@ -14,6 +14,10 @@ pub const PORTS: &[u16] = &[22, 80, 443, 8080];
 pub const ZMAP_PORT: u16 = 80;
 /// The range the target answers for.
 pub const ANYIP: &str = "198.19.0.0/16";
+/// With the XDP responder: a port scanned too but closed (RST+ACK) on every address.
+pub const RESPONDER_CLOSED: u16 = 25;
+/// With the XDP responder: the last /24 of the scanned range is silent (filtered).
+const SILENT_PREFIX: u8 = 24;
 /// Source address for masscan's "spare address" runs: on the scanner's link but not on its
 /// interface, so the scanner's kernel ignores the answers instead of resetting them.
 const SPARE_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 3);
@@ -51,29 +55,84 @@ impl Tool {
     }
 }
 
-/// What one run scans.
+/// What answers the probes in the target namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Target {
+    /// The target's kernel TCP stack (AnyIP and listeners): the realistic one, ~60k answers/s.
+    Kernel,
+    /// The XDP responder (`tcprax_lab::responder`): answers in the driver, for measuring senders.
+    Responder,
+    /// The XDP responder answering nothing (every address silent): the sender alone, into a
+    /// sink; tcprax runs with `--retries 0`.
+    Sink,
+}
+
+impl Target {
+    pub fn label(self) -> &'static str {
+        match self {
+            Target::Kernel => "the target's kernel TCP stack",
+            Target::Responder => "the XDP responder",
+            Target::Sink => "the XDP responder as a sink (every SYN dropped unanswered)",
+        }
+    }
+}
+
+/// What one run scans, and the truth about it.
 #[derive(Clone, Debug)]
 pub struct Scope {
     pub range: Ipv4Net,
+    /// Open on every address outside `silent`.
     pub ports: Vec<u16>,
+    /// Scanned too, closed on every address outside `silent`.
+    pub closed: Vec<u16>,
+    /// Addresses that never answer (filtered).
+    pub silent: Option<Ipv4Net>,
 }
 
 impl Scope {
-    /// Every pair is open, so this is also the number of probes without retries.
+    fn hosts(net: &Ipv4Net) -> u64 {
+        1u64 << (32 - net.prefix_len())
+    }
+
+    /// Addresses that answer.
+    fn answering(&self) -> u64 {
+        Scope::hosts(&self.range) - self.silent.as_ref().map_or(0, Scope::hosts)
+    }
+
+    /// The open (address, port) pairs.
     pub fn truth(&self) -> u64 {
-        (1u64 << (32 - self.range.prefix_len())) * self.ports.len() as u64
+        self.answering() * self.ports.len() as u64
+    }
+
+    /// The closed pairs.
+    pub fn truth_closed(&self) -> u64 {
+        self.answering() * self.closed.len() as u64
+    }
+
+    /// The filtered pairs.
+    pub fn truth_filtered(&self) -> u64 {
+        self.silent.as_ref().map_or(0, Scope::hosts) * self.port_count() as u64
+    }
+
+    /// Every pair scanned: the number of probes without retries.
+    pub fn probes(&self) -> u64 {
+        Scope::hosts(&self.range) * self.port_count() as u64
+    }
+
+    pub fn port_count(&self) -> usize {
+        self.ports.len() + self.closed.len()
     }
 
     fn contains(&self, addr: Ipv4Addr, port: u16) -> bool {
-        self.range.contains(&addr) && self.ports.contains(&port)
+        self.range.contains(&addr)
+            && !self.silent.is_some_and(|s| s.contains(&addr))
+            && self.ports.contains(&port)
     }
 
     fn port_list(&self) -> String {
-        self.ports
-            .iter()
-            .map(u16::to_string)
-            .collect::<Vec<_>>()
-            .join(",")
+        let mut all: Vec<u16> = self.ports.iter().chain(&self.closed).copied().collect();
+        all.sort_unstable();
+        all.iter().map(u16::to_string).collect::<Vec<_>>().join(",")
     }
 }
 
@@ -217,13 +276,13 @@ pub fn command_line(
 /// An upper bound for one run: three times the time its packets need at the asked rate, plus
 /// start-up and the tail; never more than two minutes.
 pub fn time_limit(spec: &Spec) -> Duration {
-    let packets = spec.scope.truth() * spec.tool.packets_per_probe();
+    let packets = spec.scope.probes() * spec.tool.packets_per_probe();
     let rate = u64::from(spec.rate.unwrap_or(50_000).max(1));
     Duration::from_secs((15 + 3 * packets / rate).min(120))
 }
 
-/// Rates and ranges for the whole benchmark.
-pub fn plan(quick: bool, tools: &[Tool]) -> Vec<Spec> {
+/// Rates and ranges for the whole benchmark against `target`.
+pub fn plan(quick: bool, tools: &[Tool], target: Target) -> Vec<Spec> {
     let anyip: Ipv4Net = ANYIP.parse().expect("ANYIP is a valid prefix");
     let sub = |prefix: u8| Ipv4Net::new(anyip.network(), prefix).expect("prefix <= 32");
     let (big, nmap_range) = if quick {
@@ -231,13 +290,39 @@ pub fn plan(quick: bool, tools: &[Tool]) -> Vec<Spec> {
     } else {
         (anyip, sub(18))
     };
-    let all = Scope {
-        range: big,
-        ports: PORTS.to_vec(),
+    // Against the responder: one closed port more, and the range's last /24 silent.
+    let scope_of = |range: Ipv4Net| match target {
+        Target::Kernel => Scope {
+            range,
+            ports: PORTS.to_vec(),
+            closed: Vec::new(),
+            silent: None,
+        },
+        Target::Responder => Scope {
+            range,
+            ports: PORTS.to_vec(),
+            closed: vec![RESPONDER_CLOSED],
+            silent: Ipv4Net::new(range.broadcast(), SILENT_PREFIX)
+                .ok()
+                .map(|n| n.trunc()),
+        },
+        Target::Sink => Scope {
+            range,
+            ports: Vec::new(),
+            closed: PORTS.to_vec(),
+            silent: Some(range),
+        },
     };
+    let all = scope_of(big);
     let k = |n: u32| Some(n * 1000);
     let rates = |tool: Tool| -> Vec<Option<u32>> {
         match (tool, quick) {
+            (Tool::Tcprax, false) if target == Target::Responder => {
+                vec![k(100), k(250), None, None, None]
+            }
+            (Tool::Tcprax, true) if target == Target::Responder => vec![k(100), None],
+            (Tool::Tcprax, false) if target == Target::Sink => vec![None, None, None],
+            (Tool::Tcprax, true) if target == Target::Sink => vec![None],
             (Tool::Tcprax, false) => vec![k(10), k(25), k(50), k(100), None],
             (Tool::Tcprax, true) => vec![k(25), None],
             (Tool::MasscanOwn, false) => vec![k(15), k(30), k(60), k(120)],
@@ -253,13 +338,11 @@ pub fn plan(quick: bool, tools: &[Tool]) -> Vec<Spec> {
     let mut specs = Vec::new();
     for &tool in tools {
         let scope = match tool {
-            Tool::Nmap => Scope {
-                range: nmap_range,
-                ..all.clone()
-            },
+            Tool::Nmap => scope_of(nmap_range),
             Tool::Zmap => Scope {
-                range: big,
                 ports: vec![ZMAP_PORT],
+                closed: Vec::new(),
+                ..all.clone()
             },
             _ => all.clone(),
         };
@@ -282,7 +365,34 @@ mod tests {
         Scope {
             range: cidr.parse().unwrap(),
             ports: ports.to_vec(),
+            closed: Vec::new(),
+            silent: None,
         }
+    }
+
+    #[test]
+    pub fn responder_scope_is_the_issues_case() {
+        let specs = plan(false, &[Tool::Tcprax], Target::Responder);
+        let s = &specs[0].scope;
+        assert_eq!(s.probes(), 327_680);
+        assert_eq!(s.truth(), 261_120);
+        assert_eq!(s.truth_closed(), 65_280);
+        assert_eq!(s.truth_filtered(), 1_280);
+        assert_eq!(s.silent, Some("198.19.255.0/24".parse().unwrap()));
+        assert_eq!(s.port_list(), "22,25,80,443,8080");
+        let silent: Ipv4Addr = "198.19.255.9".parse().unwrap();
+        assert!(!s.contains(silent, 22));
+        assert!(!s.contains("198.19.3.9".parse().unwrap(), RESPONDER_CLOSED));
+        assert!(s.contains("198.19.3.9".parse().unwrap(), 22));
+    }
+
+    #[test]
+    pub fn the_sink_answers_nothing() {
+        let specs = plan(true, &[Tool::Tcprax], Target::Sink);
+        let s = &specs[0].scope;
+        assert_eq!((s.truth(), s.truth_closed()), (0, 0));
+        assert_eq!(s.truth_filtered(), 4096 * 4);
+        assert_eq!(s.probes(), 4096 * 4);
     }
 
     #[test]
@@ -308,7 +418,11 @@ mod tests {
 
     #[test]
     pub fn quick_plan_is_small_and_zmap_scans_one_port() {
-        let specs = plan(true, &[Tool::Tcprax, Tool::Zmap, Tool::Nmap]);
+        let specs = plan(
+            true,
+            &[Tool::Tcprax, Tool::Zmap, Tool::Nmap],
+            Target::Kernel,
+        );
         assert!(specs.iter().all(|s| s.scope.range.prefix_len() == 20));
         let zmap = specs.iter().find(|s| s.tool == Tool::Zmap).unwrap();
         assert_eq!(zmap.scope.ports, vec![ZMAP_PORT]);

@@ -34,7 +34,7 @@ use tokio::sync::oneshot;
 
 use crate::model::XdpStats;
 
-mod iface;
+pub(super) mod iface;
 pub use iface::{LinkType, XdpAttachMode};
 
 /// The XDP object built by build.rs (empty when built with AYA_BUILD_SKIP=1).

@@ -29,6 +29,7 @@ pub mod capture;
 pub mod egress;
 mod keyhash;
 mod netlink;
+mod nexthop;
 pub mod pacer;
 pub mod permutation;
 pub mod route;
@@ -43,7 +44,7 @@ use crate::targets::TargetSet;
 use capture::{XdpCapture, XdpError};
 use route::EgressPlan;
 use scheduler::{Reply, Scheduler, SchedulerConfig, Transmit};
-use sender::{RawSender, SendError};
+use sender::{SendError, Sender};
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 use tcprax_common::{ReplyEvent, XdpConfig};
@@ -115,7 +116,7 @@ fn mono_ns() -> u64 {
 pub struct PreparedSyn {
     machine: Scheduler,
     captures: Vec<XdpCapture>,
-    sender: RawSender,
+    sender: Sender,
     skipped: Vec<std::net::IpAddr>,
 }
 
@@ -139,6 +140,9 @@ pub fn prepare(
     let (lo, hi) = opts.syn.source_ports;
     let xdp_log = opts.syn.xdp_log;
     let (v4, v6) = plan.families();
+    // Which targets leave as whole frames (AF_PACKET), before `opts` goes to the scheduler.
+    let paths =
+        nexthop::plan(&plan, &opts.syn).map_err(|source| route::RouteError::Netlink { source })?;
     // Size and source-port checks happen here, before anything is attached or sent.
     let machine = Scheduler::new(SchedulerConfig {
         targets: targets.clone(),
@@ -163,7 +167,7 @@ pub fn prepare(
     for interface in plan.interfaces() {
         captures.push(XdpCapture::attach(interface, config, xdp_log.into())?);
     }
-    let sender = RawSender::new(v4, v6)?;
+    let sender = Sender::new(v4, v6, paths)?;
     Ok(PreparedSyn {
         machine,
         captures,
@@ -318,7 +322,7 @@ const BACKLOG_WAIT: Duration = Duration::from_millis(1);
 /// I/O the scheduler asks for.
 struct Shell {
     machine: Scheduler,
-    sender: RawSender,
+    sender: Sender,
     replies: std_mpsc::Receiver<ReplyEvent>,
     events: mpsc::Sender<ScanEvent>,
     control: ScanControl,

@@ -46,6 +46,8 @@ pub struct RouteMsg {
     pub oif: Option<u32>,
     /// The source address the kernel picked (a lookup) or the route's `src` (a dump).
     pub prefsrc: Option<IpAddr>,
+    /// The next hop, for a route through a gateway (`RTA_GATEWAY`); None on the link itself.
+    pub gateway: Option<IpAddr>,
 }
 
 /// One netlink message inside a receive buffer: its type and its payload (after the header).
@@ -124,10 +126,54 @@ pub fn parse_route(payload: &[u8]) -> Option<RouteMsg> {
                     .map(u32::from_ne_bytes);
             }
             libc::RTA_PREFSRC => msg.prefsrc = addr_of(value),
+            libc::RTA_GATEWAY => msg.gateway = addr_of(value),
             _ => {}
         }
     }
     Some(msg)
+}
+
+/// One entry of the neighbour table (`RTM_NEWNEIGH`): what `ip neigh` lists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Neighbour {
+    pub ifindex: u32,
+    pub addr: IpAddr,
+    /// `NUD_*` state bits.
+    pub state: u16,
+    /// The link-layer address, when the entry has one (Ethernet: 6 bytes).
+    pub lladdr: Option<[u8; 6]>,
+}
+
+/// `struct ndmsg`: family, padding, ifindex, state, flags, type.
+const NDMSG_LEN: usize = 12;
+const NDA_DST: u16 = 1;
+const NDA_LLADDR: u16 = 2;
+/// `NUD_*` states whose link-layer address can be used: reachable, stale, delay, probe,
+/// permanent (everything but incomplete, failed, noarp and none).
+pub const NUD_USABLE: u16 = 0x02 | 0x04 | 0x08 | 0x10 | 0x80;
+
+/// Decode the payload of an `RTM_NEWNEIGH`. None if it is short or names no address.
+pub fn parse_neighbour(payload: &[u8]) -> Option<Neighbour> {
+    if payload.len() < NDMSG_LEN {
+        return None;
+    }
+    let ifindex = u32::from_ne_bytes(payload[4..8].try_into().ok()?);
+    let state = u16::from_ne_bytes(payload[8..10].try_into().ok()?);
+    let mut addr = None;
+    let mut lladdr = None;
+    for (kind, value) in attributes(payload, NDMSG_LEN) {
+        match kind {
+            NDA_DST => addr = addr_of(value),
+            NDA_LLADDR => lladdr = value.try_into().ok(),
+            _ => {}
+        }
+    }
+    Some(Neighbour {
+        ifindex,
+        addr: addr?,
+        state,
+        lladdr,
+    })
 }
 
 /// Decode the destination prefix of an `RTM_NEWRULE`: Some((prefix, length)) for a rule with
@@ -361,6 +407,16 @@ impl Netlink {
         Ok(out)
     }
 
+    /// Every entry of the family's neighbour table (ARP for IPv4, NDP for IPv6).
+    pub fn neighbours(&mut self, v6: bool) -> io::Result<Vec<Neighbour>> {
+        let mut out = Vec::new();
+        // `struct ndmsg` is 12 bytes with the family first, like the `rtmsg` of `request`.
+        self.dump(libc::RTM_GETNEIGH, v6, |payload| {
+            out.extend(parse_neighbour(payload));
+        })?;
+        Ok(out)
+    }
+
     /// (prefix, length) of every policy rule of the family that selects by destination.
     pub fn rule_prefixes(&mut self, v6: bool) -> io::Result<Vec<(IpAddr, u8)>> {
         let mut out = Vec::new();
@@ -380,145 +436,4 @@ const _: () = assert!(size_of::<libc::nlmsghdr>() == NLMSG_HDRLEN);
 const _: () = assert!(size_of::<libc::rtattr>() == RTA_HDRLEN);
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn attr(kind: u16, value: &[u8]) -> Vec<u8> {
-        let mut a = Vec::new();
-        a.extend_from_slice(&((RTA_HDRLEN + value.len()) as u16).to_ne_bytes());
-        a.extend_from_slice(&kind.to_ne_bytes());
-        a.extend_from_slice(value);
-        a.resize(align4(a.len()), 0);
-        a
-    }
-
-    fn message(kind: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
-        let len = NLMSG_HDRLEN + payload.len();
-        let mut m = Vec::new();
-        m.extend_from_slice(&(len as u32).to_ne_bytes());
-        m.extend_from_slice(&kind.to_ne_bytes());
-        m.extend_from_slice(&0u16.to_ne_bytes());
-        m.extend_from_slice(&seq.to_ne_bytes());
-        m.extend_from_slice(&0u32.to_ne_bytes());
-        m.extend_from_slice(payload);
-        m.resize(align4(m.len()), 0);
-        m
-    }
-
-    /// What `ip route get 198.18.5.3` reads back: a unicast route out of interface 7 from
-    /// 198.18.5.1 (plus attributes we skip).
-    fn route_reply() -> Vec<u8> {
-        let mut p = vec![libc::AF_INET as u8, 32, 0, 0, 254, 0, 0, libc::RTN_UNICAST];
-        p.extend_from_slice(&0u32.to_ne_bytes());
-        p.extend(attr(libc::RTA_TABLE, &254u32.to_ne_bytes()));
-        p.extend(attr(libc::RTA_DST, &[198, 18, 5, 3]));
-        p.extend(attr(libc::RTA_OIF, &7u32.to_ne_bytes()));
-        p.extend(attr(libc::RTA_PREFSRC, &[198, 18, 5, 1]));
-        p.extend(attr(libc::RTA_UID, &0u32.to_ne_bytes()));
-        p
-    }
-
-    #[test]
-    fn a_route_reply_gives_interface_source_and_prefix() {
-        let buf = message(libc::RTM_NEWROUTE, 3, &route_reply());
-        let msgs: Vec<_> = messages(&buf).collect();
-        assert_eq!(msgs.len(), 1);
-        assert_eq!((msgs[0].kind, msgs[0].seq), (libc::RTM_NEWROUTE, 3));
-        assert_eq!(
-            parse_route(msgs[0].payload),
-            Some(RouteMsg {
-                kind: libc::RTN_UNICAST,
-                dst_len: 32,
-                dst: Some(IpAddr::from([198, 18, 5, 3])),
-                oif: Some(7),
-                prefsrc: Some(IpAddr::from([198, 18, 5, 1])),
-            })
-        );
-    }
-
-    #[test]
-    fn a_default_route_has_no_destination_and_ipv6_addresses_decode() {
-        let mut p = vec![libc::AF_INET6 as u8, 0, 0, 0, 254, 0, 0, libc::RTN_UNICAST];
-        p.extend_from_slice(&0u32.to_ne_bytes());
-        let src: std::net::Ipv6Addr = "2001:2::1".parse().unwrap();
-        p.extend(attr(libc::RTA_PREFSRC, &src.octets()));
-        let r = parse_route(&p).unwrap();
-        assert_eq!((r.dst, r.dst_len, r.oif), (None, 0, None));
-        assert_eq!(r.prefsrc, Some(IpAddr::V6(src)));
-    }
-
-    #[test]
-    fn several_messages_errors_and_truncation() {
-        let mut buf = message(libc::RTM_NEWROUTE, 1, &route_reply());
-        let mut err = (-libc::EINVAL).to_ne_bytes().to_vec();
-        err.extend_from_slice(&[0u8; 16]);
-        buf.extend(message(libc::NLMSG_ERROR as u16, 2, &err));
-        buf.extend(message(libc::NLMSG_DONE as u16, 2, &[0; 4]));
-        let msgs: Vec<_> = messages(&buf).collect();
-        assert_eq!(msgs.len(), 3);
-        assert_eq!(error_of(msgs[1].payload), libc::EINVAL);
-        assert_eq!(error_of(&0i32.to_ne_bytes()), 0, "an ack");
-        // A header whose length runs past the buffer ends the walk instead of panicking.
-        let cut = &buf[..buf.len() - 3];
-        assert_eq!(messages(cut).count(), 2);
-        assert_eq!(parse_route(&[0; 5]), None);
-        // An attribute whose length runs past the payload is ignored, not read.
-        let mut p = route_reply();
-        p.truncate(RTMSG_LEN + 8);
-        p.extend_from_slice(&200u16.to_ne_bytes());
-        p.extend_from_slice(&libc::RTA_OIF.to_ne_bytes());
-        p.extend_from_slice(&7u32.to_ne_bytes());
-        assert_eq!(parse_route(&p).unwrap().oif, None);
-    }
-
-    #[test]
-    fn rules_with_a_destination_only() {
-        let mut with = vec![libc::AF_INET as u8, 16, 0, 0, 100, 0, 0, 1];
-        with.extend_from_slice(&0u32.to_ne_bytes());
-        with.extend(attr(FRA_DST, &[198, 18, 0, 0]));
-        assert_eq!(
-            parse_rule_dst(&with),
-            Some((IpAddr::from([198, 18, 0, 0]), 16))
-        );
-        let mut without = vec![libc::AF_INET as u8, 0, 0, 0, 254, 0, 0, 1];
-        without.extend_from_slice(&0u32.to_ne_bytes());
-        assert_eq!(parse_rule_dst(&without), None);
-    }
-
-    #[test]
-    fn requests_are_well_formed() {
-        let req = request(
-            libc::RTM_GETROUTE,
-            libc::NLM_F_REQUEST as u16,
-            9,
-            libc::AF_INET as u8,
-            Some((libc::RTA_DST, IpAddr::from([198, 18, 5, 3]))),
-        );
-        assert_eq!(req.len(), NLMSG_HDRLEN + RTMSG_LEN + 8);
-        let msg = messages(&req).next().unwrap();
-        assert_eq!((msg.kind, msg.seq), (libc::RTM_GETROUTE, 9));
-        let r = parse_route(msg.payload).unwrap();
-        assert_eq!(
-            (r.dst_len, r.dst),
-            (32, Some(IpAddr::from([198, 18, 5, 3])))
-        );
-        let dump = request(libc::RTM_GETRULE, 0, 1, libc::AF_INET6 as u8, None);
-        assert_eq!(dump.len(), NLMSG_HDRLEN + RTMSG_LEN);
-    }
-
-    /// The live kernel answers for loopback (no root needed: lookups are unprivileged).
-    #[test]
-    fn loopback_lookup_and_dumps() {
-        let mut nl = Netlink::open().unwrap();
-        let r = nl.route_to(IpAddr::from([127, 0, 0, 1])).unwrap().unwrap();
-        assert_eq!(r.kind, libc::RTN_LOCAL);
-        assert_eq!(r.prefsrc, Some(IpAddr::from([127, 0, 0, 1])));
-        assert!(r.oif.is_some());
-        let prefixes = nl.route_prefixes(false).unwrap();
-        assert!(
-            prefixes.contains(&(Some(IpAddr::from([127, 0, 0, 0])), 8)),
-            "the local table's 127.0.0.0/8: {prefixes:?}"
-        );
-        nl.rule_prefixes(false).unwrap();
-    }
-}
+mod tests;

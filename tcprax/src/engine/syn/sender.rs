@@ -1,3 +1,6 @@
+//! The senders: [`Sender`] hands each packet to the AF_PACKET sender ([`frames`]) when
+//! [`nexthop`](super::nexthop) gave its target a link header, else to the raw IP socket.
+//!
 //! The raw-socket sender: whole IP packets (we write the IP header) handed to the kernel in
 //! batches with `sendmmsg`, one syscall per batch rather than per packet. The socket is
 //! `IPPROTO_RAW`, which never receives, so replies cost it nothing (XDP takes them anyway).
@@ -8,11 +11,15 @@
 //! and sends the rest. Errors that belong to the destination (EACCES for a broadcast address,
 //! EPERM from a local firewall, unreachable routes...) are refusals; a full queue is waited
 //! out; anything else means the socket itself is broken and ends the scan ([`SendError`]).
+use super::nexthop::FramePaths;
 use crate::wire::TcpSegment;
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
+
+mod frames;
+use frames::FrameSender;
 
 /// Packets per `sendmmsg` call.
 pub const BATCH: usize = 64;
@@ -23,6 +30,8 @@ const SLOT: usize = 64;
 pub enum SendError {
     #[error("cannot open a raw socket (needs root or CAP_NET_RAW): {source}")]
     Socket { source: io::Error },
+    #[error("cannot open an AF_PACKET socket (needs root or CAP_NET_RAW): {source}")]
+    PacketSocket { source: io::Error },
     #[error("sendmmsg failed: {source}")]
     Send { source: io::Error },
     #[error("no raw socket for {family} was opened, yet a packet to {dst} was queued")]
@@ -69,6 +78,57 @@ fn fault(errno: i32, dst: IpAddr) -> Fault {
         // the destination's only if the routing table refuses that destination too.
         libc::EINVAL if super::route::refusal(dst) == Some(libc::EINVAL) => Fault::Destination,
         _ => Fault::Sender,
+    }
+}
+
+/// Every probe's way out: frames for the targets [`FramePaths`] covers, the raw IP socket for
+/// the others. The same interface as each sender: push with a tag, flush, take the refused.
+pub struct Sender {
+    raw: RawSender,
+    frames: Option<(FrameSender, FramePaths)>,
+}
+
+impl Sender {
+    /// The raw sockets for the families used, and the AF_PACKET socket if `paths` sends any
+    /// target as frames. Needs CAP_NET_RAW.
+    pub fn new(v4: bool, v6: bool, paths: FramePaths) -> Result<Sender, SendError> {
+        let frames = if paths.is_empty() {
+            None
+        } else {
+            Some((FrameSender::new()?, paths))
+        };
+        Ok(Sender {
+            raw: RawSender::new(v4, v6)?,
+            frames,
+        })
+    }
+
+    pub fn push(&mut self, seg: &TcpSegment, tag: usize) -> Result<(), SendError> {
+        if let Some((frames, paths)) = &mut self.frames
+            && let Some(link) = paths.lookup(seg.dst)
+        {
+            return frames.push(seg, link, tag);
+        }
+        self.raw.push(seg, tag)
+    }
+
+    pub fn flush(&mut self) -> Result<(), SendError> {
+        self.raw.flush()?;
+        if let Some((frames, _)) = &mut self.frames {
+            frames.flush()?;
+        }
+        Ok(())
+    }
+
+    /// The packets refused since the last call (raw socket first, then frames).
+    pub fn take_refused(&mut self) -> impl Iterator<Item = Refused> + '_ {
+        let frames = self.frames.as_mut().map(|(f, _)| f.take_refused());
+        self.raw.take_refused().chain(frames.into_iter().flatten())
+    }
+
+    /// Packets handed to the kernel, by both.
+    pub fn sent(&self) -> u64 {
+        self.raw.sent + self.frames.as_ref().map_or(0, |(f, _)| f.sent)
     }
 }
 

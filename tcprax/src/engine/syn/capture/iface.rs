@@ -107,10 +107,13 @@ pub struct Interface {
     /// The XDP program attached to it: (program id, mode). With programs in several modes at
     /// once, the first one the kernel lists.
     pub xdp: Option<(u32, XdpAttachMode)>,
+    /// Its hardware address (`IFLA_ADDRESS`), when it is a 6-byte (Ethernet) one.
+    pub mac: Option<[u8; 6]>,
 }
 
 const RTM_NEWLINK: u16 = libc::RTM_NEWLINK;
 const NLMSG_ERROR: u16 = libc::NLMSG_ERROR as u16;
+const IFLA_ADDRESS: u16 = 1;
 const IFLA_XDP: u16 = 43;
 const IFLA_XDP_ATTACHED: u16 = 2;
 const IFLA_XDP_PROG_ID: u16 = 4;
@@ -170,12 +173,20 @@ fn parse_newlink(buf: &[u8]) -> io::Result<Interface> {
     let arphrd = ne16(body, 2).ok_or_else(|| malformed("short ifinfomsg"))?;
     let index = ne32(body, 4).ok_or_else(|| malformed("short ifinfomsg"))?;
     let mut xdp = None;
+    let mut mac = None;
     for (typ, value) in netlink::attributes(body, IFINFOMSG_LEN) {
-        if typ == IFLA_XDP {
-            xdp = attached_program(value);
+        match typ {
+            IFLA_XDP => xdp = attached_program(value),
+            IFLA_ADDRESS => mac = value.try_into().ok(),
+            _ => {}
         }
     }
-    Ok(Interface { index, arphrd, xdp })
+    Ok(Interface {
+        index,
+        arphrd,
+        xdp,
+        mac,
+    })
 }
 
 /// The program in an `IFLA_XDP` nest: `IFLA_XDP_PROG_ID` when one mode is in use, else (both

@@ -55,9 +55,16 @@ fn parses_type_index_and_no_program() {
         Interface {
             index: 7,
             arphrd: arphrd::NONE,
-            xdp: None
+            xdp: None,
+            mac: None,
         }
     );
+}
+
+#[test]
+fn parses_an_ethernet_address() {
+    let msg = newlink(4, arphrd::ETHER, &[attr(IFLA_ADDRESS, &[2, 0, 0, 0, 0, 7])]);
+    assert_eq!(parse_newlink(&msg).unwrap().mac, Some([2, 0, 0, 0, 0, 7]));
 }
 
 #[test]

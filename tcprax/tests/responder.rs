@@ -1,0 +1,179 @@
+//! The benchmark's XDP responder (`tcprax_lab::responder`) answers exactly as configured: a
+//! real `tcprax -sS` of a few hundred probes through it gets the expected verdict for every
+//! (address, port), and the responder's counters match the probes one for one. Run with both
+//! send paths: the default sends these targets (routed through a gateway on a veth) as
+//! AF_PACKET frames, which the scanner's netfilter OUTPUT hook never sees; `--send-path raw`
+//! sends them through the raw IP socket, which it does.
+mod common;
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::process::Stdio;
+use tcprax_lab::responder::{Plan, Responder};
+
+/// 198.19.0.0/26 × 5 ports: 48 answering addresses (4 ports open, 1 closed) and a silent /28.
+const RANGE: &str = "198.19.0.0/26";
+const SILENT: &str = "198.19.0.48/28";
+const OPEN: [u16; 4] = [22, 80, 443, 8080];
+const CLOSED: u16 = 25;
+
+/// Which way the probes leave.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Path {
+    Frames,
+    /// Frames, after the gateway's entry was deleted from the scanner's neighbour table: tcprax
+    /// must have it resolved before the first frame.
+    FramesUnresolved,
+    Raw,
+}
+
+/// One scan of RANGE through the responder with `extra` arguments; checks every verdict and
+/// the responder's counters, and returns the SYNs the scanner's OUTPUT hook counted.
+fn scan_through_responder(prefix: &str, extra: &[&str], path: Path) -> Option<u64> {
+    let tb = common::testbed(prefix)?;
+    tb.target_anyip("198.19.0.0/16").unwrap();
+    let plan = Plan {
+        answer: vec!["198.19.0.0/16".parse().unwrap()],
+        silent: vec![SILENT.parse().unwrap()],
+        open: OPEN.to_vec(),
+    };
+    let responder = match Responder::attach(&tb, &plan) {
+        Ok(r) => r,
+        Err(tcprax_lab::responder::ResponderError::Placeholder) => {
+            eprintln!("SKIP: tcprax-lab built with AYA_BUILD_SKIP=1 (no XDP responder)");
+            return None;
+        }
+        Err(e) => panic!("attach the responder: {e}"),
+    };
+    if path == Path::FramesUnresolved {
+        tb.scanner_sh(&format!("ip neigh flush dev {}", tb.scanner_if))
+            .unwrap();
+        let left = tb.scanner_sh("ip -4 neigh show").unwrap();
+        assert!(
+            !String::from_utf8_lossy(&left.stdout).contains("lladdr"),
+            "the gateway's MAC is gone"
+        );
+    }
+    tb.scanner_sh(
+        "nft add table inet trxout && \
+         nft add chain inet trxout output '{ type filter hook output priority 0; }' && \
+         nft add rule inet trxout output 'tcp flags & (syn | ack) == syn' counter",
+    )
+    .unwrap();
+    let out = tb
+        .scanner_command(common::bin())
+        .args([
+            "-sS",
+            RANGE,
+            "-p",
+            "22,25,80,443,8080",
+            "--retries",
+            "1",
+            "--timeout",
+            "300ms",
+            "-v",
+            "-oJ",
+            "-",
+        ])
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let ports = common::json_ports(&out);
+    // -v: how long start-up and tear-down took.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let timing = stderr
+        .lines()
+        .find(|l| l.starts_with("tcprax: timing: start to first probe "))
+        .unwrap_or_else(|| panic!("no timing line with -v: {stderr}"));
+    eprintln!("{timing}");
+    assert!(
+        timing.contains(" ms, last verdict to exit ") && timing.ends_with(" ms"),
+        "{timing}"
+    );
+    let mut verdicts = BTreeMap::new();
+    for p in &ports {
+        let addr: Ipv4Addr = p["addr"].as_str().unwrap().parse().unwrap();
+        let port = u16::try_from(p["port"].as_u64().unwrap()).unwrap();
+        let state = p["state"].as_str().unwrap().to_string();
+        assert!(
+            verdicts.insert((addr, port), state).is_none(),
+            "two verdicts for {addr}:{port}"
+        );
+    }
+    assert_eq!(verdicts.len(), 64 * 5, "one verdict per probe");
+    for ((addr, port), state) in &verdicts {
+        // SILENT: the /28 at .48.
+        let expected = if addr.octets()[3] & 0xf0 == 48 {
+            "filtered"
+        } else if *port == CLOSED {
+            "closed"
+        } else {
+            "open"
+        };
+        assert_eq!(state, expected, "{addr}:{port}");
+    }
+    let c = responder.counters().unwrap();
+    assert_eq!(c.syn_ack, 48 * 4, "one SYN-ACK per open pair: {c:?}");
+    assert_eq!(c.rst, 48, "one RST+ACK per closed pair: {c:?}");
+    // Filtered probes are sent twice (--retries 1); the scanner's RSTs to open ports dropped.
+    match path {
+        Path::Frames | Path::FramesUnresolved => {
+            assert_eq!(c.silent, 16 * 5 * 2, "silent SYNs, retry included: {c:?}")
+        }
+        // Measured: in a release build a few raw-socket packets (13-17 of these 160 SYNs, up
+        // to 35 of the 192 RSTs) go missing before the responder, as in the benchmark, where
+        // the scanner veth's transmit drops them (docs/benchmark.md); every verdict is exact
+        // all the same.
+        Path::Raw => assert!(c.silent <= 16 * 5 * 2, "silent SYNs: {c:?}"),
+    }
+    match path {
+        Path::Frames | Path::FramesUnresolved => {
+            assert_eq!(c.dropped, 48 * 4, "our own RST per open port: {c:?}")
+        }
+        Path::Raw => assert!(c.dropped <= 48 * 4, "our own RST per open port: {c:?}"),
+    }
+    let counted = tb.scanner_sh("nft list table inet trxout").unwrap();
+    let text = String::from_utf8_lossy(&counted.stdout);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let at = words
+        .iter()
+        .position(|w| *w == "packets")
+        .expect("a counter");
+    Some(words[at + 1].parse().unwrap())
+}
+
+/// 48 × 5 answered + 16 × 5 × 2 silent.
+const SYNS: u64 = 48 * 5 + 16 * 5 * 2;
+
+#[test]
+fn responder_answers_exactly_and_frames_skip_netfilter() {
+    let Some(output_syns) = scan_through_responder("trxresp", &[], Path::Frames) else {
+        return;
+    };
+    assert_eq!(output_syns, 0, "AF_PACKET frames pass no OUTPUT hook");
+}
+
+#[test]
+fn responder_answers_exactly_through_the_raw_socket() {
+    let Some(output_syns) =
+        scan_through_responder("trxrespraw", &["--send-path", "raw"], Path::Raw)
+    else {
+        return;
+    };
+    // At least every first attempt and retry of a filtered probe; a release build on a busy
+    // machine also retries some probes whose SYN was lost at the veth (see `Path::Raw`).
+    assert!(
+        output_syns >= SYNS,
+        "every raw-socket SYN passes the OUTPUT hook: {output_syns}"
+    );
+}
+
+#[test]
+fn a_gateway_missing_from_the_neighbour_table_is_resolved_first() {
+    let Some(output_syns) = scan_through_responder("trxresparp", &[], Path::FramesUnresolved)
+    else {
+        return;
+    };
+    assert_eq!(output_syns, 0, "every probe left as a frame");
+}
