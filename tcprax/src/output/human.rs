@@ -455,6 +455,24 @@ fn detail_block(out: &mut String, service: &ServiceInfo, verbosity: Verbosity) {
     if let Some(title) = &service.title {
         lines.push(format!("title: {}", clean(title)));
     }
+    for (label, value) in [
+        ("host", &service.hostname),
+        ("os", &service.os),
+        ("device", &service.device_type),
+    ] {
+        if let Some(v) = value {
+            lines.push(format!("{label}: {}", clean(v)));
+        }
+    }
+    for cpe in &service.cpe {
+        lines.push(format!("cpe: {}", clean(cpe)));
+    }
+    if let Some(hash) = service.favicon_mmh3 {
+        lines.push(format!("favicon mmh3: {hash}"));
+    }
+    if let Some(by) = &service.matched_by {
+        lines.push(format!("matched by: {}", clean(by)));
+    }
     if let Some(tls) = &service.tls {
         let mut line = format!("tls: {}", clean(&tls.version));
         if let Some(cipher) = &tls.cipher {
@@ -464,6 +482,9 @@ fn detail_block(out: &mut String, service: &ServiceInfo, verbosity: Verbosity) {
             let _ = write!(line, ", alpn {}", clean(alpn));
         }
         lines.push(line);
+        if let Some(jarm) = &tls.jarm {
+            lines.push(format!("tls fingerprint: {}", clean(jarm)));
+        }
         if let Some(cert) = &tls.certificate {
             if let Some(cn) = &cert.subject_cn {
                 lines.push(format!("cert CN: {}", clean(cn)));

@@ -309,12 +309,20 @@ pub(crate) fn response_lines(response: &str) -> impl Iterator<Item = &str> {
 
 /// "OpenSSH 9.2p1", "OpenSSH", "9.2p1" or "".
 pub(crate) fn product_version(service: &ServiceInfo) -> String {
-    match (&service.product, &service.version) {
+    let mut text = match (&service.product, &service.version) {
         (Some(p), Some(v)) => format!("{p} {v}"),
         (Some(p), None) => p.clone(),
         (None, Some(v)) => v.clone(),
         (None, None) => String::new(),
+    };
+    // nmap's VERSION column: "OpenSSH 9.2p1 Debian 2 (protocol 2.0)".
+    if let Some(extra) = &service.extrainfo {
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        text.push_str(&format!("({extra})"));
     }
+    text
 }
 
 /// `n` and a noun, singular when `n == 1`.

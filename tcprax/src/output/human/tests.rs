@@ -510,3 +510,39 @@ fn unreachable_ports_and_hosts() {
     assert!(line.contains("send-failed EACCES"), "{line}");
     assert!(text.contains("no-route"), "{text}");
 }
+
+/// What a probe-file line or the fast path adds beyond product and version shows as nmap
+/// shows it: extrainfo in parentheses in the VERSION column; host, OS, device, CPE, favicon
+/// hash, what named it and the TLS fingerprint in the block under the port.
+#[test]
+fn extra_service_fields_are_shown() {
+    let mut r = https("198.18.0.2");
+    if let Some(s) = r.service.as_mut() {
+        s.extrainfo = Some("Ubuntu".into());
+        s.hostname = Some("www.example.test".into());
+        s.os = Some("Linux".into());
+        s.device_type = Some("proxy server".into());
+        s.cpe = vec![
+            "cpe:/a:igor_sysoev:nginx:1.24.0".into(),
+            "cpe:/o:linux:linux_kernel".into(),
+        ];
+        s.favicon_mmh3 = Some(-309393699);
+        s.matched_by = Some("nmap:GetRequest".into());
+        if let Some(tls) = s.tls.as_mut() {
+            tls.jarm = Some("abc123".into());
+        }
+    }
+    let text = run(Verbosity::Normal, None, &[r], &summary());
+    for want in [
+        "nginx 1.24.0 (Ubuntu)\n",
+        "| host: www.example.test\n",
+        "| os: Linux\n",
+        "| device: proxy server\n",
+        "| cpe: cpe:/a:igor_sysoev:nginx:1.24.0\n| cpe: cpe:/o:linux:linux_kernel\n",
+        "| favicon mmh3: -309393699\n",
+        "| matched by: nmap:GetRequest\n",
+        "| tls fingerprint: abc123\n",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+}
