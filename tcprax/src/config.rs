@@ -44,9 +44,11 @@ pub mod defaults {
     /// -sV --probe-timeout: upper bound of one wait (banner, handshake, response).
     pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-    /// -sV probes in flight in all when -t is not given: gentler than the scan's own
-    /// concurrency, since each probe holds a connection for up to several waits.
-    pub const SERVICE_CONCURRENCY: usize = 64;
+    /// -sV detections in flight in all when -t is not given. Each holds a connection for up
+    /// to several waits, so this is what -sV throughput scales with: 64 gave 172 services/s on
+    /// the 16k-service benchmark (docs/benchmark-sv.md), far below what the path carries;
+    /// the per-host cap (`SERVICE_PER_HOST`) keeps any one host from seeing more than 16.
+    pub const SERVICE_CONCURRENCY: usize = 512;
 
     /// -sV --version-intensity: probes of nmap's file with a rarity above this are not sent
     /// (nmap's default too).
