@@ -453,6 +453,16 @@ mod tests {
             id(b"-ERR unknown command `HELP`, with args beginning with: \r\n").0,
             "redis"
         );
+        // Redis in protected mode (the default, without a password) answers a client that is not
+        // on loopback with this alone: the version stays hidden, the name does not.
+        assert_eq!(
+            id(
+                b"-DENIED Redis is running in protected mode because protected mode is enabled \
+                 and no password is set for the default user.\r\n"
+            ),
+            ("redis".into(), some("Redis key-value store"), None)
+        );
+        assert_eq!(id(b"-NOAUTH Authentication required.\r\n").0, "redis");
         assert_eq!(
             id(b"$3000\r\n# Server\r\nredis_version:7.0.15\r\n"),
             (
