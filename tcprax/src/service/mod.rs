@@ -16,7 +16,9 @@
 //!    `/` for its hash, and [`http`] reads product hints beyond the `Server` header;
 //! 4. generic lines: class 5, with or without an answer.
 //!
-//! Products and versions come from the data table in [`patterns`] (CPE names from [`cpe`]);
+//! Products and versions come from the data table in [`patterns`] (CPE names from [`cpe`]); a
+//! product named without its version gets one more request that it answers with it
+//! ([`followup`]: an exporter's `/metrics`, beanstalkd's `stats`);
 //! responses are made printable by [`sanitize()`]. Detection never fails: resets, silence and
 //! garbage are outcomes.
 //!
@@ -24,6 +26,7 @@
 //! ([`nmap`]): its lines first read the answers above again, then its probes go out.
 mod cert;
 pub mod cpe;
+mod followup;
 pub mod http;
 mod jarm;
 pub mod nmap;
@@ -187,6 +190,8 @@ impl ServiceDetector {
         let target = SocketAddr::new(addr, port);
         let mut seen = nmap::Seen::default();
         let info = self.run(target, &waits, &mut seen).await;
+        // A product named without its version may tell it to one more request ([`followup`]).
+        let info = self.follow_up(target, &waits, info).await;
         // Only ports the steps above left unnamed pay for the probe file.
         match &self.inner.probes {
             Some(source) if info.service.is_none() => {
