@@ -11,7 +11,7 @@
 //!
 //! Packages (TEST_PACKAGES in xtask/src/setup.rs): redis-server, memcached, mosquitto, git,
 //! prometheus-node-exporter, dnsmasq-base, dovecot-imapd, dovecot-pop3d, beanstalkd,
-//! exim4-daemon-light.
+//! exim4-daemon-light, ngircd.
 mod common;
 
 use std::net::IpAddr;
@@ -182,4 +182,12 @@ fn git_daemon_is_git() {
 #[test]
 fn beanstalkd_is_named_with_version() {
     check(Animal::Beanstalkd, &[Service, Product, Version]);
+}
+
+/// ngIRCd says nothing until a client registers and answers our generic lines with the 451
+/// numeric; nmap's Help probe line names it (sent as the file writes it, `HELP\r\n`). Its
+/// version is told only after registration.
+#[test]
+fn ngircd_is_irc() {
+    check(Animal::Ngircd, &[Service, Product]);
 }
