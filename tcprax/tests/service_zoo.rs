@@ -181,8 +181,8 @@ fn beanstalkd_is_named_with_version() {
 
 /// ngIRCd says nothing until a client registers and answers our generic lines with the 451
 /// numeric; nmap's Help probe line names it (sent as the file writes it, `HELP\r\n`). Its
-/// version is told only after registration.
+/// version is told only after registration (a follow-up: NICK and USER).
 #[test]
-fn ngircd_is_irc() {
-    check(Animal::Ngircd, &[Service, Product]);
+fn ngircd_is_irc_with_version() {
+    check(Animal::Ngircd, &[Service, Product, Version]);
 }

@@ -3,8 +3,9 @@
 //! connection (in TLS when the port speaks TLS), bounded by the same waits as every probe.
 //!
 //! The table [`FOLLOW_UPS`] says which: a product or service, what to send (a line, or an HTTP
-//! GET of a path), and the regex whose first group is the version. Ports named with a version,
-//! and ports the table does not list, pay nothing.
+//! GET of a path), and the regex whose first group is the version. It runs after the fast path
+//! and after nmap's probe file, whichever named the port. Ports named with a version, and ports
+//! the table does not list, pay nothing.
 use super::{ServiceDetector, Waits, connect, cpe, handshake, read_until};
 use crate::model::ServiceInfo;
 use bytes::Bytes;
@@ -55,6 +56,15 @@ static FOLLOW_UPS: &[FollowUp] = &[
         product: None,
         request: Request::Line(b"INFO server\r\n"),
         version: r"(?m)^redis_version:(\d[\w.]*)",
+    },
+    // ngIRCd tells its version only to a registered client: register (NICK and USER, as any
+    // IRC client does first) and read the welcome numerics (002 "running version ngircd-26.1",
+    // 004 "<server> ngircd-26.1 <modes>").
+    FollowUp {
+        service: "irc",
+        product: Some("ngircd"),
+        request: Request::Line(b"NICK tcprax\r\nUSER tcprax 0 * :tcprax\r\n"),
+        version: r"(?m)^:\S+ 00[24] [^\r\n]*?\bngircd-(\d[\w.~]*)",
     },
 ];
 
@@ -211,6 +221,12 @@ node_exporter_build_info{branch=\"debian/sid\",goarch=\"amd64\",goos=\"linux\",g
             b"OK 900\r\n---\ncurrent-jobs-urgent: 0\nversion: \"1.12\"\nrusage-utime: 0.0\n";
         assert_eq!(version_in(re, stats).as_deref(), Some("1.12"));
         assert_eq!(version_in(re, b"UNKNOWN_COMMAND\r\n"), None);
+        let (_, re) = lookup(&named("irc", Some("ngircd"), None)).unwrap();
+        let welcome = b":irc.zoo.tcprax.test 001 tcprax :Welcome to the Internet Relay Network tcprax!~tcprax@198.18.0.1\r\n\
+:irc.zoo.tcprax.test 002 tcprax :Your host is irc.zoo.tcprax.test, running version ngircd-26.1 (x86_64/pc/linux-gnu)\r\n";
+        assert_eq!(version_in(re, welcome).as_deref(), Some("26.1"));
+        let refused = b":irc.zoo.tcprax.test 433 * tcprax :Nickname already in use\r\n";
+        assert_eq!(version_in(re, refused), None);
         let (_, re) = lookup(&named("ssl/redis", None, None)).unwrap();
         let info = b"$300\r\n# Server\r\nredis_version:7.0.15\r\nredis_git_sha1:0\r\n";
         assert_eq!(version_in(re, info).as_deref(), Some("7.0.15"));

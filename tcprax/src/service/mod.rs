@@ -201,15 +201,16 @@ impl ServiceDetector {
         let target = SocketAddr::new(addr, port);
         let mut seen = nmap::Seen::default();
         let info = self.run(target, &waits, &mut seen).await;
-        // A product named without its version may tell it to one more request ([`followup`]).
-        let info = self.follow_up(target, &waits, info).await;
         // Only ports the steps above left unnamed pay for the probe file.
-        match &self.inner.probes {
+        let info = match &self.inner.probes {
             Some(source) if info.service.is_none() => {
                 self.refine(source, target, &waits, &seen, info).await
             }
             _ => info,
-        }
+        };
+        // A product named without its version (by either) may tell it to one more request
+        // ([`followup`]).
+        self.follow_up(target, &waits, info).await
     }
 
     fn host_semaphore(&self, addr: IpAddr) -> Arc<Semaphore> {
