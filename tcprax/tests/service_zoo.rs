@@ -160,9 +160,11 @@ fn dnsmasq_is_named_with_version() {
     check(Animal::Dnsmasq, &[Service, Product, Version]);
 }
 
+/// Named by nmap's MQTT probe; product and version from the retained `$SYS/broker/version`
+/// (a follow-up: CONNECT and SUBSCRIBE).
 #[test]
-fn mosquitto_is_mqtt() {
-    check(Animal::Mosquitto, &[Service]);
+fn mosquitto_is_mqtt_with_version() {
+    check(Animal::Mosquitto, &[Service, Product, Version]);
 }
 
 /// git daemon is silent until asked in its own protocol: a git-upload-pack pkt-line names it

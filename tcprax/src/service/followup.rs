@@ -33,6 +33,8 @@ struct FollowUp {
     request: Request,
     /// The version is the first group.
     version: &'static str,
+    /// The product to report with that version when nothing named one.
+    names: Option<&'static str>,
 }
 
 static FOLLOW_UPS: &[FollowUp] = &[
@@ -42,6 +44,7 @@ static FOLLOW_UPS: &[FollowUp] = &[
         product: Some("Prometheus Node Exporter"),
         request: Request::Get("/metrics"),
         version: r#"(?m)^node_exporter_build_info\{[^}\n]*\bversion="(\d[\w.\-]*)""#,
+        names: None,
     },
     // beanstalkd's `stats` is a YAML document with `version: 1.12` (quoted by some releases).
     FollowUp {
@@ -49,6 +52,7 @@ static FOLLOW_UPS: &[FollowUp] = &[
         product: None,
         request: Request::Line(b"stats\r\n"),
         version: r#"(?m)^version: "?(\d[\w.]*)"?\r?$"#,
+        names: None,
     },
     // Redis named from an error line (the GET's arity error) tells its version to INFO.
     FollowUp {
@@ -56,6 +60,7 @@ static FOLLOW_UPS: &[FollowUp] = &[
         product: None,
         request: Request::Line(b"INFO server\r\n"),
         version: r"(?m)^redis_version:(\d[\w.]*)",
+        names: None,
     },
     // ngIRCd tells its version only to a registered client: register (NICK and USER, as any
     // IRC client does first) and read the welcome numerics (002 "running version ngircd-26.1",
@@ -65,8 +70,22 @@ static FOLLOW_UPS: &[FollowUp] = &[
         product: Some("ngircd"),
         request: Request::Line(b"NICK tcprax\r\nUSER tcprax 0 * :tcprax\r\n"),
         version: r"(?m)^:\S+ 00[24] [^\r\n]*?\bngircd-(\d[\w.~]*)",
+        names: None,
+    },
+    // An MQTT broker: CONNECT (MQTT 3.1.1, clean session, client id "tcprax") and SUBSCRIBE to
+    // `$SYS/broker/version`, which Mosquitto publishes as a retained message.
+    FollowUp {
+        service: "mqtt",
+        product: None,
+        request: Request::Line(MQTT_VERSION),
+        version: r"(?s-u)\$SYS/broker/version(?:..)?mosquitto version (\d[\w.]*)",
+        names: Some("Mosquitto"),
     },
 ];
+
+/// MQTT CONNECT then SUBSCRIBE `$SYS/broker/version` (packet id 1, QoS 0), sent at once.
+const MQTT_VERSION: &[u8] = b"\x10\x12\x00\x04MQTT\x04\x02\x00\x3c\x00\x06tcprax\
+\x82\x18\x00\x01\x00\x13$SYS/broker/version\x00";
 
 static COMPILED: LazyLock<Vec<(FollowUp, Regex)>> = LazyLock::new(|| {
     FOLLOW_UPS
@@ -143,13 +162,14 @@ impl ServiceDetector {
         let Some(version) = version_in(re, &answer) else {
             return info;
         };
-        let cpe = info
-            .product
+        let product = info.product.or(follow.names.map(str::to_owned));
+        let cpe = product
             .as_deref()
             .and_then(|p| cpe::cpe(p, Some(&version)))
             .into_iter()
             .collect();
         ServiceInfo {
+            product,
             version: Some(version),
             cpe,
             ..info
@@ -227,9 +247,25 @@ node_exporter_build_info{branch=\"debian/sid\",goarch=\"amd64\",goos=\"linux\",g
         assert_eq!(version_in(re, welcome).as_deref(), Some("26.1"));
         let refused = b":irc.zoo.tcprax.test 433 * tcprax :Nickname already in use\r\n";
         assert_eq!(version_in(re, refused), None);
+        let (f, re) = lookup(&named("mqtt", None, None)).unwrap();
+        assert_eq!(f.names, Some("Mosquitto"));
+        let publish = b"\x20\x02\x00\x00\x90\x03\x00\x01\x00\x31\x2e\x00\x13$SYS/broker/versionmosquitto version 2.0.11";
+        assert_eq!(version_in(re, publish).as_deref(), Some("2.0.11"));
         let (_, re) = lookup(&named("ssl/redis", None, None)).unwrap();
         let info = b"$300\r\n# Server\r\nredis_version:7.0.15\r\nredis_git_sha1:0\r\n";
         assert_eq!(version_in(re, info).as_deref(), Some("7.0.15"));
+    }
+
+    #[test]
+    fn mqtt_packets_have_their_lengths() {
+        // CONNECT: fixed header, then 0x12 bytes; SUBSCRIBE: fixed header, then 0x18 bytes.
+        let connect_len = 2 + usize::from(MQTT_VERSION[1]);
+        assert_eq!(MQTT_VERSION[0], 0x10);
+        assert_eq!(MQTT_VERSION[connect_len], 0x82);
+        assert_eq!(
+            MQTT_VERSION.len(),
+            connect_len + 2 + usize::from(MQTT_VERSION[connect_len + 1])
+        );
     }
 
     #[test]
