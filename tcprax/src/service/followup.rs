@@ -22,6 +22,9 @@ enum Request {
     Line(&'static [u8]),
     /// `GET path` over HTTP/1.1 (HTTPS on a TLS port).
     Get(&'static str),
+    /// An IRC registration (NICK and USER) under a random nick, so that two scans of one
+    /// server do not refuse each other's nick.
+    IrcRegister,
 }
 
 /// Which ports get a follow-up: those whose product is `product` (when given; else whose
@@ -68,7 +71,7 @@ static FOLLOW_UPS: &[FollowUp] = &[
     FollowUp {
         service: "irc",
         product: Some("ngircd"),
-        request: Request::Line(b"NICK tcprax\r\nUSER tcprax 0 * :tcprax\r\n"),
+        request: Request::IrcRegister,
         version: r"(?m)^:\S+ 00[24] [^\r\n]*?\bngircd-(\d[\w.~]*)",
         names: None,
     },
@@ -97,6 +100,8 @@ static COMPILED: LazyLock<Vec<(FollowUp, Regex)>> = LazyLock::new(|| {
 /// At most this much of a follow-up's answer is read (an exporter's metrics run to a few
 /// hundred kB; reading stops as soon as the version line is in).
 const FOLLOW_UP_CAP: usize = 1024 * 1024;
+/// A follow-up that found no version is tried once more, after a short pause.
+const ATTEMPTS: usize = 2;
 /// Each read re-checks only this tail of the buffer for the version (a version line is short).
 const TAIL: usize = 8 * 1024;
 
@@ -123,6 +128,11 @@ fn version_in(re: &Regex, answer: &[u8]) -> Option<String> {
 fn request_bytes(request: Request, target: SocketAddr) -> Vec<u8> {
     match request {
         Request::Line(bytes) => bytes.to_vec(),
+        Request::IrcRegister => format!(
+            "NICK tcprax{}\r\nUSER tcprax 0 * :tcprax\r\n",
+            rand::random::<u16>()
+        )
+        .into_bytes(),
         Request::Get(path) => format!(
             "GET {path} HTTP/1.1\r\nHost: {target}\r\nUser-Agent: tcprax\r\nAccept: */*\r\nConnection: close\r\n\r\n"
         )
@@ -142,24 +152,37 @@ impl ServiceDetector {
             return info;
         };
         let request = request_bytes(follow.request, target);
-        let answer = match (&info.tls, &self.inner.tls) {
-            (None, _) => match connect(target, w).await {
-                Ok(mut s) => ask(&mut s, &request, re, w).await,
-                Err(_) => return info,
-            },
-            (Some(_), Some(configs)) => {
-                let config = match follow.request {
-                    Request::Get(_) => &configs.http,
-                    Request::Line(_) => &configs.plain,
-                };
-                match handshake(target, config, w).await {
-                    Ok(mut s) => ask(&mut s, &request, re, w).await,
-                    Err(_) => return info,
-                }
-            }
+        let config = match (&info.tls, &self.inner.tls) {
+            (None, _) => None,
+            (Some(_), Some(configs)) => Some(match follow.request {
+                Request::Get(_) => &configs.http,
+                Request::Line(_) | Request::IrcRegister => &configs.plain,
+            }),
             (Some(_), None) => return info,
         };
-        let Some(version) = version_in(re, &answer) else {
+        let mut found = None;
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                // The probes before this one may still hold connections the server counts
+                // against our address (ngIRCd allows 5 per address): let it see them closed.
+                tokio::time::sleep(w.idle).await;
+            }
+            let answer = match config {
+                None => match connect(target, w).await {
+                    Ok(mut s) => ask(&mut s, &request, re, w).await,
+                    Err(_) => return info,
+                },
+                Some(config) => match handshake(target, config, w).await {
+                    Ok(mut s) => ask(&mut s, &request, re, w).await,
+                    Err(_) => return info,
+                },
+            };
+            found = version_in(re, &answer);
+            if found.is_some() {
+                break;
+            }
+        }
+        let Some(version) = found else {
             return info;
         };
         let product = info.product.or(follow.names.map(str::to_owned));
@@ -277,6 +300,11 @@ node_exporter_build_info{branch=\"debian/sid\",goarch=\"amd64\",goos=\"linux\",g
         assert_eq!(
             request_bytes(Request::Line(b"stats\r\n"), target),
             b"stats\r\n"
+        );
+        let irc = String::from_utf8(request_bytes(Request::IrcRegister, target)).unwrap();
+        assert!(
+            irc.starts_with("NICK tcprax") && irc.ends_with("\r\nUSER tcprax 0 * :tcprax\r\n"),
+            "{irc}"
         );
     }
 }
