@@ -23,7 +23,8 @@ enum Request {
     /// `GET path` over HTTP/1.1 (HTTPS on a TLS port).
     Get(&'static str),
     /// An IRC registration (NICK and USER) under a random nick, so that two scans of one
-    /// server do not refuse each other's nick.
+    /// server do not refuse each other's nick; 7 characters (RFC 2812 allows 9, ngIRCd's
+    /// default too).
     IrcRegister,
 }
 
@@ -129,7 +130,7 @@ fn request_bytes(request: Request, target: SocketAddr) -> Vec<u8> {
     match request {
         Request::Line(bytes) => bytes.to_vec(),
         Request::IrcRegister => format!(
-            "NICK tcprax{}\r\nUSER tcprax 0 * :tcprax\r\n",
+            "NICK trx{:04x}\r\nUSER tcprax 0 * :tcprax\r\n",
             rand::random::<u16>()
         )
         .into_bytes(),
@@ -303,7 +304,9 @@ node_exporter_build_info{branch=\"debian/sid\",goarch=\"amd64\",goos=\"linux\",g
         );
         let irc = String::from_utf8(request_bytes(Request::IrcRegister, target)).unwrap();
         assert!(
-            irc.starts_with("NICK tcprax") && irc.ends_with("\r\nUSER tcprax 0 * :tcprax\r\n"),
+            irc.starts_with("NICK trx")
+                && irc.find("\r\n") == Some(12)
+                && irc.ends_with("\r\nUSER tcprax 0 * :tcprax\r\n"),
             "{irc}"
         );
     }

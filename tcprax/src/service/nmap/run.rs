@@ -69,6 +69,20 @@ fn reused<'a>(db: &ProbeDb, seen: &'a Seen, target: SocketAddr) -> Vec<(usize, &
         .collect()
 }
 
+/// Probes whose payload is close to one of the fast path's requests, with that request's
+/// answer: GetRequest (the fast path's `GET /` is HTTP/1.1 with headers), GenericLines and Help
+/// (both inside the fast path's generic lines).
+fn similar<'a>(db: &ProbeDb, seen: &'a Seen) -> Vec<(usize, &'a Bytes)> {
+    [
+        ("GetRequest", &seen.http),
+        ("GenericLines", &seen.generic),
+        ("Help", &seen.generic),
+    ]
+    .into_iter()
+    .filter_map(|(name, answer)| db.index(name).map(|i| (i, answer)))
+    .collect()
+}
+
 /// How one probe's connection went.
 enum Answer {
     Data(Bytes),
@@ -215,6 +229,19 @@ impl ServiceDetector {
         if soft.is_none() && all_closed && !tls && seen.banner.is_empty() {
             return tcpwrapped(db, target, w, info).await;
         }
+        if soft.is_none() {
+            // Last resort: the fast path's answers to requests close to a probe's, with that
+            // probe's lines. A server that limits connections per address (ngIRCd allows 5)
+            // may have refused the very probe whose lines name it.
+            for (index, answer) in similar(db, seen) {
+                if answer.is_empty() {
+                    continue;
+                }
+                if let Some(hit) = test(db, index, answer.clone(), false).await {
+                    return fill(info, hit, tls, None);
+                }
+            }
+        }
         fill_soft(info, soft, tls)
     }
 
@@ -319,6 +346,19 @@ Probe UDP Udp q|\\r\\n\\r\\nHELP\\r\\nversion\\r\\nINFO server\\r\\n|\n";
             got,
             [("NULL", &b"banner"[..]), ("Ours", &b"generic"[..])],
             "GetRequest, GenericLines and Help are sent as written"
+        );
+        // Their lines still meet the fast path's answers, but only as a last resort.
+        let last: Vec<(&str, &[u8])> = similar(&db, &seen)
+            .into_iter()
+            .map(|(i, a)| (db.probes[i].spec.name.as_str(), &a[..]))
+            .collect();
+        assert_eq!(
+            last,
+            [
+                ("GetRequest", &b"http"[..]),
+                ("GenericLines", &b"generic"[..]),
+                ("Help", &b"generic"[..])
+            ]
         );
     }
 }
