@@ -166,7 +166,7 @@ impl ServiceDetector {
             if attempt > 0 {
                 // The probes before this one may still hold connections the server counts
                 // against our address (ngIRCd allows 5 per address): let it see them closed.
-                tokio::time::sleep(w.idle).await;
+                tokio::time::sleep(w.response).await;
             }
             let answer = match config {
                 None => match connect(target, w).await {
