@@ -124,7 +124,18 @@ impl ServiceDetector {
                 None => {}
             }
         }
-        let skip: Vec<usize> = reused.iter().map(|(i, _)| *i).collect();
+        // A probe close to a fast-path request that met silence would meet it again: not sent
+        // (silent ports would otherwise pay for three more probes).
+        let skip: Vec<usize> = reused
+            .iter()
+            .map(|(i, _)| *i)
+            .chain(
+                similar(db, seen)
+                    .into_iter()
+                    .filter(|(_, answer)| answer.is_empty())
+                    .map(|(i, _)| i),
+            )
+            .collect();
         let plan = db.plan(
             target.port(),
             tls,
