@@ -65,6 +65,7 @@ const TEST_PACKAGES: &[&str] = &[
     "dovecot-imapd",
     "dovecot-pop3d",
     "beanstalkd",
+    "ngircd",
 ];
 
 /// The whole -sV zoo of `cargo xtask bench-sv` (tcprax-lab/src/servers/zoo/), beyond
@@ -85,7 +86,6 @@ pub const BENCH_SV_PACKAGES: &[&str] = &[
     "prosody",
     "tigervnc-standalone-server",
     "stunnel4",
-    "ngircd",
     "lighttpd",
     "haproxy",
     "tinyproxy",

@@ -39,6 +39,9 @@ static CPE: &[(&str, &str)] = &[
     ("Jenkins", "jenkins:jenkins"),
     ("GitLab", "gitlab:gitlab"),
     ("NATS Server", "linuxfoundation:nats-server"),
+    ("Mosquitto", "eclipse:mosquitto"),
+    ("beanstalkd", "beanstalkd_project:beanstalkd"),
+    ("ngircd", "barton:ngircd"),
 ];
 
 /// The CPE of `product` at `version`, if the table knows the product. A version is written

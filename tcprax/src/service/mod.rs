@@ -14,9 +14,12 @@
 //!    recognises it and reads its version, suite and clear-text certificate;
 //! 3. HTTP GET over plain TCP: class 3. Over TCP and TLS, `/favicon.ico` is fetched alongside
 //!    `/` for its hash, and [`http`] reads product hints beyond the `Server` header;
-//! 4. generic lines: class 5, with or without an answer.
+//! 4. generic lines: class 5, with or without an answer; a port silent to the GET also gets the
+//!    git protocol's request alongside.
 //!
-//! Products and versions come from the data table in [`patterns`] (CPE names from [`cpe`]);
+//! Products and versions come from the data table in [`patterns`] (CPE names from [`cpe`]); a
+//! product named without its version gets one more request that it answers with it
+//! ([`followup`]: an exporter's `/metrics`, beanstalkd's `stats`);
 //! responses are made printable by [`sanitize()`]. Detection never fails: resets, silence and
 //! garbage are outcomes.
 //!
@@ -24,6 +27,7 @@
 //! ([`nmap`]): its lines first read the answers above again, then its probes go out.
 mod cert;
 pub mod cpe;
+mod followup;
 pub mod http;
 mod jarm;
 pub mod nmap;
@@ -78,6 +82,16 @@ pub enum ProbeError {
 fn http_request(target: SocketAddr) -> Vec<u8> {
     format!("GET / HTTP/1.1\r\nHost: {target}\r\nUser-Agent: tcprax\r\nAccept: */*\r\nConnection: close\r\n\r\n")
         .into_bytes()
+}
+
+/// The git protocol's first request as one pkt-line (four hex digits of length, then
+/// `git-upload-pack PATH\0host=HOST\0`): git daemon answers with an `ERR` pkt-line (no such
+/// repository) or a ref advertisement, both named by [`patterns`].
+fn git_request(target: SocketAddr) -> Vec<u8> {
+    let body = format!("git-upload-pack /\0host={}\0", target.ip());
+    let mut line = format!("{:04x}", body.len() + 4).into_bytes();
+    line.extend_from_slice(body.as_bytes());
+    line
 }
 
 /// Lines most line-oriented servers answer: blank lines, HELP, memcached's "version", and
@@ -188,12 +202,15 @@ impl ServiceDetector {
         let mut seen = nmap::Seen::default();
         let info = self.run(target, &waits, &mut seen).await;
         // Only ports the steps above left unnamed pay for the probe file.
-        match &self.inner.probes {
+        let info = match &self.inner.probes {
             Some(source) if info.service.is_none() => {
                 self.refine(source, target, &waits, &seen, info).await
             }
             _ => info,
-        }
+        };
+        // A product named without its version (by either) may tell it to one more request
+        // ([`followup`]).
+        self.follow_up(target, &waits, info).await
     }
 
     fn host_semaphore(&self, addr: IpAddr) -> Arc<Semaphore> {
@@ -246,9 +263,19 @@ impl ServiceDetector {
             // A known non-HTTP service answered the GET (Redis does): no need to ask again.
             return report(ServiceClass::GenericTcp, &http, None);
         }
-        // 4. Generic lines.
-        let generic = plain_exchange(target, GENERIC_LINES, w).await;
+        // 4. Generic lines; beside them, on a port that said nothing to the GET either, the git
+        // protocol's request (git daemon is silent until asked in its own protocol).
+        let (generic, git) = tokio::join!(plain_exchange(target, GENERIC_LINES, w), async {
+            if http.is_empty() {
+                plain_exchange(target, &git_request(target), w).await
+            } else {
+                Bytes::new()
+            }
+        });
         seen.generic = generic.clone();
+        if identify(&generic).is_none() && identify(&git).is_some() {
+            return report(ServiceClass::GenericTcp, &git, None);
+        }
         report(
             ServiceClass::GenericTcp,
             if generic.is_empty() { &http } else { &generic },
@@ -593,6 +620,17 @@ mod tests {
         let tiny = Waits::new(Duration::from_millis(100), None);
         assert!(tiny.banner <= Duration::from_millis(100));
         assert!(Waits::new(Duration::ZERO, None).cap > Duration::ZERO);
+    }
+
+    #[test]
+    fn git_request_is_one_pkt_line() {
+        let target: SocketAddr = "198.18.0.2:9418".parse().unwrap();
+        let req = git_request(target);
+        assert_eq!(&req[..], b"0026git-upload-pack /\0host=198.18.0.2\0");
+        assert_eq!(
+            usize::from_str_radix(std::str::from_utf8(&req[..4]).unwrap(), 16).unwrap(),
+            req.len()
+        );
     }
 
     #[test]

@@ -197,6 +197,28 @@ pub static PATTERNS: &[Pattern] = &[
         Some("memcached"),
         None,
     ),
+    // beanstalkd: its `stats` answer (a YAML document) carries the version...
+    row(
+        r#"(?sm)^OK \d+\r\n---\n.*?^version: "?(\d[\w.]*)"?$"#,
+        "beanstalkd",
+        Some("beanstalkd"),
+        Some("$1"),
+    ),
+    // ...and a command it does not know (any of our generic lines) gets its own error word.
+    row(
+        r"^(?:UNKNOWN_COMMAND|BAD_FORMAT)\r\n",
+        "beanstalkd",
+        Some("beanstalkd"),
+        None,
+    ),
+    // git daemon: a pkt-line (four hex digits of length) with an ERR message or the first ref
+    // of an advertisement (object id, space, ref name), the answer to our git-upload-pack probe.
+    row(
+        r"(?-u)^[0-9a-f]{4}(?:ERR |[0-9a-f]{40} \S|version [12]\n)",
+        "git",
+        None,
+        None,
+    ),
     // Telnet option negotiation: IAC WILL/WONT/DO/DONT.
     row(r"(?s-u)^\xff[\xfb-\xfe]", "telnet", None, None),
     // RDP: TPKT v3 carrying an X.224 Connection Confirm.
@@ -453,6 +475,16 @@ mod tests {
             id(b"-ERR unknown command `HELP`, with args beginning with: \r\n").0,
             "redis"
         );
+        // Redis in protected mode (the default, without a password) answers a client that is not
+        // on loopback with this alone: the version stays hidden, the name does not.
+        assert_eq!(
+            id(
+                b"-DENIED Redis is running in protected mode because protected mode is enabled \
+                 and no password is set for the default user.\r\n"
+            ),
+            ("redis".into(), some("Redis key-value store"), None)
+        );
+        assert_eq!(id(b"-NOAUTH Authentication required.\r\n").0, "redis");
         assert_eq!(
             id(b"$3000\r\n# Server\r\nredis_version:7.0.15\r\n"),
             (
@@ -461,6 +493,25 @@ mod tests {
                 some("7.0.15")
             )
         );
+    }
+
+    #[test]
+    fn beanstalkd_and_git() {
+        assert_eq!(
+            id(b"UNKNOWN_COMMAND\r\nUNKNOWN_COMMAND\r\nUNKNOWN_COMMAND\r\n"),
+            ("beanstalkd".into(), some("beanstalkd"), None)
+        );
+        assert_eq!(
+            id(b"OK 936\r\n---\ncurrent-jobs-urgent: 0\npid: 77\nversion: \"1.12\"\nrusage-utime: 0.0\n"),
+            ("beanstalkd".into(), some("beanstalkd"), some("1.12"))
+        );
+        assert_eq!(
+            id(b"0047ERR access denied or repository not exported: /\n").0,
+            "git"
+        );
+        let refs = b"00f1a3c5d7e9f1a3c5d7e9f1a3c5d7e9f1a3c5d7e9f1 HEAD\0multi_ack\n";
+        assert_eq!(id(refs).0, "git");
+        assert_eq!(identify(b"0047hello"), None);
     }
 
     #[test]

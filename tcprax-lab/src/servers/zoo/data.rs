@@ -81,12 +81,17 @@ pub fn mariadb(ctx: &Ctx) -> Result<Daemon, DaemonError> {
     ctx.spawn("mariadbd", &mut cmd, &dir, 3306, READY_SLOW)
 }
 
+/// Redis with protected mode off: in its default protected mode it answers every client that is
+/// not on loopback `-DENIED ...` and nothing else, so a scan can read its version only from a
+/// Redis that a network client can really use (protected mode off, or a password).
 pub fn redis(ctx: &Ctx) -> Result<Daemon, DaemonError> {
     let dir = ctx.subdir("redis")?;
     let mut cmd = ctx.command(&require("redis-server", "redis-server"));
     cmd.args([
         "--port",
         "6379",
+        "--protected-mode",
+        "no",
         "--daemonize",
         "no",
         "--save",

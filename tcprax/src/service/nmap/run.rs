@@ -1,8 +1,9 @@
 //! The probe-file engine: names the ports tcprax's fast path left unnamed.
 //!
 //! First, at no network cost, the answers the fast path already has are matched with the lines
-//! of the probes that would have drawn them: the banner is the NULL probe's answer, the
-//! `GET /` answer GetRequest's, the generic lines' answer GenericLines' and Help's. Then the
+//! of the probes that sent the same bytes (the banner is the NULL probe's answer; probes whose
+//! payload differs from the fast path's requests, as GetRequest, GenericLines and Help do, are
+//! sent as written, so their lines meet the answers they were written for). Then the
 //! file's probes ([`ProbeDb::plan`]) go out several at a time, each on its own connection (over
 //! TLS when the fast path saw TLS), each wait scaled to the host's RTT ([`Waits`]) and capped by
 //! the probe's `totalwaitms`. The first hard match ends the detection; a softmatch names the
@@ -10,7 +11,8 @@
 use super::{Hit, ProbeDb, ProbeSource};
 use crate::model::ServiceInfo;
 use crate::service::{
-    ProbeError, ServiceDetector, Waits, connect, exchange, handshake, patterns, sanitize,
+    GENERIC_LINES, ProbeError, ServiceDetector, Waits, connect, exchange, handshake, http_request,
+    patterns, sanitize,
 };
 use bytes::Bytes;
 use std::collections::VecDeque;
@@ -42,10 +44,36 @@ pub(crate) struct Seen {
     pub generic: Bytes,
 }
 
-/// Probes whose answers [`Seen`] already holds, and which answer stands for each.
-fn reused<'a>(db: &ProbeDb, seen: &'a Seen) -> Vec<(usize, &'a Bytes)> {
+/// Probes whose answers [`Seen`] already holds, and which answer stands for each: only the
+/// probes whose payload is byte for byte what the fast path sent (NULL's empty one: the
+/// banner). An answer to other bytes is not the answer to the probe: the fast path's generic
+/// lines (`\r\n\r\nHELP\r\nversion\r\nINFO server\r\n`) draw from a line server something else
+/// than GenericLines' `\r\n\r\n` or Help's `HELP\r\n`, and its `GET` is not GetRequest's; those
+/// probes go out as the file writes them.
+fn reused<'a>(db: &ProbeDb, seen: &'a Seen, target: SocketAddr) -> Vec<(usize, &'a Bytes)> {
+    let get = http_request(target);
+    let sent: [(&[u8], &'a Bytes); 3] = [
+        (b"", &seen.banner),
+        (&get, &seen.http),
+        (GENERIC_LINES, &seen.generic),
+    ];
+    db.probes
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.spec.tcp)
+        .filter_map(|(i, p)| {
+            sent.iter()
+                .find(|(payload, _)| p.spec.payload == *payload)
+                .map(|&(_, answer)| (i, answer))
+        })
+        .collect()
+}
+
+/// Probes whose payload is close to one of the fast path's requests, with that request's
+/// answer: GetRequest (the fast path's `GET /` is HTTP/1.1 with headers), GenericLines and Help
+/// (both inside the fast path's generic lines).
+fn similar<'a>(db: &ProbeDb, seen: &'a Seen) -> Vec<(usize, &'a Bytes)> {
     [
-        ("NULL", &seen.banner),
         ("GetRequest", &seen.http),
         ("GenericLines", &seen.generic),
         ("Help", &seen.generic),
@@ -85,7 +113,7 @@ impl ServiceDetector {
         }
         let tls = info.tls.is_some();
         let mut soft: Option<Hit> = None;
-        let reused = reused(db, seen);
+        let reused = reused(db, seen, target);
         for (index, answer) in &reused {
             if answer.is_empty() {
                 continue;
@@ -96,7 +124,18 @@ impl ServiceDetector {
                 None => {}
             }
         }
-        let skip: Vec<usize> = reused.iter().map(|(i, _)| *i).collect();
+        // A probe close to a fast-path request that met silence would meet it again: not sent
+        // (silent ports would otherwise pay for three more probes).
+        let skip: Vec<usize> = reused
+            .iter()
+            .map(|(i, _)| *i)
+            .chain(
+                similar(db, seen)
+                    .into_iter()
+                    .filter(|(_, answer)| answer.is_empty())
+                    .map(|(i, _)| i),
+            )
+            .collect();
         let plan = db.plan(
             target.port(),
             tls,
@@ -201,6 +240,19 @@ impl ServiceDetector {
         if soft.is_none() && all_closed && !tls && seen.banner.is_empty() {
             return tcpwrapped(db, target, w, info).await;
         }
+        if soft.is_none() {
+            // Last resort: the fast path's answers to requests close to a probe's, with that
+            // probe's lines. A server that limits connections per address (ngIRCd allows 5)
+            // may have refused the very probe whose lines name it.
+            for (index, answer) in similar(db, seen) {
+                if answer.is_empty() {
+                    continue;
+                }
+                if let Some(hit) = test(db, index, answer.clone(), false).await {
+                    return fill(info, hit, tls, None);
+                }
+            }
+        }
         fill_soft(info, soft, tls)
     }
 
@@ -274,5 +326,50 @@ fn fill(info: ServiceInfo, hit: Hit, tls: bool, answer: Option<&Bytes>) -> Servi
         matched_by: Some(format!("nmap:{}", hit.probe)),
         response: answer.map_or(info.response.clone(), |a| sanitize(a)),
         ..info
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::nmap::parse;
+
+    #[test]
+    fn only_probes_that_sent_the_same_bytes_reuse_an_answer() {
+        let file = b"Probe TCP NULL q||\n\
+Probe TCP GetRequest q|GET / HTTP/1.0\\r\\n\\r\\n|\n\
+Probe TCP GenericLines q|\\r\\n\\r\\n|\n\
+Probe TCP Help q|HELP\\r\\n|\n\
+Probe TCP Ours q|\\r\\n\\r\\nHELP\\r\\nversion\\r\\nINFO server\\r\\n|\n\
+Probe UDP Udp q|\\r\\n\\r\\nHELP\\r\\nversion\\r\\nINFO server\\r\\n|\n";
+        let db = ProbeDb::new("test".into(), parse::parse(file));
+        let seen = Seen {
+            banner: Bytes::from_static(b"banner"),
+            http: Bytes::from_static(b"http"),
+            generic: Bytes::from_static(b"generic"),
+        };
+        let target: SocketAddr = "198.18.0.2:6667".parse().unwrap();
+        let got: Vec<(&str, &[u8])> = reused(&db, &seen, target)
+            .into_iter()
+            .map(|(i, a)| (db.probes[i].spec.name.as_str(), &a[..]))
+            .collect();
+        assert_eq!(
+            got,
+            [("NULL", &b"banner"[..]), ("Ours", &b"generic"[..])],
+            "GetRequest, GenericLines and Help are sent as written"
+        );
+        // Their lines still meet the fast path's answers, but only as a last resort.
+        let last: Vec<(&str, &[u8])> = similar(&db, &seen)
+            .into_iter()
+            .map(|(i, a)| (db.probes[i].spec.name.as_str(), &a[..]))
+            .collect();
+        assert_eq!(
+            last,
+            [
+                ("GetRequest", &b"http"[..]),
+                ("GenericLines", &b"generic"[..]),
+                ("Help", &b"generic"[..])
+            ]
+        );
     }
 }
