@@ -210,6 +210,33 @@ fn run_tcprax(args: &[&str]) -> std::process::Output {
         .expect("run tcprax")
 }
 
+/// `tcprax -sT -sV 127.0.0.1 -p PORT --service-probes FILE EXTRA... -oJ -`: the `service` object
+/// of its one port line, and its stderr. Fails the test if tcprax fails or prints no port.
+fn service_of(port: &str, file: &std::path::Path, extra: &[&str]) -> (serde_json::Value, String) {
+    let file = file.to_str().unwrap();
+    let mut args = vec![
+        "-sT",
+        "-sV",
+        "127.0.0.1",
+        "-p",
+        port,
+        "--service-probes",
+        file,
+    ];
+    args.extend_from_slice(extra);
+    args.extend(["-oJ", "-"]);
+    let out = run_tcprax(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.contains("\"type\":\"port\""))
+        .unwrap_or_else(|| panic!("no port line:\n{text}"));
+    let service = serde_json::from_str::<serde_json::Value>(line).unwrap()["service"].clone();
+    (service, stderr)
+}
+
 #[test]
 fn a_probe_file_given_on_the_command_line_names_a_client_first_server() {
     let dir = std::env::temp_dir().join(format!("tcprax-own-probes-{}", std::process::id()));
@@ -217,23 +244,8 @@ fn a_probe_file_given_on_the_command_line_names_a_client_first_server() {
     let file = dir.join("probes");
     std::fs::write(&file, OWN_FILE).unwrap();
     let port = ping_server().to_string();
-    let file_arg = file.to_str().unwrap();
     let scan = |intensity: &str| {
-        let out = run_tcprax(&[
-            "-sT",
-            "-sV",
-            "127.0.0.1",
-            "-p",
-            &port,
-            "--service-probes",
-            file_arg,
-            "--version-intensity",
-            intensity,
-            "-oJ",
-            "-",
-        ]);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{stderr}");
+        let (service, stderr) = service_of(&port, &file, &["--version-intensity", intensity]);
         // The misspelt last line is ignored, and said so once.
         assert_eq!(
             stderr
@@ -242,13 +254,7 @@ fn a_probe_file_given_on_the_command_line_names_a_client_first_server() {
             1,
             "{stderr}"
         );
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let line = text
-            .lines()
-            .find(|l| l.contains("\"type\":\"port\""))
-            .unwrap_or_else(|| panic!("no port line:\n{text}"))
-            .to_owned();
-        serde_json::from_str::<serde_json::Value>(&line).unwrap()["service"].clone()
+        service
     };
     let named = scan("7");
     assert_eq!(named["service"], "pingd", "{named}");
@@ -331,28 +337,7 @@ fn a_tls_port_gets_the_file_probes_over_tls() {
     });
     let file = dir.join("probes");
     std::fs::write(&file, OWN_FILE).unwrap();
-    let out = run_tcprax(&[
-        "-sT",
-        "-sV",
-        "127.0.0.1",
-        "-p",
-        &port,
-        "--service-probes",
-        file.to_str().unwrap(),
-        "-oJ",
-        "-",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let line = text
-        .lines()
-        .find(|l| l.contains("\"type\":\"port\""))
-        .unwrap_or_else(|| panic!("no port line:\n{text}"));
-    let service = &serde_json::from_str::<serde_json::Value>(line).unwrap()["service"];
+    let service = &service_of(&port, &file, &[]).0;
     assert_eq!(service["class"], "generic-tls", "{service}");
     assert!(service["tls"].is_object(), "{service}");
     assert_eq!(service["service"], "ssl/pingd", "{service}");
@@ -404,28 +389,7 @@ fn a_softmatch_narrows_the_probes_to_its_service() {
     let dir = tcprax_lab::servers::TempDir::new("nmapsoft");
     let file = dir.join("probes");
     std::fs::write(&file, OWN_FILE).unwrap();
-    let out = run_tcprax(&[
-        "-sT",
-        "-sV",
-        "127.0.0.1",
-        "-p",
-        &port,
-        "--service-probes",
-        file.to_str().unwrap(),
-        "-oJ",
-        "-",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let line = text
-        .lines()
-        .find(|l| l.contains("\"type\":\"port\""))
-        .unwrap_or_else(|| panic!("no port line:\n{text}"));
-    let service = &serde_json::from_str::<serde_json::Value>(line).unwrap()["service"];
+    let service = &service_of(&port, &file, &[]).0;
     assert_eq!(service["class"], "tcp-server-initiated", "{service}");
     assert_eq!(service["service"], "pingd", "{service}");
     assert_eq!(service["version"], "6.1", "{service}");
@@ -491,31 +455,7 @@ rarity 1\n";
         });
         port.to_string()
     };
-    let scan = |port: &str| {
-        let out = run_tcprax(&[
-            "-sT",
-            "-sV",
-            "127.0.0.1",
-            "-p",
-            port,
-            "--service-probes",
-            file.to_str().unwrap(),
-            "-oJ",
-            "-",
-        ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let line = text
-            .lines()
-            .find(|l| l.contains("\"type\":\"port\""))
-            .unwrap_or_else(|| panic!("no port line:\n{text}"))
-            .to_owned();
-        serde_json::from_str::<serde_json::Value>(&line).unwrap()["service"].clone()
-    };
+    let scan = |port: &str| service_of(port, &file, &[]).0;
     let wrapped = scan(&server(false));
     assert_eq!(wrapped["service"], "tcpwrapped", "{wrapped}");
     assert_eq!(wrapped["matched_by"], "nmap:NULL", "{wrapped}");
@@ -523,5 +463,35 @@ rarity 1\n";
     assert!(
         hangs_up_on_garbage["service"].is_null(),
         "{hangs_up_on_garbage}"
+    );
+}
+
+/// The parser never panics on a broken file: every line of the real file, cut short at every
+/// third byte after a Probe line, is either read or named in `skipped`. (A file edited by hand
+/// or cut by a full disk is bad input, not a crash.)
+#[test]
+fn every_line_of_the_real_file_cut_short_parses_or_is_skipped() {
+    let path = std::path::Path::new("/usr/share/nmap/nmap-service-probes");
+    let Ok(text) = std::fs::read(path) else {
+        eprintln!("SKIP: no {} (apt install nmap-common)", path.display());
+        return;
+    };
+    let mut cut_lines = 0usize;
+    for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        for end in (0..line.len()).step_by(3) {
+            let mut file = b"Probe TCP Cut q|x|\n".to_vec();
+            file.extend_from_slice(&line[..end]);
+            let parsed = nmap::parse::parse(&file);
+            assert_eq!(
+                parsed.probes.len().max(1),
+                parsed.probes.len(),
+                "probes stay a list"
+            );
+            cut_lines += 1;
+        }
+    }
+    assert!(
+        cut_lines > 100_000,
+        "only {cut_lines} cuts: is the file complete?"
     );
 }

@@ -224,10 +224,6 @@ impl RawSender {
         self.n == BATCH
     }
 
-    pub fn pending(&self) -> usize {
-        self.n
-    }
-
     /// Add one packet to the batch, with a tag of the caller's choosing that comes back in a
     /// [`Refused`] if the kernel will not send it; flushes first if the batch is full.
     pub fn push(&mut self, seg: &TcpSegment, tag: usize) -> Result<(), SendError> {
