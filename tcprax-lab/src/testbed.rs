@@ -449,13 +449,9 @@ impl Testbed {
     /// address with its prefix, e.g. `198.19.2.1/24`) on the scanner's end and `target` on
     /// the far end, both up, and the link carrying traffic before this returns.
     pub fn add_uplink(&self, scanner: &str, target: &str) -> Result<Uplink, TestbedError> {
-        let bad = |what: &str| TestbedError::Command {
-            command: format!("add_uplink {scanner} {target}"),
-            stderr: format!("{what} is not an IPv4 address with a prefix length"),
-        };
-        let addr = |cidr: &str| -> Option<Ipv4Addr> { cidr.split_once('/')?.0.parse().ok() };
-        let scanner_addr = addr(scanner).ok_or_else(|| bad(scanner))?;
-        let target_addr = addr(target).ok_or_else(|| bad(target))?;
+        let command = format!("add_uplink {scanner} {target}");
+        let scanner_addr = cidr_addr(scanner, &command)?;
+        let target_addr = cidr_addr(target, &command)?;
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let pid = std::process::id();
         let up = Uplink {
@@ -492,24 +488,42 @@ impl Testbed {
             &["addr", "add", scanner, "dev", &up.scanner_if],
         )?;
         self.ip(&self.scanner_ns, &["link", "set", &up.scanner_if, "up"])?;
-        let to = SocketAddr::new(IpAddr::V4(target_addr), 9);
-        let ready = self.in_scanner(move || {
-            let deadline = std::time::Instant::now() + Duration::from_secs(10);
-            loop {
-                match std::net::TcpStream::connect_timeout(&to, Duration::from_millis(100)) {
-                    Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return true,
-                    _ if std::time::Instant::now() > deadline => return false,
-                    _ => std::thread::sleep(Duration::from_millis(20)),
-                }
-            }
-        })?;
-        if !ready {
-            return Err(TestbedError::Command {
-                command: format!("wait for the uplink to {target_addr}"),
-                stderr: "the far end did not answer within 10 s".into(),
-            });
-        }
+        wait_link(&self.scanner_ns, target_addr, "the uplink")?;
         Ok(up)
+    }
+}
+
+/// The address of `cidr` (`198.18.11.1/24`), or an error naming `command`.
+fn cidr_addr(cidr: &str, command: &str) -> Result<Ipv4Addr, TestbedError> {
+    cidr.split_once('/')
+        .and_then(|(addr, _)| addr.parse().ok())
+        .ok_or_else(|| TestbedError::Command {
+            command: command.to_owned(),
+            stderr: format!("{cidr} is not an IPv4 address with a prefix length"),
+        })
+}
+
+/// Returns once `to` answers a connect to port 9 from inside `ns` (a refusal is an answer: the
+/// link carries traffic), or an error naming `what` after 10 s.
+fn wait_link(ns: &str, to: Ipv4Addr, what: &str) -> Result<(), TestbedError> {
+    let addr = SocketAddr::new(IpAddr::V4(to), 9);
+    let ready = in_netns(ns, move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return true,
+                _ if std::time::Instant::now() > deadline => return false,
+                _ => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    })?;
+    if ready {
+        Ok(())
+    } else {
+        Err(TestbedError::Command {
+            command: format!("wait for {what} to {to}"),
+            stderr: "the far end did not answer within 10 s".into(),
+        })
     }
 }
 

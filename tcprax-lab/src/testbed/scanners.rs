@@ -2,12 +2,10 @@
 //! the *target* namespace by its own veth pair, with routes to the target's addresses through
 //! it, so that several scanners (the shards of one scan) probe the same target side by side,
 //! each with its own interface, XDP program and source address.
-use super::{COUNTER, Testbed, TestbedError, in_netns, run, trunc15};
-use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use super::{COUNTER, Testbed, TestbedError, cidr_addr, run, trunc15, wait_link};
+use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 /// A scanner namespace besides the testbed's own. Deleted on drop (with its veth pair and
 /// whatever a scanner attached to its end).
@@ -33,13 +31,9 @@ impl Testbed {
         target: &str,
         routes: &[&str],
     ) -> Result<ExtraScanner, TestbedError> {
-        let bad = |what: &str| TestbedError::Command {
-            command: format!("add_scanner {scanner} {target}"),
-            stderr: format!("{what} is not an IPv4 address with a prefix length"),
-        };
-        let addr = |cidr: &str| -> Option<Ipv4Addr> { cidr.split_once('/')?.0.parse().ok() };
-        let scanner_addr = addr(scanner).ok_or_else(|| bad(scanner))?;
-        let target_addr = addr(target).ok_or_else(|| bad(target))?;
+        let command = format!("add_scanner {scanner} {target}");
+        let scanner_addr = cidr_addr(scanner, &command)?;
+        let target_addr = cidr_addr(target, &command)?;
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let pid = std::process::id();
         let extra = ExtraScanner {
@@ -88,23 +82,7 @@ impl Testbed {
         for route in routes {
             ip(&extra.ns, &["route", "add", route, "via", &via])?;
         }
-        let to = SocketAddr::new(IpAddr::V4(target_addr), 9);
-        let ready = in_netns(&extra.ns, move || {
-            let deadline = std::time::Instant::now() + Duration::from_secs(10);
-            loop {
-                match std::net::TcpStream::connect_timeout(&to, Duration::from_millis(100)) {
-                    Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return true,
-                    _ if std::time::Instant::now() > deadline => return false,
-                    _ => std::thread::sleep(Duration::from_millis(20)),
-                }
-            }
-        })?;
-        if !ready {
-            return Err(TestbedError::Command {
-                command: format!("wait for the scanner link to {target_addr}"),
-                stderr: "the target did not answer within 10 s".into(),
-            });
-        }
+        wait_link(&extra.ns, target_addr, "the scanner link")?;
         Ok(extra)
     }
 }
