@@ -132,6 +132,47 @@ impl Sender {
     }
 }
 
+/// `sendmmsg` every message of `msgs` on `fd`: a full queue is waited out, a message the kernel
+/// refuses for its destination (`dsts[i]`) is recorded with its tag (`tags[i]`) in `refused` and
+/// skipped, anything else ends the scan. Returns how many were sent. Both senders use it.
+fn send_all(
+    fd: std::os::fd::RawFd,
+    msgs: &mut [libc::mmsghdr],
+    dsts: &[IpAddr],
+    tags: &[usize],
+    refused: &mut Vec<Refused>,
+) -> Result<u64, SendError> {
+    let count = msgs.len();
+    let mut done = 0usize;
+    let mut sent = 0u64;
+    while done < count {
+        // SAFETY: msgs[done..count] point at live buffers, addresses and iovecs the caller owns.
+        let rc =
+            unsafe { libc::sendmmsg(fd, msgs.as_mut_ptr().add(done), (count - done) as u32, 0) };
+        if rc < 0 {
+            // The message at `done` failed (those before it, if any, went in an earlier call
+            // that returned their count).
+            let err = io::Error::last_os_error();
+            let errno = err.raw_os_error().unwrap_or(0);
+            match fault(errno, dsts[done]) {
+                Fault::Busy => std::thread::sleep(std::time::Duration::from_micros(50)),
+                Fault::Destination => {
+                    refused.push(Refused {
+                        tag: tags[done],
+                        errno,
+                    });
+                    done += 1;
+                }
+                Fault::Sender => return Err(SendError::Send { source: err }),
+            }
+            continue;
+        }
+        done += rc as usize;
+        sent += rc as u64;
+    }
+    Ok(sent)
+}
+
 /// A batch of packets being filled, then sent in one go.
 pub struct RawSender {
     v4: Option<OwnedFd>,
@@ -145,6 +186,22 @@ pub struct RawSender {
     refused: Vec<Refused>,
     /// Packets handed to the kernel.
     pub sent: u64,
+}
+
+/// 4 MiB of send buffer, so a batch rarely waits on a full socket; failure is harmless (the
+/// default size, and `send_all` waits a full buffer out).
+pub(super) fn enlarge_send_buffer(fd: &OwnedFd) {
+    let size: libc::c_int = 4 << 20;
+    // SAFETY: setsockopt with a valid int option value on a live descriptor.
+    unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            (&size as *const libc::c_int).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
 }
 
 fn raw_socket(family: libc::c_int) -> Result<OwnedFd, SendError> {
@@ -163,17 +220,7 @@ fn raw_socket(family: libc::c_int) -> Result<OwnedFd, SendError> {
     }
     // SAFETY: fd is a fresh, valid descriptor that nothing else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let size: libc::c_int = 4 << 20;
-    // SAFETY: setsockopt with a valid int option value; failure is harmless (default size).
-    unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_SNDBUF,
-            (&size as *const libc::c_int).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
-        );
-    }
+    enlarge_send_buffer(&fd);
     if family == libc::AF_INET6 {
         let one: libc::c_int = 1;
         // IPV6_HDRINCL (36): we write the IPv6 header ourselves, as for IPv4.
@@ -304,36 +351,13 @@ impl RawSender {
             msgs[i].msg_hdr.msg_iov = &mut iovs[i];
             msgs[i].msg_hdr.msg_iovlen = 1;
         }
-        let mut done = 0usize;
-        while done < count {
-            // SAFETY: msgs[done..count] point at live buffers, addresses and iovecs above.
-            let rc = unsafe {
-                libc::sendmmsg(fd, msgs.as_mut_ptr().add(done), (count - done) as u32, 0)
-            };
-            if rc < 0 {
-                // The message at `done` failed (those before it, if any, went in an earlier
-                // call that returned their count).
-                let err = io::Error::last_os_error();
-                let errno = err.raw_os_error().unwrap_or(0);
-                let k = start + done;
-                match fault(errno, self.dsts[k]) {
-                    Fault::Busy => {
-                        std::thread::sleep(std::time::Duration::from_micros(50));
-                    }
-                    Fault::Destination => {
-                        self.refused.push(Refused {
-                            tag: self.tags[k],
-                            errno,
-                        });
-                        done += 1;
-                    }
-                    Fault::Sender => return Err(SendError::Send { source: err }),
-                }
-                continue;
-            }
-            done += rc as usize;
-            self.sent += rc as u64;
-        }
+        self.sent += send_all(
+            fd,
+            &mut msgs[..count],
+            &self.dsts[start..end],
+            &self.tags[start..end],
+            &mut self.refused,
+        )?;
         Ok(count)
     }
 }

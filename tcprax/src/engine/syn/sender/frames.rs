@@ -4,9 +4,9 @@
 //! complete when it is pushed. One socket serves every interface (each message names its
 //! interface index); it is opened with protocol 0, so it never receives anything.
 //!
-//! Errors are classified as the raw socket's are ([`super::fault`]): a refused frame is
+//! Errors are handled as the raw socket's are ([`super::send_all`]): a refused frame is
 //! recorded with its tag, a full queue waited out, anything else ends the scan.
-use super::{BATCH, Fault, Refused, SLOT, SendError, fault};
+use super::{BATCH, Refused, SLOT, SendError, enlarge_send_buffer, send_all};
 use crate::engine::syn::nexthop::LinkHeader;
 use crate::wire::TcpSegment;
 use std::io;
@@ -41,17 +41,7 @@ impl FrameSender {
         }
         // SAFETY: fd is a fresh, valid descriptor that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let size: libc::c_int = 4 << 20;
-        // SAFETY: setsockopt with a valid int option value; failure is harmless (default size).
-        unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_SNDBUF,
-                (&size as *const libc::c_int).cast(),
-                size_of::<libc::c_int>() as libc::socklen_t,
-            );
-        }
+        enlarge_send_buffer(&fd);
         Ok(FrameSender {
             fd,
             bufs: Box::new([[0u8; FRAME]; BATCH]),
@@ -117,36 +107,13 @@ impl FrameSender {
             msgs[i].msg_hdr.msg_iov = &mut iovs[i];
             msgs[i].msg_hdr.msg_iovlen = 1;
         }
-        let mut done = 0usize;
-        while done < count {
-            // SAFETY: msgs[done..count] point at live buffers, addresses and iovecs above.
-            let rc = unsafe {
-                libc::sendmmsg(
-                    self.fd.as_raw_fd(),
-                    msgs.as_mut_ptr().add(done),
-                    (count - done) as u32,
-                    0,
-                )
-            };
-            if rc < 0 {
-                let err = io::Error::last_os_error();
-                let errno = err.raw_os_error().unwrap_or(0);
-                match fault(errno, self.dsts[done]) {
-                    Fault::Busy => std::thread::sleep(std::time::Duration::from_micros(50)),
-                    Fault::Destination => {
-                        self.refused.push(Refused {
-                            tag: self.tags[done],
-                            errno,
-                        });
-                        done += 1;
-                    }
-                    Fault::Sender => return Err(SendError::Send { source: err }),
-                }
-                continue;
-            }
-            done += rc as usize;
-            self.sent += rc as u64;
-        }
+        self.sent += send_all(
+            self.fd.as_raw_fd(),
+            &mut msgs[..count],
+            &self.dsts[..count],
+            &self.tags[..count],
+            &mut self.refused,
+        )?;
         self.n = 0;
         Ok(())
     }
