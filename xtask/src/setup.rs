@@ -23,8 +23,15 @@ const POLICY_RC: &str = "/usr/sbin/policy-rc.d";
 const POLICY_RC_SCRIPT: &[u8] =
     b"#!/bin/sh\n# cargo xtask setup: start no services while installing.\nexit 101\n";
 
-/// Debian packages the tests, the demo and the comparisons use (nginx is chosen separately:
-/// `nginx-light` where the release still has it, else `nginx`).
+/// Debian packages the demo, `run` and `bench` need: namespaces, the demo's nftables rule,
+/// and the peers the benchmark compares against. A newcomer's `cargo xtask demo` installs
+/// only these (and LLVM), not the test suite's daemons and browser.
+const DEMO_PACKAGES: &[&str] = &[
+    "iproute2", "nftables", "tcpdump", "ethtool", "nmap", "procps",
+];
+
+/// Debian packages the tests and the -sV benchmark use (a superset of [`DEMO_PACKAGES`];
+/// nginx is chosen separately: `nginx-light` where the release still has it, else `nginx`).
 const TEST_PACKAGES: &[&str] = &[
     "iproute2",
     "nftables",
@@ -108,7 +115,7 @@ pub fn ensure(purpose: Purpose) -> anyhow::Result<()> {
     if purpose == Purpose::Lint {
         ensure_default_lint_components()?;
     }
-    ensure_debian_packages()?;
+    ensure_debian_packages(purpose)?;
     if purpose == Purpose::Lint {
         // Only the tests use them (setup and test ask for Lint); a demo needs no PyPI.
         python::ensure()?;
@@ -193,13 +200,22 @@ fn has_component(installed: &str, component: &str) -> bool {
     })
 }
 
-fn ensure_debian_packages() -> anyhow::Result<()> {
+/// The test suite's Debian packages (the -sV benchmark runs the same servers and more).
+pub fn ensure_test_packages() -> anyhow::Result<()> {
+    ensure_debian_packages(Purpose::Lint)
+}
+
+fn ensure_debian_packages(purpose: Purpose) -> anyhow::Result<()> {
     let mut missing: Vec<&str> = Vec::new();
     if !Path::new(LLVM_PREFIX).join("bin/llvm-config").exists() {
         missing.push(LLVM_PACKAGE);
     }
-    missing.extend(TEST_PACKAGES.iter().copied().filter(|p| !dpkg_installed(p)));
-    let need_nginx = !NGINX_PACKAGES.iter().any(|p| dpkg_installed(p));
+    let packages = match purpose {
+        Purpose::Lint => TEST_PACKAGES,
+        Purpose::Build => DEMO_PACKAGES,
+    };
+    missing.extend(packages.iter().copied().filter(|p| !dpkg_installed(p)));
+    let need_nginx = purpose == Purpose::Lint && !NGINX_PACKAGES.iter().any(|p| dpkg_installed(p));
     if missing.is_empty() && !need_nginx {
         return Ok(());
     }
@@ -401,6 +417,14 @@ fn bpf_linker_version_is(output: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `cargo xtask test` must have everything the demo has: the demo's list is a subset.
+    #[test]
+    fn the_demo_packages_are_among_the_test_packages() {
+        for p in DEMO_PACKAGES {
+            assert!(TEST_PACKAGES.contains(p), "{p} is in DEMO_PACKAGES only");
+        }
+    }
 
     #[test]
     fn nightly_is_found_by_name_with_or_without_host() {

@@ -176,6 +176,7 @@ pub fn execute(task: Task) -> anyhow::Result<ExitCode> {
         Task::Lab { program, args } => {
             setup::ensure(Purpose::Build)?;
             if program == LabProgram::BenchSv {
+                setup::ensure_test_packages()?;
                 setup::ensure_bench_sv_packages()?;
             }
             exec::run(cargo().args(lab_build_args(program)))?;
