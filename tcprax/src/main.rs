@@ -133,17 +133,32 @@ fn main() -> ExitCode {
     }
 }
 
-/// -v: how long the start-up took (to the first probe) and the tear-down (from the last
-/// verdict to now, just before exit).
+/// -v: where the time went. From the start: to the first probe (start-up); from the first
+/// probe to the last one (sending, retries included); from the last probe to the last verdict
+/// (the final wait for answers and timeouts); from the last verdict to now, just before exit
+/// (tear-down).
 fn timing(started: std::time::Instant, summary: &tcprax::model::ScanSummary) -> String {
     let ms = |d: std::time::Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
     let first = summary
         .first_probe
         .map_or("no probe sent".into(), |t| ms(t.duration_since(started)));
+    let sending = match (summary.first_probe, summary.last_probe) {
+        (Some(a), Some(b)) => format!(", sending {}", ms(b.saturating_duration_since(a))),
+        _ => String::new(),
+    };
+    let wait = match (summary.last_probe, summary.last_verdict) {
+        (Some(a), Some(b)) => format!(
+            ", last probe to last verdict {}",
+            ms(b.saturating_duration_since(a))
+        ),
+        _ => String::new(),
+    };
     let last = summary
         .last_verdict
         .map_or("no verdict".into(), |t| ms(t.elapsed()));
-    format!("tcprax: timing: start to first probe {first}, last verdict to exit {last}")
+    format!(
+        "tcprax: timing: start to first probe {first}{sending}{wait}, last verdict to exit {last}"
+    )
 }
 
 /// A line on stderr that may fail silently: after SIGHUP the terminal may be gone, and

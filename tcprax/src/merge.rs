@@ -358,6 +358,7 @@ fn then(a: ScanSummary, b: ScanSummary) -> ScanSummary {
             (x, y) => x.or(y),
         },
         first_probe: None,
+        last_probe: None,
         last_verdict: None,
     }
 }

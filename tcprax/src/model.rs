@@ -468,6 +468,9 @@ pub struct ScanSummary {
     /// tear-down (not part of the reports).
     #[serde(skip)]
     pub first_probe: Option<std::time::Instant>,
+    /// When the last probe (retries included) was sent.
+    #[serde(skip)]
+    pub last_probe: Option<std::time::Instant>,
     /// When the engine's last verdict reached the pipeline.
     #[serde(skip)]
     pub last_verdict: Option<std::time::Instant>,

@@ -347,6 +347,7 @@ pub async fn run(
     };
     summary.probes_sent = stats.probes_sent;
     summary.first_probe = stop.first_sent();
+    summary.last_probe = stop.last_sent();
     summary.interrupted = stats.interrupted || sv_cut_short;
     summary.xdp = stats.xdp;
     summary.skipped = stats.skipped.len() as u64;

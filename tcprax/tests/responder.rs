@@ -80,7 +80,7 @@ fn scan_through_responder(prefix: &str, extra: &[&str], path: Path) -> Option<u6
         .output()
         .unwrap();
     let ports = common::json_ports(&out);
-    // -v: how long start-up and tear-down took.
+    // -v: how long start-up, sending, the final wait and tear-down took.
     let stderr = String::from_utf8_lossy(&out.stderr);
     let timing = stderr
         .lines()
@@ -88,7 +88,10 @@ fn scan_through_responder(prefix: &str, extra: &[&str], path: Path) -> Option<u6
         .unwrap_or_else(|| panic!("no timing line with -v: {stderr}"));
     eprintln!("{timing}");
     assert!(
-        timing.contains(" ms, last verdict to exit ") && timing.ends_with(" ms"),
+        timing.contains(" ms, sending ")
+            && timing.contains(" ms, last probe to last verdict ")
+            && timing.contains(" ms, last verdict to exit ")
+            && timing.ends_with(" ms"),
         "{timing}"
     );
     let mut verdicts = BTreeMap::new();

@@ -27,6 +27,8 @@ struct Shared {
     sent: AtomicU64,
     /// When the first probe was sent (the first [`ScanControl::add_sent`] of a nonzero count).
     first_sent: std::sync::OnceLock<std::time::Instant>,
+    /// When the last probe so far was sent (every [`ScanControl::add_sent`] of a nonzero count).
+    last_sent: Mutex<Option<std::time::Instant>>,
     /// Wakes the tasks waiting in [`ScanControl::stopped`].
     wake: Notify,
     /// Notices from the engine for the operator, in order, until the pipeline takes them.
@@ -87,7 +89,11 @@ impl ScanControl {
     /// Engines: count `n` more probes sent.
     pub fn add_sent(&self, n: u64) {
         if n > 0 {
-            self.shared.first_sent.get_or_init(std::time::Instant::now);
+            let now = std::time::Instant::now();
+            self.shared.first_sent.get_or_init(|| now);
+            if let Ok(mut last) = self.shared.last_sent.lock() {
+                *last = Some(now);
+            }
         }
         self.shared.sent.fetch_add(n, Ordering::Relaxed);
     }
@@ -95,6 +101,12 @@ impl ScanControl {
     /// When the first probe was sent, if one was.
     pub fn first_sent(&self) -> Option<std::time::Instant> {
         self.shared.first_sent.get().copied()
+    }
+
+    /// When the last probe so far was sent, if one was (engines count once per batch, so this
+    /// is the time of the last batch).
+    pub fn last_sent(&self) -> Option<std::time::Instant> {
+        self.shared.last_sent.lock().ok().and_then(|last| *last)
     }
 
     /// Probes sent so far.

@@ -134,6 +134,7 @@ pub fn parse_line(text: &str) -> Result<Line, String> {
                 service_elapsed: s.service_detection_s.map(secs),
                 xdp: s.xdp,
                 first_probe: None,
+                last_probe: None,
                 last_verdict: None,
             }))
         }

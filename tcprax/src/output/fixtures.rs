@@ -130,6 +130,7 @@ pub fn summary() -> ScanSummary {
         service_elapsed: None,
         xdp: None,
         first_probe: None,
+        last_probe: None,
         last_verdict: None,
     }
 }
