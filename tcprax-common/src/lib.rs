@@ -53,7 +53,12 @@ pub struct XdpConfig {
     pub port_hi: u16,
     /// 1 = match and drop validated replies; 0 = observe only.
     pub enabled: u8,
-    pub _pad: [u8; 3],
+    /// 1 = answer each validated SYN-ACK with our RST from inside the program: the frame is
+    /// rewritten in place and sent back out of the interface (XDP_TX), and its event carries
+    /// [`reply_flag::RST_SENT`]. Only where XDP_TX reaches the wire (userspace decides per
+    /// interface); on 0, or where the rewrite does not apply, userspace sends the RST.
+    pub rst: u8,
+    pub _pad: [u8; 2],
 }
 const _: () = assert!(core::mem::size_of::<XdpConfig>() == 24);
 
@@ -91,9 +96,18 @@ pub struct ReplyEvent {
     pub seq: u32,
     /// TCP window of the reply.
     pub window: u16,
-    pub _pad: [u8; 2],
+    /// Bits of [`reply_flag`].
+    pub flags: u8,
+    pub _pad: [u8; 1],
 }
 const _: () = assert!(core::mem::size_of::<ReplyEvent>() == 40);
+
+/// Bits of [`ReplyEvent::flags`].
+pub mod reply_flag {
+    /// The program answered this SYN-ACK with our RST itself (XDP_TX): userspace must not
+    /// send another.
+    pub const RST_SENT: u8 = 1;
+}
 
 /// Key of the `REPORTED` LRU hash: the probe a reported reply answered. Hashed by its bytes,
 /// so it has no padding at all (16 + 2 + 2).
@@ -122,7 +136,9 @@ pub mod counter {
     /// Validated replies to a probe whose reply was already reported (dropped, no event): a
     /// retransmitted SYN-ACK, or a target replaying one to fill the ring buffer.
     pub const REPEATS: u32 = 5;
-    pub const COUNT: u32 = 6;
+    /// SYN-ACKs answered with our RST from inside the program (XDP_TX), repeats included.
+    pub const RST_TX: u32 = 6;
+    pub const COUNT: u32 = 7;
 }
 
 #[cfg(feature = "user")]

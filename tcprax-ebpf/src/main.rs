@@ -14,6 +14,14 @@
 //! Everything else, including later fragments, longer header chains and anything malformed or
 //! unexpected, is passed untouched.
 //!
+//! Our RST to an open port can leave from here too: when the loader sets `rst` in CONFIG (it
+//! does where a frame sent back with XDP_TX reaches the wire), a validated SYN-ACK is rewritten
+//! in place into exactly the RST userspace would send and returned with XDP_TX, and its event
+//! says so ([`reply_flag::RST_SENT`]). That saves the scanner a packet build and a send per open
+//! port, and answers the target at once. Repeats are answered too (a target retransmits when
+//! an RST was lost). With IPv4 options or IPv6 extension headers the frame is dropped as before
+//! and userspace sends the RST.
+//!
 //! With -vv the loader sets `TCPRAX_LOG`, and the program says through aya-log why it passed a
 //! frame that looks like one of ours (TCP to a port in our range, or an ICMP error quoting one),
 //! or why it dropped a validated reply without reporting it. The switch is a read-only global
@@ -28,7 +36,7 @@
 use aya_ebpf::{
     Global,
     bindings::xdp_action,
-    helpers::bpf_ktime_get_ns,
+    helpers::{bpf_ktime_get_ns, bpf_xdp_adjust_tail},
     macros::{map, xdp},
     maps::{Array, LruHashMap, PerCpuArray, RingBuf},
     programs::XdpContext,
@@ -36,7 +44,7 @@ use aya_ebpf::{
 use aya_log_ebpf::debug;
 use tcprax_common::{
     EVENTS_BYTES, REPORTED_ENTRIES, ReplyEvent, ReplyKey, XdpConfig, cookie, counter, kind, link,
-    v4_mapped,
+    reply_flag, v4_mapped,
 };
 
 #[map(name = "CONFIG")]
@@ -85,10 +93,13 @@ const TCP_FIN_SYN_RST_ACK: u8 = 0x17;
 const TCP_ACK: u8 = 0x10;
 const TCP_SYN_ACK: u8 = 0x12;
 const TCP_RST_ACK: u8 = 0x14;
+const TCP_RST: u8 = 0x04;
 
 enum Verdict {
     Pass,
     Drop,
+    /// The frame was rewritten into our RST: send it back out (XDP_TX).
+    Tx,
 }
 
 #[xdp]
@@ -96,6 +107,7 @@ pub fn tcprax(ctx: XdpContext) -> u32 {
     bump(counter::SEEN);
     match try_tcprax(&ctx) {
         Ok(Verdict::Drop) => xdp_action::XDP_DROP,
+        Ok(Verdict::Tx) => xdp_action::XDP_TX,
         Ok(Verdict::Pass) | Err(()) => {
             bump(counter::PASSED);
             xdp_action::XDP_PASS
@@ -178,6 +190,8 @@ fn be32<const N: usize>(b: &[u8; N], at: usize) -> u32 {
 
 /// Where the network header ends and what it carries.
 struct L3 {
+    /// Where the IP header starts (the link header's length).
+    start: usize,
     family: u8,
     addr_src: [u8; 16],
     proto: u8,
@@ -239,6 +253,7 @@ fn l3<const V6: bool>(ctx: &XdpContext, off: usize) -> Result<L3, ()> {
         }
         let (proto, l4) = ipv6_chain(ctx, h[6], off + IPV6_HLEN)?;
         Ok(L3 {
+            start: off,
             family: 6,
             addr_src: field(&h, 8),
             proto,
@@ -256,6 +271,7 @@ fn l3<const V6: bool>(ctx: &XdpContext, off: usize) -> Result<L3, ()> {
             return Err(());
         }
         Ok(L3 {
+            start: off,
             family: 4,
             addr_src: v4_mapped(field(&h, 12)),
             proto: h[9],
@@ -386,7 +402,13 @@ fn tcp_reply<const V6: bool>(ctx: &XdpContext, cfg: &XdpConfig, ip: &L3) -> Resu
         );
         return Ok(Verdict::Pass);
     }
-    emit::<V6>(
+    // Our RST, from here: the SYN-ACK becomes it in place (the event's fields are copied out
+    // already). Repeats are answered too: the target retransmits when an RST was lost.
+    let rst_sent = event_kind == kind::SYN_ACK
+        && cfg.rst != 0
+        && TCPRAX_LINK.load() == link::ETHERNET
+        && reflect_rst::<V6>(ctx, ip, ack).is_ok();
+    let verdict = emit::<V6>(
         ctx,
         ReplyEvent {
             ktime_ns: 0,
@@ -399,9 +421,253 @@ fn tcp_reply<const V6: bool>(ctx: &XdpContext, cfg: &XdpConfig, ip: &L3) -> Resu
             icmp_code: 0,
             seq: be32(&t, 4),
             window: be16(&t, 14),
-            _pad: [0; 2],
+            flags: if rst_sent { reply_flag::RST_SENT } else { 0 },
+            _pad: [0; 1],
         },
-    )
+    );
+    if rst_sent {
+        bump(counter::RST_TX);
+        return Ok(Verdict::Tx);
+    }
+    verdict
+}
+
+/// TCP header without options: all our RST has.
+const TCP_HLEN: usize = 20;
+/// TTL / hop limit of our packets (as userspace's `wire::PROBE_TTL`).
+const OUR_TTL: u8 = 64;
+
+/// Rewrites the validated SYN-ACK in the frame into the RST userspace would send
+/// (`wire::TcpSegment::rst`: seq = the SYN-ACK's ack, no ACK, window 0, no options, TTL 64,
+/// DF, the IPv4 ID folded from the seq), addressed back where the SYN-ACK came from: MACs,
+/// addresses and ports swapped, the frame cut after the TCP header, both checksums computed
+/// whole. `Err` (nothing sent; the frame may be half rewritten, and is dropped) where the
+/// layout is not the plain one: IPv4 options or IPv6 extension headers.
+///
+/// Done in place, field by field, through one pointer checked once: header copies on the stack
+/// would not fit beside the rest of the program in the verifier's 512 bytes.
+#[inline(always)]
+fn reflect_rst<const V6: bool>(ctx: &XdpContext, ip: &L3, seq: u32) -> Result<(), ()> {
+    let ok = if V6 {
+        if ip.l4 != ip.start + IPV6_HLEN {
+            return Err(());
+        }
+        reflect_rst_v6(XdpContext::new(ctx.ctx), ip.start, seq)
+    } else {
+        if ip.l4 != ip.start + IPV4_HLEN {
+            return Err(());
+        }
+        reflect_rst_v4(XdpContext::new(ctx.ctx), ip.start, seq)
+    };
+    if ok { Ok(()) } else { Err(()) }
+}
+
+/// The frame from `offset` on, when at least `len` bytes of it are there.
+#[inline(always)]
+fn at(ctx: &XdpContext, offset: usize, len: usize) -> Option<*mut u8> {
+    let p = ctx.data() + offset;
+    if p + len > ctx.data_end() {
+        return None;
+    }
+    Some(p as *mut u8)
+}
+
+/// Big-endian loads and stores at `p + k`, a byte at a time and volatile: in program order,
+/// so the compiler does not hoist every load ahead of the stores and spill them all to the
+/// stack. Callers hold `p` from [`at`] with `k` + the width inside the length it checked.
+#[inline(always)]
+unsafe fn ld8(p: *mut u8, k: usize) -> u8 {
+    // SAFETY: in the checked range (see above).
+    unsafe { core::ptr::read_volatile(p.add(k)) }
+}
+#[inline(always)]
+unsafe fn st8(p: *mut u8, k: usize, v: u8) {
+    // SAFETY: as above.
+    unsafe { core::ptr::write_volatile(p.add(k), v) }
+}
+#[inline(always)]
+unsafe fn ld16(p: *mut u8, k: usize) -> u16 {
+    // SAFETY: as above.
+    unsafe { u16::from_be_bytes([ld8(p, k), ld8(p, k + 1)]) }
+}
+#[inline(always)]
+unsafe fn ld32(p: *mut u8, k: usize) -> u32 {
+    // SAFETY: as above.
+    unsafe { u32::from_be_bytes([ld8(p, k), ld8(p, k + 1), ld8(p, k + 2), ld8(p, k + 3)]) }
+}
+#[inline(always)]
+unsafe fn st16(p: *mut u8, k: usize, v: u16) {
+    let b = v.to_be_bytes();
+    // SAFETY: as above.
+    unsafe {
+        st8(p, k, b[0]);
+        st8(p, k + 1, b[1]);
+    }
+}
+#[inline(always)]
+unsafe fn st32(p: *mut u8, k: usize, v: u32) {
+    let b = v.to_be_bytes();
+    // SAFETY: as above.
+    unsafe {
+        st8(p, k, b[0]);
+        st8(p, k + 1, b[1]);
+        st8(p, k + 2, b[2]);
+        st8(p, k + 3, b[3]);
+    }
+}
+
+/// One's-complement sum of a 32-bit word's two halves.
+#[inline(always)]
+fn halves(w: u32) -> u32 {
+    (w >> 16) + (w & 0xffff)
+}
+
+/// Swaps the Ethernet addresses at the start of the frame.
+#[inline(always)]
+fn swap_macs(ctx: &XdpContext) -> Result<(), ()> {
+    let p = at(ctx, 0, 12).ok_or(())?;
+    // SAFETY: 12 bytes checked.
+    unsafe {
+        let (a, b) = (ld32(p, 0), ld16(p, 4));
+        let (c, d) = (ld32(p, 6), ld16(p, 10));
+        st32(p, 0, c);
+        st16(p, 4, d);
+        st32(p, 6, a);
+        st16(p, 10, b);
+    }
+    Ok(())
+}
+
+/// Writes our RST's TCP header at `p` (ports swapped from `ports`, the SYN-ACK's source and
+/// destination port as one word), given the one's-complement sum of the pseudo-header's
+/// addresses.
+///
+/// # Safety
+/// `p` must hold `TCP_HLEN` checked bytes.
+#[inline(always)]
+unsafe fn write_rst_tcp(p: *mut u8, ports: u32, seq: u32, addr_sum: u32) {
+    let ports = ports.rotate_left(16);
+    let off_flags = (((TCP_HLEN / 4) as u32) << 12) | u32::from(TCP_RST);
+    let sum = addr_sum
+        + u32::from(IPPROTO_TCP)
+        + TCP_HLEN as u32
+        + halves(ports)
+        + halves(seq)
+        + off_flags;
+    // SAFETY: the caller's range.
+    unsafe {
+        st32(p, 0, ports);
+        st32(p, 4, seq);
+        st32(p, 8, 0);
+        // Data offset, flags, window 0.
+        st32(p, 12, off_flags << 16);
+        st16(p, 16, fold(sum));
+        st16(p, 18, 0);
+    }
+}
+
+/// [`reflect_rst`] for IPv4 without options at `start`; true when the frame is our RST.
+#[inline(never)]
+fn reflect_rst_v4(ctx: XdpContext, start: usize, seq: u32) -> bool {
+    let end = start + IPV4_HLEN + TCP_HLEN;
+    let Some(p) = at(&ctx, start, IPV4_HLEN + TCP_HLEN) else {
+        return false;
+    };
+    // SAFETY: IP and TCP headers checked.
+    let total = unsafe { ld16(p, 2) };
+    if cut_after(&ctx, start, usize::from(total), end).is_err() || swap_macs(&ctx).is_err() {
+        return false;
+    }
+    let Some(p) = at(&ctx, start, IPV4_HLEN + TCP_HLEN) else {
+        return false;
+    };
+    // SAFETY: checked again after the cut (which leaves the headers as they were).
+    let (src, dst, ports) = unsafe { (ld32(p, 12), ld32(p, 16), ld32(p, IPV4_HLEN)) };
+    let id = ((seq >> 16) ^ seq) & 0xffff;
+    let w0 = 0x4500_0000 | (IPV4_HLEN + TCP_HLEN) as u32;
+    let w1 = (id << 16) | 0x4000; // DF
+    let w2 = (u32::from(OUR_TTL) << 24) | (u32::from(IPPROTO_TCP) << 16);
+    let addrs = halves(src) + halves(dst);
+    // SAFETY: as above.
+    unsafe {
+        st32(p, 0, w0);
+        st32(p, 4, w1);
+        st32(p, 8, w2);
+        st32(p, 12, dst);
+        st32(p, 16, src);
+        st16(p, 10, fold(halves(w0) + halves(w1) + halves(w2) + addrs));
+        write_rst_tcp(p.add(IPV4_HLEN), ports, seq, addrs);
+    }
+    true
+}
+
+/// [`reflect_rst`] for IPv6 with TCP right after the fixed header at `start`.
+#[inline(never)]
+fn reflect_rst_v6(ctx: XdpContext, start: usize, seq: u32) -> bool {
+    let end = start + IPV6_HLEN + TCP_HLEN;
+    let Some(p) = at(&ctx, start, IPV6_HLEN + TCP_HLEN) else {
+        return false;
+    };
+    // SAFETY: IP and TCP headers checked.
+    let payload = unsafe { ld16(p, 4) };
+    if cut_after(&ctx, start, IPV6_HLEN + usize::from(payload), end).is_err()
+        || swap_macs(&ctx).is_err()
+    {
+        return false;
+    }
+    let Some(p) = at(&ctx, start, IPV6_HLEN + TCP_HLEN) else {
+        return false;
+    };
+    // SAFETY: checked again after the cut (which leaves the headers as they were). The
+    // addresses are swapped a word at a time.
+    unsafe {
+        let ports = ld32(p, IPV6_HLEN);
+        let mut addrs = 0u32;
+        let mut i = 0;
+        while i < 16 {
+            let (s, d) = (ld32(p, 8 + i), ld32(p, 24 + i));
+            st32(p, 8 + i, d);
+            st32(p, 24 + i, s);
+            addrs += halves(s) + halves(d);
+            i += 4;
+        }
+        st32(p, 0, 0x6000_0000);
+        st32(
+            p,
+            4,
+            ((TCP_HLEN as u32) << 16) | (u32::from(IPPROTO_TCP) << 8) | u32::from(OUR_TTL),
+        );
+        write_rst_tcp(p.add(IPV6_HLEN), ports, seq, addrs);
+    }
+    true
+}
+
+/// Cuts the frame after our RST (`end` bytes) when the IP header (`ip_total` bytes from
+/// `start`) says it is longer; Ethernet padding past the IP length stays (receivers trim it).
+/// The helper invalidates every packet pointer the verifier knew: read before, check after.
+#[inline(always)]
+fn cut_after(ctx: &XdpContext, start: usize, ip_total: usize, end: usize) -> Result<(), ()> {
+    let frame = start + ip_total;
+    // Shorter than its headers: malformed.
+    if frame < end || frame > end + 4096 {
+        return Err(());
+    }
+    if frame > end {
+        let cut = (frame - end) as i32;
+        // SAFETY: the helper only shrinks the frame, by at most its length past `end`.
+        if unsafe { bpf_xdp_adjust_tail(ctx.ctx, -cut) } != 0 {
+            return Err(());
+        }
+    }
+    Ok(())
+}
+
+/// Folds a one's-complement sum to 16 bits and complements it: the Internet checksum.
+#[inline(always)]
+fn fold(mut sum: u32) -> u16 {
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    !(sum as u16)
 }
 
 /// An ICMP / ICMPv6 error and the start of the packet it quotes: one of our SYNs as we sent it
@@ -495,7 +761,8 @@ fn icmp_error<const V6: bool>(ctx: &XdpContext, cfg: &XdpConfig, ip: &L3) -> Res
             icmp_code: m.code,
             seq: 0,
             window: 0,
-            _pad: [0; 2],
+            flags: 0,
+            _pad: [0; 1],
         },
     )
 }

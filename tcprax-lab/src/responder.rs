@@ -259,4 +259,14 @@ impl PassThrough {
             .in_scanner(move || attach(&mut ebpf, PROGRAM_PASS, &interface).map(|()| ebpf))??;
         Ok(PassThrough { _ebpf: ebpf })
     }
+
+    /// The same on the *target's* veth: the target's kernel answers as usual, and its veth now
+    /// takes frames the scanner's XDP program sends back with XDP_TX (our RSTs), as a NIC would.
+    pub fn attach_target(testbed: &Testbed) -> Result<PassThrough, ResponderError> {
+        let mut ebpf = load()?;
+        let interface = testbed.target_if.clone();
+        let ebpf = testbed
+            .in_target(move || attach(&mut ebpf, PROGRAM_PASS, &interface).map(|()| ebpf))??;
+        Ok(PassThrough { _ebpf: ebpf })
+    }
 }

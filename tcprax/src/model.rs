@@ -424,6 +424,9 @@ pub struct XdpStats {
     /// Validated replies to probes already reported (retransmissions, replays): dropped in the
     /// kernel without an event.
     pub repeats: u64,
+    /// SYN-ACKs the program answered with our RST itself (XDP_TX), repeats included.
+    #[serde(default)]
+    pub rsts_sent: u64,
 }
 
 impl std::ops::Add for XdpStats {
@@ -438,6 +441,7 @@ impl std::ops::Add for XdpStats {
             ringbuf_full: self.ringbuf_full + o.ringbuf_full,
             bad_cookie: self.bad_cookie + o.bad_cookie,
             repeats: self.repeats + o.repeats,
+            rsts_sent: self.rsts_sent + o.rsts_sent,
         }
     }
 }

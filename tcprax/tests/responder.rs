@@ -80,6 +80,11 @@ fn scan_through_responder(prefix: &str, extra: &[&str], path: Path) -> Option<u6
         .output()
         .unwrap();
     let ports = common::json_ports(&out);
+    // The responder's veth runs XDP, so XDP_TX reaches it: with frames, the RSTs to open ports
+    // come from the scanner's XDP program; the raw path keeps them in userspace.
+    let rsts_from_xdp = &common::json_summary(&out)["xdp"]["rsts_sent"];
+    let expected = if path == Path::Raw { 0 } else { 48 * 4 };
+    assert_eq!(rsts_from_xdp, expected, "RSTs sent by XDP");
     // -v: how long start-up, sending, the final wait and tear-down took.
     let stderr = String::from_utf8_lossy(&out.stderr);
     let timing = stderr

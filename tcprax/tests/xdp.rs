@@ -89,7 +89,8 @@ fn unvalidated_replies_are_passed() {
                     port_lo: 61000,
                     port_hi: 65535,
                     enabled: 1,
-                    _pad: [0; 3],
+                    rst: 0,
+                    _pad: [0; 2],
                 };
                 let cap = XdpCapture::attach(&ifname, cfg, XdpLog::Off).expect("attach XDP");
                 let connect_from = |sport: u16| {

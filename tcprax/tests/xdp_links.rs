@@ -35,7 +35,8 @@ fn config() -> XdpConfig {
         port_lo: PORT_LO,
         port_hi: PORT_HI,
         enabled: 1,
-        _pad: [0; 3],
+        rst: 0,
+        _pad: [0; 2],
     }
 }
 

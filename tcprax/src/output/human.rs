@@ -278,8 +278,9 @@ impl<W: Write> HumanPrinter<W> {
         if let Some(x) = summary.xdp.filter(|_| self.verbosity >= Verbosity::Verbose) {
             let _ = writeln!(
                 w,
-                "XDP: seen {}, matched {}, passed {}, ringbuf-full {}, bad-cookie {}, repeats {}",
-                x.seen, x.matched, x.passed, x.ringbuf_full, x.bad_cookie, x.repeats
+                "XDP: seen {}, matched {}, passed {}, ringbuf-full {}, bad-cookie {}, repeats {}, \
+                 rsts-sent {}",
+                x.seen, x.matched, x.passed, x.ringbuf_full, x.bad_cookie, x.repeats, x.rsts_sent
             );
         }
         w

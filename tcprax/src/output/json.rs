@@ -119,6 +119,7 @@ mod tests {
             ringbuf_full: 0,
             bad_cookie: 0,
             repeats: 1,
+            rsts_sent: 2,
         });
         let (text, v) = lines(&reports, &s);
         assert_eq!(v.len(), 6);
@@ -177,7 +178,7 @@ mod tests {
                 "type": "summary", "elapsed_s": 1.5, "ports_scanned": 6, "open": 3, "closed": 2,
                 "filtered": 1, "unreachable": 0, "skipped": 0, "probes_sent": 8, "interrupted": false, "service_detection_s": 0.25,
                 "xdp": {"seen": 9, "matched": 6, "passed": 3, "ringbuf_full": 0, "bad_cookie": 0,
-                        "repeats": 1}
+                        "repeats": 1, "rsts_sent": 2}
             })
         );
     }

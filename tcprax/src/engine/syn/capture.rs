@@ -198,6 +198,8 @@ pub struct XdpCapture {
     counters: PerCpuArray<MapData, u64>,
     link: LinkType,
     mode: Option<XdpAttachMode>,
+    /// The program answers SYN-ACKs with our RST itself (see [`XdpConfig::rst`]).
+    sends_rsts: bool,
     log: Log,
     /// Owns the program and its bpf_link: dropping it detaches the program.
     _ebpf: Ebpf,
@@ -250,7 +252,6 @@ impl XdpCapture {
                 .ok_or(XdpError::Missing { what: "CONFIG map" })?,
         )
         .map_err(map_err("CONFIG"))?;
-        cfg_map.set(0, config, 0).map_err(map_err("CONFIG"))?;
         let counters: PerCpuArray<MapData, u64> = PerCpuArray::try_from(
             ebpf.take_map(tcprax_common::MAP_COUNTERS)
                 .ok_or(XdpError::Missing {
@@ -283,6 +284,13 @@ impl XdpCapture {
             .ok()
             .flatten()
             .and_then(|i| i.xdp.map(|(_, mode)| mode));
+        // Written only now, once it is known whether the program may send RSTs here; until
+        // then CONFIG is all zero, and the program passes everything (nothing is sent yet).
+        let mut config = config;
+        if config.rst != 0 && !(link == LinkType::Ethernet && xdp_tx_reaches_wire(&iface, mode)) {
+            config.rst = 0;
+        }
+        cfg_map.set(0, config, 0).map_err(map_err("CONFIG"))?;
         // Only now that the program is loaded (the kernel holds its maps) may the log ring
         // buffer leave `ebpf`: had it been closed before, loading would have failed. Records
         // written since the attach wait in the buffer.
@@ -302,6 +310,7 @@ impl XdpCapture {
             counters,
             link,
             mode,
+            sends_rsts: config.rst != 0,
             log,
             _ebpf: ebpf,
         })
@@ -361,6 +370,12 @@ impl XdpCapture {
         self.mode
     }
 
+    /// Whether the program answers validated SYN-ACKs with our RST itself (XDP_TX): asked for
+    /// in the [`XdpConfig`] given to [`attach`](Self::attach), and possible on this interface.
+    pub fn sends_rsts(&self) -> bool {
+        self.sends_rsts
+    }
+
     /// Wait until at least one event is available, then append every available one to `out`.
     pub async fn read_events(&mut self, out: &mut Vec<ReplyEvent>) -> Result<(), XdpError> {
         let events = self.polled()?;
@@ -404,6 +419,7 @@ impl XdpCapture {
             ringbuf_full: sum(counter::RINGBUF_FULL)?,
             bad_cookie: sum(counter::BAD_COOKIE)?,
             repeats: sum(counter::REPEATS)?,
+            rsts_sent: sum(counter::RST_TX)?,
         })
     }
 
@@ -417,6 +433,33 @@ impl XdpCapture {
             .map_err(map_err("COUNTERS"))?
             .iter()
             .sum())
+    }
+}
+
+/// Whether a frame the program sends back with XDP_TX leaves through `iface` (attached in
+/// `mode`), so that the program may send our RSTs.
+///
+/// Generic mode: yes, on any device (the kernel queues the frame on the interface like any
+/// other). Native mode on hardware: yes, XDP_TX is part of every driver's XDP support. Native
+/// mode on a veth: only when its peer runs an XDP program in native mode too; without one the
+/// peer has no NAPI to take the frame, and the kernel drops it (a target behind that veth
+/// would never see our RST). Other virtual devices in native mode, offloaded programs, or a
+/// mode the kernel would not name: no, userspace sends the RSTs.
+fn xdp_tx_reaches_wire(iface: &iface::Interface, mode: Option<XdpAttachMode>) -> bool {
+    match mode {
+        Some(XdpAttachMode::Generic) => true,
+        Some(XdpAttachMode::Native) => match iface.kind.as_deref() {
+            None => true,
+            Some("veth") => matches!(
+                iface::veth_peer(iface),
+                Ok(Some(iface::Interface {
+                    xdp: Some((_, XdpAttachMode::Native)),
+                    ..
+                }))
+            ),
+            Some(_) => false,
+        },
+        Some(XdpAttachMode::Offload) | None => false,
     }
 }
 

@@ -37,7 +37,7 @@ pub mod scheduler;
 pub mod sender;
 
 use super::{EngineStats, ScanControl};
-use crate::config::{SynOptions, defaults};
+use crate::config::{SendPath, SynOptions, defaults};
 use crate::model::{Notice, ScanEvent, XdpStats};
 use crate::ports::PortList;
 use crate::targets::TargetSet;
@@ -139,6 +139,7 @@ pub fn prepare(
     let key = (rand::random::<u64>(), rand::random::<u64>());
     let (lo, hi) = opts.syn.source_ports;
     let xdp_log = opts.syn.xdp_log;
+    let (send_rst, send_path) = (opts.syn.send_rst, opts.syn.send_path);
     let (v4, v6) = plan.families();
     // Which targets leave as whole frames (AF_PACKET), before `opts` goes to the scheduler.
     let paths =
@@ -159,7 +160,10 @@ pub fn prepare(
         port_lo: lo,
         port_hi: hi,
         enabled: 1,
-        _pad: [0; 3],
+        // Our RSTs from XDP where the interface lets them out (the capture checks), unless
+        // --no-rst, or --send-path raw, which keeps every packet we send in the firewall's view.
+        rst: u8::from(send_rst && send_path == SendPath::Auto),
+        _pad: [0; 2],
     };
     // Every capture is attached before the first probe: an interface that cannot take XDP
     // fails the scan before anything is sent.

@@ -318,8 +318,16 @@ impl Netlink {
     /// The reply datagram to `RTM_GETLINK` for interface `index`: an `RTM_NEWLINK` describing
     /// it, or an `NLMSG_ERROR`, as the kernel sent them (the caller parses).
     pub fn get_link(&mut self, index: u32) -> io::Result<Vec<u8>> {
+        self.get_link_in(index, None)
+    }
+
+    /// [`get_link`](Self::get_link) for interface `index` of another network namespace, the
+    /// one this namespace knows as `netnsid` (`IFLA_TARGET_NETNSID`), e.g. a veth's peer.
+    pub fn get_link_in(&mut self, index: u32, netnsid: Option<i32>) -> io::Result<Vec<u8>> {
+        const IFLA_TARGET_NETNSID: u16 = 46;
         let seq = self.next_seq();
-        let len = NLMSG_HDRLEN + IFINFOMSG_LEN;
+        let attr_len = if netnsid.is_some() { RTA_HDRLEN + 4 } else { 0 };
+        let len = NLMSG_HDRLEN + IFINFOMSG_LEN + attr_len;
         let mut req = Vec::with_capacity(len);
         req.extend_from_slice(&(len as u32).to_ne_bytes());
         req.extend_from_slice(&libc::RTM_GETLINK.to_ne_bytes());
@@ -331,6 +339,11 @@ impl Netlink {
         req.extend_from_slice(&(index as i32).to_ne_bytes());
         req.extend_from_slice(&0u32.to_ne_bytes());
         req.extend_from_slice(&0u32.to_ne_bytes());
+        if let Some(id) = netnsid {
+            req.extend_from_slice(&((RTA_HDRLEN + 4) as u16).to_ne_bytes());
+            req.extend_from_slice(&IFLA_TARGET_NETNSID.to_ne_bytes());
+            req.extend_from_slice(&id.to_ne_bytes());
+        }
         self.send(&req)?;
         let n = self.recv()?;
         Ok(self.buf[..n].to_vec())

@@ -214,10 +214,11 @@ impl Scheduler {
             ReplyKind::Rst => (PortState::Closed, Reason::Reset),
             ReplyKind::Unreachable => (PortState::Filtered, Reason::IcmpUnreachable),
         };
-        if state == PortState::Open && self.send_rst {
+        if state == PortState::Open && self.send_rst && !reply.rst_sent {
             // The kernel never saw the SYN-ACK (XDP dropped it), so it will not RST; we do,
-            // or the target keeps a half-open connection and retransmits. The target expects
-            // the cookie of the 4-tuple the SYN-ACK came back on, plus one.
+            // or the target keeps a half-open connection and retransmits (unless the XDP
+            // program sent the RST itself). The target expects the cookie of the 4-tuple the
+            // SYN-ACK came back on, plus one.
             let seq = cookie(
                 self.key.0,
                 self.key.1,

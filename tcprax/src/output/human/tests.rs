@@ -315,6 +315,7 @@ fn verbose_shows_full_response_and_xdp_counters() {
         ringbuf_full: 0,
         bad_cookie: 1,
         repeats: 2,
+        rsts_sent: 3,
     });
     let text = run(Verbosity::Verbose, None, &[ssh("198.18.0.2")], &s);
     assert!(
@@ -330,7 +331,8 @@ fn verbose_shows_full_response_and_xdp_counters() {
                  Ports: 3 open, 2 closed, 1 filtered\n\
                  Probes sent: 8\n\
                  Service detection: 0.80 s\n\
-                 XDP: seen 50, matched 6, passed 44, ringbuf-full 0, bad-cookie 1, repeats 2\n"
+                 XDP: seen 50, matched 6, passed 44, ringbuf-full 0, bad-cookie 1, repeats 2, \
+                 rsts-sent 3\n"
         ),
         "{text}"
     );

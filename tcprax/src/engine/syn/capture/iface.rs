@@ -109,11 +109,23 @@ pub struct Interface {
     pub xdp: Option<(u32, XdpAttachMode)>,
     /// Its hardware address (`IFLA_ADDRESS`), when it is a 6-byte (Ethernet) one.
     pub mac: Option<[u8; 6]>,
+    /// The kind of a virtual device (`IFLA_INFO_KIND`: "veth", "bridge", "vlan", …); None
+    /// for hardware.
+    pub kind: Option<String>,
+    /// The interface it is tied to (`IFLA_LINK`): a veth's peer, a VLAN's parent.
+    pub link: Option<u32>,
+    /// The namespace that interface lives in, as this namespace numbers it
+    /// (`IFLA_LINK_NETNSID`); None when it is this one.
+    pub link_netnsid: Option<i32>,
 }
 
 const RTM_NEWLINK: u16 = libc::RTM_NEWLINK;
 const NLMSG_ERROR: u16 = libc::NLMSG_ERROR as u16;
 const IFLA_ADDRESS: u16 = 1;
+const IFLA_LINK: u16 = 5;
+const IFLA_LINKINFO: u16 = 18;
+const IFLA_INFO_KIND: u16 = 1;
+const IFLA_LINK_NETNSID: u16 = 37;
 const IFLA_XDP: u16 = 43;
 const IFLA_XDP_ATTACHED: u16 = 2;
 const IFLA_XDP_PROG_ID: u16 = 4;
@@ -132,6 +144,17 @@ pub fn query(name: &str) -> io::Result<Option<Interface>> {
         return Ok(None);
     }
     let reply = getlink(index)?;
+    parse_newlink(&reply).map(Some)
+}
+
+/// The interface a veth is paired with, wherever it lives; `Ok(None)` when `iface` is no
+/// veth or does not say (the peer's namespace has no id here). Needs CAP_NET_ADMIN over the
+/// peer's namespace when it is another one.
+pub fn veth_peer(iface: &Interface) -> io::Result<Option<Interface>> {
+    let (Some("veth"), Some(peer)) = (iface.kind.as_deref(), iface.link) else {
+        return Ok(None);
+    };
+    let reply = Netlink::open()?.get_link_in(peer, iface.link_netnsid)?;
     parse_newlink(&reply).map(Some)
 }
 
@@ -174,10 +197,23 @@ fn parse_newlink(buf: &[u8]) -> io::Result<Interface> {
     let index = ne32(body, 4).ok_or_else(|| malformed("short ifinfomsg"))?;
     let mut xdp = None;
     let mut mac = None;
+    let mut kind = None;
+    let mut link = None;
+    let mut link_netnsid = None;
     for (typ, value) in netlink::attributes(body, IFINFOMSG_LEN) {
         match typ {
             IFLA_XDP => xdp = attached_program(value),
             IFLA_ADDRESS => mac = value.try_into().ok(),
+            IFLA_LINK => link = ne32(value, 0).filter(|&i| i != 0),
+            IFLA_LINK_NETNSID => link_netnsid = ne32(value, 0).map(|id| id as i32),
+            IFLA_LINKINFO => {
+                kind = netlink::attributes(value, 0)
+                    .find(|&(t, _)| t == IFLA_INFO_KIND)
+                    .map(|(_, v)| {
+                        let v = v.split(|&b| b == 0).next().unwrap_or_default();
+                        String::from_utf8_lossy(v).into_owned()
+                    });
+            }
             _ => {}
         }
     }
@@ -186,6 +222,9 @@ fn parse_newlink(buf: &[u8]) -> io::Result<Interface> {
         arphrd,
         xdp,
         mac,
+        kind,
+        link,
+        link_netnsid,
     })
 }
 

@@ -63,6 +63,7 @@ fn reply(syn: &Transmit, kind: ReplyKind, at: u64) -> Reply {
         kind,
         ttl: 63,
         ktime_ns: at,
+        rst_sent: false,
     }
 }
 
@@ -295,6 +296,7 @@ fn a_reply_for_an_unknown_probe_is_a_duplicate_not_a_panic() {
         kind: ReplyKind::SynAck,
         ttl: 64,
         ktime_ns: 0,
+        rst_sent: false,
     };
     m.handle_reply(&stray);
     m.handle_reply(&Reply {
@@ -675,6 +677,7 @@ fn reply_events_decode_both_families() {
             kind: ReplyKind::SynAck,
             ttl: 64,
             ktime_ns: 5,
+            rst_sent: false,
         }
     );
     let a6: IpAddr = "2001:2::2".parse().unwrap();

@@ -2,7 +2,7 @@
 //! [`Transmit`]s the shell must send. No state, no I/O.
 use crate::wire::TcpSegment;
 use std::net::IpAddr;
-use tcprax_common::{ReplyEvent, kind};
+use tcprax_common::{ReplyEvent, kind, reply_flag};
 /// What a validated reply says about a probe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReplyKind {
@@ -28,6 +28,8 @@ pub struct Reply {
     pub ttl: u8,
     /// When the reply reached XDP (`bpf_ktime_get_ns`, CLOCK_MONOTONIC).
     pub ktime_ns: u64,
+    /// The XDP program answered this SYN-ACK with our RST already (XDP_TX).
+    pub rst_sent: bool,
 }
 
 impl From<&ReplyEvent> for Reply {
@@ -51,6 +53,7 @@ impl From<&ReplyEvent> for Reply {
             },
             ttl: ev.ttl,
             ktime_ns: ev.ktime_ns,
+            rst_sent: ev.flags & reply_flag::RST_SENT != 0,
         }
     }
 }

@@ -57,8 +57,32 @@ fn parses_type_index_and_no_program() {
             arphrd: arphrd::NONE,
             xdp: None,
             mac: None,
+            kind: None,
+            link: None,
+            link_netnsid: None,
         }
     );
+}
+
+#[test]
+fn parses_a_veth_kind_and_its_peer() {
+    // IFLA_LINKINFO (nested) holding IFLA_INFO_KIND "veth", IFLA_LINK 9, IFLA_LINK_NETNSID 3.
+    let info = attr(IFLA_LINKINFO | 0x8000, &attr(IFLA_INFO_KIND, b"veth\0"));
+    let msg = newlink(
+        4,
+        arphrd::ETHER,
+        &[
+            info,
+            attr(IFLA_LINK, &9u32.to_ne_bytes()),
+            attr(IFLA_LINK_NETNSID, &3i32.to_ne_bytes()),
+        ],
+    );
+    let got = parse_newlink(&msg).unwrap();
+    assert_eq!(got.kind.as_deref(), Some("veth"));
+    assert_eq!((got.link, got.link_netnsid), (Some(9), Some(3)));
+    // A device tied to nothing says IFLA_LINK = its own index or 0; 0 means none.
+    let msg = newlink(4, arphrd::ETHER, &[attr(IFLA_LINK, &0u32.to_ne_bytes())]);
+    assert_eq!(parse_newlink(&msg).unwrap().link, None);
 }
 
 #[test]

@@ -81,6 +81,7 @@ fn run(m: &mut Scheduler, stop_after: Option<usize>) -> (Vec<ScanEvent>, Option<
                     kind,
                     ttl: 64,
                     ktime_ns: now + RTT_NS,
+                    rst_sent: false,
                 };
                 replies.push_back((now + RTT_NS, reply));
             }

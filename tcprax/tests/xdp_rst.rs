@@ -1,0 +1,141 @@
+//! Our RSTs sent from inside the XDP program: each validated SYN-ACK is rewritten in place into
+//! the RST userspace would send and goes straight back out (XDP_TX), where the interface lets
+//! such frames out. A real target kernel must accept every one of them: its half-open
+//! connections are gone when the scan ends, no checksum error is counted, and the RSTs it
+//! received number the open ports exactly, over IPv4 and IPv6. Where XDP_TX would be lost (a
+//! veth whose peer runs no XDP program, as in every other test here), tcprax must notice and
+//! send the RSTs itself.
+mod common;
+
+use std::process::Stdio;
+use tcprax_lab::responder::{PassThrough, ResponderError};
+use tcprax_lab::testbed::{TARGET_V4, TARGET_V6, Testbed};
+
+const OPEN: [u16; 3] = [22, 80, 8443];
+const CLOSED: [u16; 2] = [25, 81];
+
+/// Scan the target on OPEN and CLOSED over `addr`; returns the JSON summary after checking
+/// every verdict.
+fn scan(tb: &Testbed, addr: &str) -> serde_json::Value {
+    let ports: Vec<String> = OPEN.iter().chain(&CLOSED).map(u16::to_string).collect();
+    let out = tb
+        .scanner_command(common::bin())
+        .args(["-sS", addr, "-p", &ports.join(","), "-oJ", "-"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let verdicts = common::json_ports(&out);
+    let mut open = common::ports_in_state(&verdicts, "open");
+    let mut closed = common::ports_in_state(&verdicts, "closed");
+    open.sort_unstable();
+    closed.sort_unstable();
+    assert_eq!(open, OPEN.map(u64::from), "{addr}");
+    assert_eq!(closed, CLOSED.map(u64::from), "{addr}");
+    common::json_summary(&out)
+}
+
+/// What the target's kernel says after the scan: half-open connections left, and TCP segments
+/// it dropped for a bad checksum.
+fn target_state(tb: &Testbed) -> (String, u64) {
+    let ss = tb.target_sh("ss -Htn state syn-recv").unwrap();
+    let nstat = tb.target_sh("nstat -az TcpInCsumErrors").unwrap();
+    let errors = String::from_utf8_lossy(&nstat.stdout)
+        .lines()
+        .find_map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next() == Some("TcpInCsumErrors")).then(|| w.next()?.parse().ok())?
+        })
+        .expect("nstat prints TcpInCsumErrors");
+    (String::from_utf8_lossy(&ss.stdout).into_owned(), errors)
+}
+
+#[test]
+fn xdp_sends_rsts_the_target_kernel_accepts() {
+    let Some(tb) = common::testbed("trxxrst") else {
+        return;
+    };
+    let _listen = tb.target_listen(&OPEN).unwrap();
+    // The target's veth runs an XDP program too, so frames sent back with XDP_TX reach it.
+    let _pass = match PassThrough::attach_target(&tb) {
+        Ok(p) => p,
+        Err(ResponderError::Placeholder) => {
+            eprintln!("SKIP: tcprax-lab built with AYA_BUILD_SKIP=1 (no pass-through program)");
+            return;
+        }
+        Err(e) => panic!("attach the pass-through program: {e}"),
+    };
+    // The target keeps retransmitting SYN-ACKs it got no RST for: a lost RST would show.
+    tb.target_sh("sysctl -qw net.ipv4.tcp_synack_retries=5")
+        .unwrap();
+    tb.target_count_rst().unwrap();
+    let (_, errors_before) = target_state(&tb);
+    for (addr, n) in [(TARGET_V4.to_string(), 1u64), (TARGET_V6.to_string(), 2)] {
+        let summary = scan(&tb, &addr);
+        let opens = OPEN.len() as u64 * n;
+        assert_eq!(
+            summary["xdp"]["rsts_sent"],
+            OPEN.len() as u64,
+            "{addr}: one RST from XDP per open port: {summary}"
+        );
+        let (half_open, errors) = target_state(&tb);
+        assert_eq!(
+            half_open.trim(),
+            "",
+            "{addr}: the RSTs closed every half-open connection"
+        );
+        assert_eq!(errors, errors_before, "{addr}: no RST with a bad checksum");
+        assert_eq!(
+            tb.target_rst_count().unwrap(),
+            opens,
+            "{addr}: the target's kernel received one RST per open port"
+        );
+    }
+}
+
+#[test]
+fn without_xdp_on_the_veth_peer_userspace_sends_the_rsts() {
+    let Some(tb) = common::testbed("trxurst") else {
+        return;
+    };
+    let _listen = tb.target_listen(&OPEN).unwrap();
+    tb.target_count_rst().unwrap();
+    let summary = scan(&tb, &TARGET_V4.to_string());
+    // The target's veth has no NAPI for XDP frames: XDP_TX would be dropped there.
+    assert_eq!(summary["xdp"]["rsts_sent"], 0, "{summary}");
+    assert_eq!(tb.target_rst_count().unwrap(), OPEN.len() as u64);
+    let (half_open, _) = target_state(&tb);
+    assert_eq!(half_open.trim(), "");
+}
+
+#[test]
+fn send_path_raw_keeps_the_rsts_in_userspace() {
+    let Some(tb) = common::testbed("trxrrst") else {
+        return;
+    };
+    let _listen = tb.target_listen(&OPEN).unwrap();
+    let _pass = match PassThrough::attach_target(&tb) {
+        Ok(p) => p,
+        Err(ResponderError::Placeholder) => {
+            eprintln!("SKIP: tcprax-lab built with AYA_BUILD_SKIP=1 (no pass-through program)");
+            return;
+        }
+        Err(e) => panic!("attach the pass-through program: {e}"),
+    };
+    tb.target_count_rst().unwrap();
+    let ports: Vec<String> = OPEN.iter().map(u16::to_string).collect();
+    let out = tb
+        .scanner_command(common::bin())
+        .args(["-sS", &TARGET_V4.to_string(), "-p", &ports.join(",")])
+        .args(["--send-path", "raw", "-oJ", "-"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        common::ports_in_state(&common::json_ports(&out), "open").len(),
+        OPEN.len()
+    );
+    let summary = common::json_summary(&out);
+    // --send-path raw: every packet we send stays in view of the local firewall.
+    assert_eq!(summary["xdp"]["rsts_sent"], 0, "{summary}");
+    assert_eq!(tb.target_rst_count().unwrap(), OPEN.len() as u64);
+}
