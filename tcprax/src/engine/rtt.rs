@@ -14,7 +14,13 @@ pub struct RttBounds {
 impl RttBounds {
     /// Bounds with `max` as ceiling (and as the initial timeout, capped at 1 s like nmap's).
     pub fn with_max(max: Duration) -> Self {
-        let min = Duration::from_millis(100).min(max);
+        Self::with_floor(Duration::from_millis(100), max)
+    }
+
+    /// Bounds with `min` as floor (at most `max`), `max` as ceiling, and the 1 s initial
+    /// timeout within them.
+    pub fn with_floor(min: Duration, max: Duration) -> Self {
+        let min = min.min(max);
         RttBounds {
             initial: Duration::from_secs(1).min(max).max(min),
             min,

@@ -47,6 +47,15 @@ const MIN_PACE_WAIT_NS: u64 = 1_000;
 /// in one wake-up rather than one each.
 const MIN_EXPIRY_WAIT_NS: u64 = 100_000;
 
+/// Floor of the wait before a probe is *retried*: the RTT estimate (srtt + 4·rttvar) decides,
+/// but never below this, so that a reply still on its way through the ring buffer and the
+/// collector on a busy machine does not look lost.
+pub const RETRY_FLOOR: Duration = Duration::from_millis(10);
+
+/// Floor of the wait after a probe's *last* attempt before it is called filtered (nmap's
+/// `--min-rtt-timeout` default): a late answer to any attempt still counts until then.
+pub const FINAL_FLOOR: Duration = Duration::from_millis(100);
+
 /// Verdicts the machine holds for the shell before it stops starting fresh probes. When the
 /// pipeline behind the engine is slow (-sV queue full, a slow terminal), verdicts pile up here:
 /// the machine then sends no new SYNs (retries, RSTs, replies and expiries go on, so timing
@@ -114,10 +123,13 @@ pub struct Scheduler {
     /// SYNs left in the current batch; None between batches.
     batch: Option<usize>,
     in_flight: KeyMap<Key, InFlight>,
-    /// (key, attempt, sent at) in send order. The deadline is sent-at plus the timeout as
-    /// known *now*: probes sent before the first RTT sample (with the 1 s initial timeout)
-    /// expire as soon as the measured RTT says they should.
+    /// (key, attempt, sent at) in send order, for attempts with retries left. The deadline
+    /// is sent-at plus the timeout as known *now*: probes sent before the first RTT sample
+    /// (with the 1 s initial timeout) expire as soon as the measured RTT says they should.
     timeline: VecDeque<(Key, u8, u64)>,
+    /// The same for last attempts, whose wait has [`FINAL_FLOOR`] as floor: a queue of its
+    /// own, so that their longer deadlines never hold up a retry queued behind them.
+    last_timeline: VecDeque<(Key, u8, u64)>,
     /// Probes whose attempt timed out, with the number of the attempt to send next.
     retry_queue: VecDeque<(Key, u8)>,
     /// Probes an interrupted run left undecided ([`Scheduler::resume_from`]): sent afresh,
@@ -178,11 +190,12 @@ impl Scheduler {
             batch: None,
             in_flight: KeyMap::default(),
             timeline: VecDeque::new(),
+            last_timeline: VecDeque::new(),
             retry_queue: VecDeque::new(),
             resumed: VecDeque::new(),
             // The same ceiling as the per-target estimators: --timeout above the default is
             // honoured before the first sample too.
-            rtt_global: RttEstimator::new(RttBounds::with_max(cfg.opts.max_timeout)),
+            rtt_global: RttEstimator::new(RttBounds::with_floor(RETRY_FLOOR, cfg.opts.max_timeout)),
             rtt_per_target: KeyMap::default(),
             rsts: VecDeque::new(),
             events: VecDeque::new(),
@@ -288,7 +301,7 @@ impl Scheduler {
         match self.rtt_per_target.get_mut(&addr) {
             Some(e) => e.sample(rtt),
             None if len < MAX_RTT_TARGETS => {
-                let mut e = RttEstimator::new(RttBounds::with_max(max));
+                let mut e = RttEstimator::new(RttBounds::with_floor(RETRY_FLOOR, max));
                 e.sample(rtt);
                 self.rtt_per_target.insert(addr, e);
             }
@@ -302,15 +315,33 @@ impl Scheduler {
         if self.stopped {
             return;
         }
-        while let Some(&(key, attempt, sent)) = self.timeline.front() {
+        self.expire(now, false);
+        self.expire(now, true);
+    }
+
+    /// [`handle_timeout`](Self::handle_timeout) for one of the two timelines.
+    fn expire(&mut self, now: u64, last: bool) {
+        loop {
+            let timeline = if last {
+                &self.last_timeline
+            } else {
+                &self.timeline
+            };
+            let Some(&(key, attempt, sent)) = timeline.front() else {
+                return;
+            };
             // Stale entries (answered, or superseded by a later attempt) go at once: they
             // expire nothing, and a live probe behind one should not wait for a deadline that
             // no longer matters (nor pay for working it out: most entries are stale).
             let live = matches!(self.in_flight.get(&key), Some(f) if f.attempt == attempt);
-            if live && sent + self.timeout_ns(&key.0) > now {
-                break;
+            if live && sent + self.wait_ns(&key.0, last) > now {
+                return;
             }
-            self.timeline.pop_front();
+            if last {
+                self.last_timeline.pop_front();
+            } else {
+                self.timeline.pop_front();
+            }
             if !live {
                 continue;
             }
@@ -416,10 +447,15 @@ impl Scheduler {
         if self.stopped {
             return None;
         }
-        let expiry = self
-            .timeline
-            .front()
-            .map(|&(key, _, sent)| (sent + self.timeout_ns(&key.0)).max(now + MIN_EXPIRY_WAIT_NS));
+        let due = |&(key, _, sent): &(Key, u8, u64), last| {
+            (sent + self.wait_ns(&key.0, last)).max(now + MIN_EXPIRY_WAIT_NS)
+        };
+        let expiry = match (self.timeline.front(), self.last_timeline.front()) {
+            (Some(a), Some(b)) => Some(due(a, false).min(due(b, true))),
+            (Some(a), None) => Some(due(a, false)),
+            (None, Some(b)) => Some(due(b, true)),
+            (None, None) => None,
+        };
         if self.has_more() {
             let min_batch = self.pacer.min_batch(BATCH);
             if self.batch.is_some() || self.pacer.ready(now, min_batch) {
@@ -471,13 +507,15 @@ impl Scheduler {
         self.unwalked() && self.events.len() >= EVENT_BACKLOG
     }
 
-    /// The retransmission timeout for `addr` as known now: its own estimate once it has a
-    /// sample, else the global one, never above `--timeout`.
-    fn timeout_ns(&self, addr: &IpAddr) -> u64 {
+    /// How long an attempt to `addr` waits as known now: the retransmission timeout (its own
+    /// estimate once it has a sample, else the global one; at least [`RETRY_FLOOR`]), and for
+    /// a `last` attempt at least [`FINAL_FLOOR`]; never above `--timeout`.
+    fn wait_ns(&self, addr: &IpAddr, last: bool) -> u64 {
         let t = match self.rtt_per_target.get(addr) {
             Some(e) if e.samples() > 0 => e.timeout(),
             _ => self.rtt_global.timeout(),
         };
+        let t = if last { t.max(FINAL_FLOOR) } else { t };
         t.min(self.max_timeout).as_nanos() as u64
     }
 
@@ -552,7 +590,11 @@ impl Scheduler {
                 sent_ns: now,
             },
         );
-        self.timeline.push_back((key, attempt, now));
+        if u32::from(attempt) < self.retries {
+            self.timeline.push_back((key, attempt, now));
+        } else {
+            self.last_timeline.push_back((key, attempt, now));
+        }
         Transmit::Syn {
             src: self.sources[usize::from(group)],
             dst: addr,
