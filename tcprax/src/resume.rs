@@ -20,8 +20,9 @@ use sha2::{Digest, Sha256};
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// Version of the file's layout; a file of another format is refused.
-pub const FORMAT: u32 = 1;
+/// Version of the file's layout and meaning; a file of another format is refused. 2: the
+/// -sS permutation's round function changed, so a saved position names other probes.
+pub const FORMAT: u32 = 2;
 
 /// Where an interrupted scan writes its state unless `--resume-file` says otherwise.
 pub const DEFAULT_FILE: &str = "tcprax.resume";
