@@ -354,3 +354,6 @@ pub(crate) use xml::tests::assert_valid as assert_valid_xml;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod bulk;
