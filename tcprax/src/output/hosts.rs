@@ -2,9 +2,9 @@
 //! it is in progress and hands it back once every planned port has a verdict; hosts without
 //! an open port are bounded ([`TRACKED_LIMIT`](super::TRACKED_LIMIT)), their non-open ports
 //! counted by reason ([`ReasonCounts`]) and listed only when a report could show them.
+use super::addrhash::AddrMap;
 use super::{KEPT_LIMIT, ListPolicy, TRACKED_LIMIT, reason_str};
 use crate::model::{PortReport, PortState, Reason, ScanPlan, ServiceInfo};
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -112,6 +112,29 @@ impl Brief {
     }
 }
 
+/// An open port, as much of its report as the reports show: the host's name is kept once per
+/// host, and the service (rare, and large) boxed, so a host's open ports cost ~40 bytes each.
+#[derive(Debug)]
+struct OpenPort {
+    rtt: Option<Duration>,
+    port: u16,
+    reason: Reason,
+    ttl: Option<u8>,
+    service: Option<Box<ServiceInfo>>,
+}
+
+impl OpenPort {
+    fn of(report: &PortReport) -> OpenPort {
+        OpenPort {
+            rtt: report.event.rtt,
+            port: report.event.port,
+            reason: report.event.reason,
+            ttl: report.event.ttl,
+            service: report.service.clone().map(Box::new),
+        }
+    }
+}
+
 /// The non-open ports of one state on one host: a tally by reason, and how many of them are
 /// kept for listing (in [`HostPorts`], shared by both states to save a vector per host).
 #[derive(Debug, Default)]
@@ -137,19 +160,21 @@ pub(crate) struct Hidden {
     pub reasons: Vec<(Reason, u64)>,
 }
 
-/// What a per-host printer keeps about one host while it is in progress: ~140 bytes when it
+/// What a per-host printer keeps about one host while it is in progress: ~190 bytes when it
 /// has no open port and nothing to list (the common case of a closed or silent host).
 #[derive(Debug, Default)]
 pub(crate) struct HostPorts {
     /// The host name the user gave for this address, from the first report that had one.
     name: Option<Arc<str>>,
-    open: Vec<PortReport>,
+    open: Vec<OpenPort>,
     /// Closed and filtered ports that may still be listed.
     kept: Vec<Brief>,
     closed: Bucket,
     filtered: Bucket,
     /// -sS ports no probe could reach (no route, a send the kernel refused).
     unreachable: Bucket,
+    /// Verdicts added: what [`HostPorts::total`] would otherwise sum up on every verdict.
+    decided: u64,
     /// Tracking began after verdicts had gone untracked ([`HostTracker::untracked`]): some
     /// of this host's ports may have been decided before and not be counted here.
     pub(super) late: bool,
@@ -172,10 +197,11 @@ impl HostPorts {
         if self.name.is_none() {
             self.name.clone_from(&report.name);
         }
+        self.decided += 1;
         let state = report.event.state;
         let bucket = match state {
             PortState::Open => {
-                self.open.push(report.clone());
+                self.open.push(OpenPort::of(report));
                 return;
             }
             PortState::Closed => &mut self.closed,
@@ -211,13 +237,13 @@ impl HostPorts {
 
     /// The lines to list, sorted by port: every open port and the kept non-open ones.
     pub(crate) fn rows(&self) -> Vec<Row<'_>> {
-        let open = self.open.iter().map(|r| Row {
-            port: r.event.port,
-            state: r.event.state,
-            reason: r.event.reason,
-            rtt: r.event.rtt,
-            ttl: r.event.ttl,
-            service: r.service.as_ref(),
+        let open = self.open.iter().map(|o| Row {
+            port: o.port,
+            state: PortState::Open,
+            reason: o.reason,
+            rtt: o.rtt,
+            ttl: o.ttl,
+            service: o.service.as_deref(),
         });
         let others = self.kept.iter().map(|b| Row {
             port: b.port,
@@ -262,10 +288,7 @@ impl HostPorts {
 
     /// Ports with a verdict on this host (that this printer saw while tracking it).
     pub(crate) fn total(&self) -> u64 {
-        self.open.len() as u64
-            + self.closed.count()
-            + self.filtered.count()
-            + self.unreachable.count()
+        self.decided
     }
 
     pub(crate) fn has_open(&self) -> bool {
@@ -290,7 +313,7 @@ impl HostPorts {
 /// completes: every host is reported at the end.
 #[derive(Debug)]
 pub(crate) struct HostTracker {
-    pub(super) hosts: HashMap<IpAddr, HostPorts>,
+    pub(super) hosts: AddrMap<HostPorts>,
     policy: ListPolicy,
     /// Verdicts that complete a host: the plan's port count.
     ports_per_host: Option<u64>,
@@ -307,7 +330,7 @@ pub(crate) struct HostTracker {
 impl HostTracker {
     pub(crate) fn new(policy: ListPolicy) -> HostTracker {
         HostTracker {
-            hosts: HashMap::new(),
+            hosts: AddrMap::default(),
             policy,
             ports_per_host: None,
             without_open: 0,
@@ -335,20 +358,22 @@ impl HostTracker {
         }
         let addr = report.event.addr;
         let late = self.untracked > 0;
-        let host = match self.hosts.entry(addr) {
-            Entry::Occupied(e) => e.into_mut(),
+        // One lookup per verdict: the entry found (or made) is the one removed.
+        let mut entry = match self.hosts.entry(addr) {
+            Entry::Occupied(e) => e,
             Entry::Vacant(e) => {
                 if state != PortState::Open && self.without_open >= TRACKED_LIMIT {
                     self.untracked += 1;
                     return None;
                 }
                 self.without_open += 1;
-                e.insert(HostPorts {
+                e.insert_entry(HostPorts {
                     late,
                     ..HostPorts::default()
                 })
             }
         };
+        let host = entry.get_mut();
         let had_open = host.has_open();
         host.add(report, self.policy, &mut self.room);
         if !had_open && host.has_open() {
@@ -357,7 +382,7 @@ impl HostTracker {
         if Some(host.total()) != self.ports_per_host {
             return None;
         }
-        let host = self.hosts.remove(&addr)?;
+        let host = entry.remove();
         self.forget(&host);
         Some((addr, host))
     }
