@@ -146,6 +146,12 @@ pub(crate) struct Bucket {
 }
 
 impl Bucket {
+    const EMPTY: Bucket = Bucket {
+        reasons: ReasonCounts([0; REASONS.len()]),
+        kept: 0,
+        short: false,
+    };
+
     fn count(&self) -> u64 {
         self.reasons.total()
     }
@@ -160,8 +166,25 @@ pub(crate) struct Hidden {
     pub reasons: Vec<(Reason, u64)>,
 }
 
-/// What a per-host printer keeps about one host while it is in progress: ~190 bytes when it
-/// has no open port and nothing to list (the common case of a closed or silent host).
+/// The non-open ports of one host, by state.
+#[derive(Debug, Default)]
+struct Buckets {
+    closed: Bucket,
+    filtered: Bucket,
+    /// -sS ports no probe could reach (no route, a send the kernel refused).
+    unreachable: Bucket,
+}
+
+/// No bucket has a port: what a host without a non-open port reads.
+static EMPTY: Buckets = Buckets {
+    closed: Bucket::EMPTY,
+    filtered: Bucket::EMPTY,
+    unreachable: Bucket::EMPTY,
+};
+
+/// What a per-host printer keeps about one host while it is in progress: ~90 bytes, and
+/// ~120 more once it has a non-open port (its tallies, boxed: a host map entry small enough
+/// that a scan of many hosts in random order stays within the caches longer).
 #[derive(Debug, Default)]
 pub(crate) struct HostPorts {
     /// The host name the user gave for this address, from the first report that had one.
@@ -169,10 +192,8 @@ pub(crate) struct HostPorts {
     open: Vec<OpenPort>,
     /// Closed and filtered ports that may still be listed.
     kept: Vec<Brief>,
-    closed: Bucket,
-    filtered: Bucket,
-    /// -sS ports no probe could reach (no route, a send the kernel refused).
-    unreachable: Bucket,
+    /// Made with the first non-open port.
+    buckets: Option<Box<Buckets>>,
     /// Verdicts added: what [`HostPorts::total`] would otherwise sum up on every verdict.
     decided: u64,
     /// Tracking began after verdicts had gone untracked ([`HostTracker::untracked`]): some
@@ -204,9 +225,9 @@ impl HostPorts {
                 self.open.push(OpenPort::of(report));
                 return;
             }
-            PortState::Closed => &mut self.closed,
-            PortState::Filtered => &mut self.filtered,
-            PortState::Unreachable => &mut self.unreachable,
+            PortState::Closed => &mut self.buckets.get_or_insert_default().closed,
+            PortState::Filtered => &mut self.buckets.get_or_insert_default().filtered,
+            PortState::Unreachable => &mut self.buckets.get_or_insert_default().unreachable,
         };
         bucket.reasons.add(report.event.reason);
         let (keep, release) = if policy.partial {
@@ -261,9 +282,9 @@ impl HostPorts {
     /// Non-open states with ports that are not listed, and their reasons, most frequent first.
     pub(crate) fn hidden(&self) -> Vec<Hidden> {
         [
-            (PortState::Closed, &self.closed),
-            (PortState::Filtered, &self.filtered),
-            (PortState::Unreachable, &self.unreachable),
+            (PortState::Closed, &self.buckets().closed),
+            (PortState::Filtered, &self.buckets().filtered),
+            (PortState::Unreachable, &self.buckets().unreachable),
         ]
         .into_iter()
         .filter_map(|(state, bucket)| {
@@ -279,6 +300,10 @@ impl HostPorts {
             })
         })
         .collect()
+    }
+
+    fn buckets(&self) -> &Buckets {
+        self.buckets.as_deref().unwrap_or(&EMPTY)
     }
 
     /// The host name the user gave for this address, if any.
@@ -297,7 +322,8 @@ impl HostPorts {
 
     /// True if the host answered nothing: every port filtered.
     pub(crate) fn silent(&self) -> bool {
-        self.open.is_empty() && self.closed.count() == 0 && self.unreachable.count() == 0
+        let b = self.buckets();
+        self.open.is_empty() && b.closed.count() == 0 && b.unreachable.count() == 0
     }
 }
 
