@@ -166,36 +166,38 @@ pub(crate) struct Hidden {
     pub reasons: Vec<(Reason, u64)>,
 }
 
-/// The non-open ports of one host, by state.
+/// What a host has beyond its open ports: its name and its non-open ports.
 #[derive(Debug, Default)]
-struct Buckets {
+struct Extra {
+    /// The host name the user gave for this address, from the first report that had one.
+    name: Option<Arc<str>>,
+    /// Closed and filtered ports that may still be listed.
+    kept: Vec<Brief>,
     closed: Bucket,
     filtered: Bucket,
     /// -sS ports no probe could reach (no route, a send the kernel refused).
     unreachable: Bucket,
 }
 
-/// No bucket has a port: what a host without a non-open port reads.
-static EMPTY: Buckets = Buckets {
+/// No name, no non-open port: what a host without an [`Extra`] reads.
+static NO_EXTRA: Extra = Extra {
+    name: None,
+    kept: Vec::new(),
     closed: Bucket::EMPTY,
     filtered: Bucket::EMPTY,
     unreachable: Bucket::EMPTY,
 };
 
-/// What a per-host printer keeps about one host while it is in progress: ~90 bytes, and
-/// ~120 more once it has a non-open port (its tallies, boxed: a host map entry small enough
-/// that a scan of many hosts in random order stays within the caches longer).
+/// What a per-host printer keeps about one host while it is in progress: 40 bytes, and ~160
+/// more once it has a name or a non-open port. The host map's entries (address and this)
+/// then take a cache line: a scan of many hosts in random order touches one per verdict.
 #[derive(Debug, Default)]
 pub(crate) struct HostPorts {
-    /// The host name the user gave for this address, from the first report that had one.
-    name: Option<Arc<str>>,
     open: Vec<OpenPort>,
-    /// Closed and filtered ports that may still be listed.
-    kept: Vec<Brief>,
-    /// Made with the first non-open port.
-    buckets: Option<Box<Buckets>>,
+    /// Made with the first name or non-open port.
+    extra: Option<Box<Extra>>,
     /// Verdicts added: what [`HostPorts::total`] would otherwise sum up on every verdict.
-    decided: u64,
+    decided: u32,
     /// Tracking began after verdicts had gone untracked ([`HostTracker::untracked`]): some
     /// of this host's ports may have been decided before and not be counted here.
     pub(super) late: bool,
@@ -215,19 +217,23 @@ pub(crate) struct Row<'a> {
 
 impl HostPorts {
     fn add(&mut self, report: &PortReport, policy: ListPolicy, room: &mut usize) {
-        if self.name.is_none() {
-            self.name.clone_from(&report.name);
+        if report.name.is_some() && self.name().is_none() {
+            self.extra
+                .get_or_insert_default()
+                .name
+                .clone_from(&report.name);
         }
-        self.decided += 1;
+        self.decided = self.decided.saturating_add(1);
         let state = report.event.state;
+        if state == PortState::Open {
+            self.open.push(OpenPort::of(report));
+            return;
+        }
+        let extra = self.extra.get_or_insert_default();
         let bucket = match state {
-            PortState::Open => {
-                self.open.push(OpenPort::of(report));
-                return;
-            }
-            PortState::Closed => &mut self.buckets.get_or_insert_default().closed,
-            PortState::Filtered => &mut self.buckets.get_or_insert_default().filtered,
-            PortState::Unreachable => &mut self.buckets.get_or_insert_default().unreachable,
+            PortState::Closed => &mut extra.closed,
+            PortState::Filtered => &mut extra.filtered,
+            _ => &mut extra.unreachable,
         };
         bucket.reasons.add(report.event.reason);
         let (keep, release) = if policy.partial {
@@ -244,14 +250,14 @@ impl HostPorts {
         if keep {
             *room -= 1;
             bucket.kept += 1;
-            self.kept.push(Brief::of(report));
+            extra.kept.push(Brief::of(report));
         }
         if release {
             *room += usize::from(bucket.kept);
             bucket.kept = 0;
-            self.kept.retain(|b| b.state != state);
-            if self.kept.is_empty() {
-                self.kept = Vec::new();
+            extra.kept.retain(|b| b.state != state);
+            if extra.kept.is_empty() {
+                extra.kept = Vec::new();
             }
         }
     }
@@ -266,7 +272,7 @@ impl HostPorts {
             ttl: o.ttl,
             service: o.service.as_deref(),
         });
-        let others = self.kept.iter().map(|b| Row {
+        let others = self.extra().kept.iter().map(|b| Row {
             port: b.port,
             state: b.state,
             reason: b.reason,
@@ -281,15 +287,16 @@ impl HostPorts {
 
     /// Non-open states with ports that are not listed, and their reasons, most frequent first.
     pub(crate) fn hidden(&self) -> Vec<Hidden> {
+        let extra = self.extra();
         [
-            (PortState::Closed, &self.buckets().closed),
-            (PortState::Filtered, &self.buckets().filtered),
-            (PortState::Unreachable, &self.buckets().unreachable),
+            (PortState::Closed, &extra.closed),
+            (PortState::Filtered, &extra.filtered),
+            (PortState::Unreachable, &extra.unreachable),
         ]
         .into_iter()
         .filter_map(|(state, bucket)| {
             let mut reasons = bucket.reasons;
-            for b in self.kept.iter().filter(|b| b.state == state) {
+            for b in extra.kept.iter().filter(|b| b.state == state) {
                 reasons.0[reason_index(b.reason)].dec();
             }
             let count = bucket.count() - u64::from(bucket.kept);
@@ -302,18 +309,23 @@ impl HostPorts {
         .collect()
     }
 
-    fn buckets(&self) -> &Buckets {
-        self.buckets.as_deref().unwrap_or(&EMPTY)
+    fn extra(&self) -> &Extra {
+        self.extra.as_deref().unwrap_or(&NO_EXTRA)
+    }
+
+    /// Non-open ports kept for listing.
+    fn kept(&self) -> usize {
+        self.extra().kept.len()
     }
 
     /// The host name the user gave for this address, if any.
     pub(crate) fn name(&self) -> Option<&str> {
-        self.name.as_deref()
+        self.extra().name.as_deref()
     }
 
     /// Ports with a verdict on this host (that this printer saw while tracking it).
     pub(crate) fn total(&self) -> u64 {
-        self.decided
+        u64::from(self.decided)
     }
 
     pub(crate) fn has_open(&self) -> bool {
@@ -322,7 +334,7 @@ impl HostPorts {
 
     /// True if the host answered nothing: every port filtered.
     pub(crate) fn silent(&self) -> bool {
-        let b = self.buckets();
+        let b = self.extra();
         self.open.is_empty() && b.closed.count() == 0 && b.unreachable.count() == 0
     }
 }
@@ -414,7 +426,7 @@ impl HostTracker {
     }
 
     fn forget(&mut self, host: &HostPorts) {
-        self.room += host.kept.len();
+        self.room += host.kept();
         if !host.has_open() {
             self.without_open -= 1;
         }
@@ -458,6 +470,14 @@ impl HostTracker {
 #[cfg(test)]
 mod tests {
     use super::{REASONS, reason_index};
+
+    /// An address and a host in progress fit a cache line: the tracker touches one per
+    /// verdict, at random over every host in progress.
+    #[test]
+    fn host_entries_fit_a_cache_line() {
+        assert!(size_of::<(std::net::IpAddr, super::HostPorts)>() <= 64);
+        assert!(size_of::<super::OpenPort>() <= 40);
+    }
 
     #[test]
     fn counters_are_indexed_in_the_order_of_every_reason() {
