@@ -112,25 +112,119 @@ impl Brief {
     }
 }
 
-/// An open port, as much of its report as the reports show: the host's name is kept once per
-/// host, and the service (rare, and large) boxed, so a host's open ports cost ~40 bytes each.
+/// An open port, as much of its report as the reports show (the host's name is kept once per
+/// host): 16 bytes in the common case, the rest boxed.
 #[derive(Debug)]
-struct OpenPort {
+enum OpenPort {
+    /// No service, a reason without an errno, an RTT that fits 64 bits of nanoseconds.
+    Plain {
+        /// `u64::MAX` when nothing answered.
+        rtt_ns: u64,
+        port: u16,
+        ttl: Option<u8>,
+        reason: PlainReason,
+    },
+    Full(Box<FullOpen>),
+}
+
+#[derive(Debug)]
+struct FullOpen {
     rtt: Option<Duration>,
     port: u16,
     reason: Reason,
     ttl: Option<u8>,
-    service: Option<Box<ServiceInfo>>,
+    service: Option<ServiceInfo>,
+}
+
+/// A reason without an errno, in a byte.
+#[derive(Clone, Copy, Debug)]
+enum PlainReason {
+    SynAck,
+    Reset,
+    IcmpUnreachable,
+    NoResponse,
+    Connected,
+    Refused,
+    Unreachable,
+    NoRoute,
+}
+
+impl PlainReason {
+    fn of(reason: Reason) -> Option<PlainReason> {
+        Some(match reason {
+            Reason::SynAck => PlainReason::SynAck,
+            Reason::Reset => PlainReason::Reset,
+            Reason::IcmpUnreachable => PlainReason::IcmpUnreachable,
+            Reason::NoResponse => PlainReason::NoResponse,
+            Reason::Connected => PlainReason::Connected,
+            Reason::Refused => PlainReason::Refused,
+            Reason::Unreachable => PlainReason::Unreachable,
+            Reason::NoRoute => PlainReason::NoRoute,
+            Reason::SendFailed { .. } => return None,
+        })
+    }
+
+    fn reason(self) -> Reason {
+        match self {
+            PlainReason::SynAck => Reason::SynAck,
+            PlainReason::Reset => Reason::Reset,
+            PlainReason::IcmpUnreachable => Reason::IcmpUnreachable,
+            PlainReason::NoResponse => Reason::NoResponse,
+            PlainReason::Connected => Reason::Connected,
+            PlainReason::Refused => Reason::Refused,
+            PlainReason::Unreachable => Reason::Unreachable,
+            PlainReason::NoRoute => Reason::NoRoute,
+        }
+    }
 }
 
 impl OpenPort {
     fn of(report: &PortReport) -> OpenPort {
-        OpenPort {
-            rtt: report.event.rtt,
-            port: report.event.port,
-            reason: report.event.reason,
-            ttl: report.event.ttl,
-            service: report.service.clone().map(Box::new),
+        let event = &report.event;
+        let rtt_ns = match event.rtt {
+            None => Some(u64::MAX),
+            Some(d) => u64::try_from(d.as_nanos()).ok().filter(|&n| n < u64::MAX),
+        };
+        match (rtt_ns, PlainReason::of(event.reason), &report.service) {
+            (Some(rtt_ns), Some(reason), None) => OpenPort::Plain {
+                rtt_ns,
+                port: event.port,
+                ttl: event.ttl,
+                reason,
+            },
+            _ => OpenPort::Full(Box::new(FullOpen {
+                rtt: event.rtt,
+                port: event.port,
+                reason: event.reason,
+                ttl: event.ttl,
+                service: report.service.clone(),
+            })),
+        }
+    }
+
+    fn row(&self) -> Row<'_> {
+        match self {
+            &OpenPort::Plain {
+                rtt_ns,
+                port,
+                ttl,
+                reason,
+            } => Row {
+                port,
+                state: PortState::Open,
+                reason: reason.reason(),
+                rtt: (rtt_ns != u64::MAX).then(|| Duration::from_nanos(rtt_ns)),
+                ttl,
+                service: None,
+            },
+            OpenPort::Full(o) => Row {
+                port: o.port,
+                state: PortState::Open,
+                reason: o.reason,
+                rtt: o.rtt,
+                ttl: o.ttl,
+                service: o.service.as_ref(),
+            },
         }
     }
 }
@@ -264,14 +358,7 @@ impl HostPorts {
 
     /// The lines to list, sorted by port: every open port and the kept non-open ones.
     pub(crate) fn rows(&self) -> Vec<Row<'_>> {
-        let open = self.open.iter().map(|o| Row {
-            port: o.port,
-            state: PortState::Open,
-            reason: o.reason,
-            rtt: o.rtt,
-            ttl: o.ttl,
-            service: o.service.as_deref(),
-        });
+        let open = self.open.iter().map(OpenPort::row);
         let others = self.extra().kept.iter().map(|b| Row {
             port: b.port,
             state: b.state,
@@ -469,14 +556,65 @@ impl HostTracker {
 
 #[cfg(test)]
 mod tests {
-    use super::{REASONS, reason_index};
+    use super::{OpenPort, REASONS, reason_index};
+    use crate::model::{PortReport, PortState, Reason, ScanEvent};
+    use std::time::Duration;
 
     /// An address and a host in progress fit a cache line: the tracker touches one per
     /// verdict, at random over every host in progress.
     #[test]
     fn host_entries_fit_a_cache_line() {
         assert!(size_of::<(std::net::IpAddr, super::HostPorts)>() <= 64);
-        assert!(size_of::<super::OpenPort>() <= 40);
+        assert!(size_of::<super::OpenPort>() <= 16);
+    }
+
+    /// An open port kept and read back is the report's port line, whichever way it is kept
+    /// (16 bytes, or boxed: a service, an errno, an RTT past 2^64 - 1 ns).
+    #[test]
+    fn open_ports_read_back_as_they_came() {
+        let rtts = [
+            None,
+            Some(Duration::ZERO),
+            Some(Duration::from_nanos(210_123)),
+            Some(Duration::from_nanos(u64::MAX - 1)),
+            Some(Duration::from_nanos(u64::MAX)),
+            Some(Duration::MAX),
+        ];
+        let reasons = Reason::ALL
+            .into_iter()
+            .chain([Reason::SendFailed { errno: 1 }]);
+        let service = super::super::fixtures::ssh("198.18.0.2").service;
+        for reason in reasons {
+            for rtt in rtts {
+                for ttl in [None, Some(64)] {
+                    for service in [None, service.clone()] {
+                        let report = PortReport {
+                            event: ScanEvent {
+                                addr: "198.18.0.2".parse().unwrap_or_else(|e| panic!("{e}")),
+                                port: 443,
+                                state: PortState::Open,
+                                reason,
+                                rtt,
+                                ttl,
+                            },
+                            name: None,
+                            service,
+                        };
+                        let open = OpenPort::of(&report);
+                        let row = open.row();
+                        assert_eq!(
+                            (row.port, row.state, row.reason, row.rtt, row.ttl),
+                            (443, PortState::Open, reason, rtt, ttl)
+                        );
+                        assert_eq!(row.service, report.service.as_ref());
+                        let plain = matches!(open, OpenPort::Plain { .. });
+                        let fits = rtt.is_none_or(|d| d < Duration::from_nanos(u64::MAX));
+                        let want = report.service.is_none() && reason.errno().is_none() && fits;
+                        assert_eq!(plain, want, "{reason:?} {rtt:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
