@@ -153,6 +153,10 @@ pub fn prepare(config: &ScanConfig) -> Result<Prepared, ScanError> {
 /// everything (SYN proxies, tarpits) cannot grow the queue, and memory, without bound.
 pub const SV_QUEUE_PER_PROBE: usize = 4;
 
+/// Verdicts taken from the engine's channel at once: the loop below (its `select!`, the
+/// progress bar, the clock) then runs once per batch instead of once per verdict.
+const BATCH: usize = 256;
+
 /// Run the whole scan described by `config` and set up by [`prepare`], reporting to `printers`.
 /// Needs no privileges. A stop through `stop` (a signal) ends it early: the engine stops
 /// sending, no new -sV detection starts, the running ones are cancelled at once (their ports
@@ -255,7 +259,11 @@ pub async fn run(
 
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut batch: Vec<ScanEvent> = Vec::with_capacity(BATCH);
     while channel_open || !detections.is_empty() {
+        // With -sV, a batch may start a detection per verdict: no more than the queue has
+        // room for (at least one, when the branch runs at all).
+        let room = BATCH.min(sv_queue.saturating_sub(detections.len()));
         tokio::select! {
             _ = tick.tick(), if !bar.is_hidden() => {
                 let sent = stop.sent();
@@ -271,11 +279,16 @@ pub async fn run(
             },
             // Not while the -sV queue is full: the engine's channel then fills and the engine
             // waits, instead of this loop queueing detections without end.
-            ev = rx.recv(), if channel_open && detections.len() < sv_queue => match ev {
-                Some(ev) => {
-                    bar.inc(1);
-                    summary.count(ev.state);
+            n = rx.recv_many(&mut batch, room), if channel_open && room > 0 => {
+                if n == 0 {
+                    // Closed (and empty): the engine is done.
+                    channel_open = false;
+                } else {
+                    bar.inc(n as u64);
                     summary.last_verdict = Some(Instant::now());
+                }
+                for ev in batch.drain(..) {
+                    summary.count(ev.state);
                     match (&detector, ev.state) {
                         (Some(_), PortState::Open) if stop.is_stopped() => {
                             sv_cut_short = true;
@@ -301,7 +314,6 @@ pub async fn run(
                         _ => reports.port(&report(ev, None)),
                     }
                 }
-                None => channel_open = false,
             },
             done = detections.join_next(), if !detections.is_empty() => {
                 if let Some(done) = done {

@@ -2,9 +2,9 @@
 //! it is in progress and hands it back once every planned port has a verdict; hosts without
 //! an open port are bounded ([`TRACKED_LIMIT`](super::TRACKED_LIMIT)), their non-open ports
 //! counted by reason ([`ReasonCounts`]) and listed only when a report could show them.
+use super::addrhash::AddrMap;
 use super::{KEPT_LIMIT, ListPolicy, TRACKED_LIMIT, reason_str};
 use crate::model::{PortReport, PortState, Reason, ScanPlan, ServiceInfo};
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -112,6 +112,123 @@ impl Brief {
     }
 }
 
+/// An open port, as much of its report as the reports show (the host's name is kept once per
+/// host): 16 bytes in the common case, the rest boxed.
+#[derive(Debug)]
+enum OpenPort {
+    /// No service, a reason without an errno, an RTT that fits 64 bits of nanoseconds.
+    Plain {
+        /// `u64::MAX` when nothing answered.
+        rtt_ns: u64,
+        port: u16,
+        ttl: Option<u8>,
+        reason: PlainReason,
+    },
+    Full(Box<FullOpen>),
+}
+
+#[derive(Debug)]
+struct FullOpen {
+    rtt: Option<Duration>,
+    port: u16,
+    reason: Reason,
+    ttl: Option<u8>,
+    service: Option<ServiceInfo>,
+}
+
+/// A reason without an errno, in a byte.
+#[derive(Clone, Copy, Debug)]
+enum PlainReason {
+    SynAck,
+    Reset,
+    IcmpUnreachable,
+    NoResponse,
+    Connected,
+    Refused,
+    Unreachable,
+    NoRoute,
+}
+
+impl PlainReason {
+    fn of(reason: Reason) -> Option<PlainReason> {
+        Some(match reason {
+            Reason::SynAck => PlainReason::SynAck,
+            Reason::Reset => PlainReason::Reset,
+            Reason::IcmpUnreachable => PlainReason::IcmpUnreachable,
+            Reason::NoResponse => PlainReason::NoResponse,
+            Reason::Connected => PlainReason::Connected,
+            Reason::Refused => PlainReason::Refused,
+            Reason::Unreachable => PlainReason::Unreachable,
+            Reason::NoRoute => PlainReason::NoRoute,
+            Reason::SendFailed { .. } => return None,
+        })
+    }
+
+    fn reason(self) -> Reason {
+        match self {
+            PlainReason::SynAck => Reason::SynAck,
+            PlainReason::Reset => Reason::Reset,
+            PlainReason::IcmpUnreachable => Reason::IcmpUnreachable,
+            PlainReason::NoResponse => Reason::NoResponse,
+            PlainReason::Connected => Reason::Connected,
+            PlainReason::Refused => Reason::Refused,
+            PlainReason::Unreachable => Reason::Unreachable,
+            PlainReason::NoRoute => Reason::NoRoute,
+        }
+    }
+}
+
+impl OpenPort {
+    fn of(report: &PortReport) -> OpenPort {
+        let event = &report.event;
+        let rtt_ns = match event.rtt {
+            None => Some(u64::MAX),
+            Some(d) => u64::try_from(d.as_nanos()).ok().filter(|&n| n < u64::MAX),
+        };
+        match (rtt_ns, PlainReason::of(event.reason), &report.service) {
+            (Some(rtt_ns), Some(reason), None) => OpenPort::Plain {
+                rtt_ns,
+                port: event.port,
+                ttl: event.ttl,
+                reason,
+            },
+            _ => OpenPort::Full(Box::new(FullOpen {
+                rtt: event.rtt,
+                port: event.port,
+                reason: event.reason,
+                ttl: event.ttl,
+                service: report.service.clone(),
+            })),
+        }
+    }
+
+    fn row(&self) -> Row<'_> {
+        match self {
+            &OpenPort::Plain {
+                rtt_ns,
+                port,
+                ttl,
+                reason,
+            } => Row {
+                port,
+                state: PortState::Open,
+                reason: reason.reason(),
+                rtt: (rtt_ns != u64::MAX).then(|| Duration::from_nanos(rtt_ns)),
+                ttl,
+                service: None,
+            },
+            OpenPort::Full(o) => Row {
+                port: o.port,
+                state: PortState::Open,
+                reason: o.reason,
+                rtt: o.rtt,
+                ttl: o.ttl,
+                service: o.service.as_ref(),
+            },
+        }
+    }
+}
+
 /// The non-open ports of one state on one host: a tally by reason, and how many of them are
 /// kept for listing (in [`HostPorts`], shared by both states to save a vector per host).
 #[derive(Debug, Default)]
@@ -123,6 +240,12 @@ pub(crate) struct Bucket {
 }
 
 impl Bucket {
+    const EMPTY: Bucket = Bucket {
+        reasons: ReasonCounts([0; REASONS.len()]),
+        kept: 0,
+        short: false,
+    };
+
     fn count(&self) -> u64 {
         self.reasons.total()
     }
@@ -137,19 +260,38 @@ pub(crate) struct Hidden {
     pub reasons: Vec<(Reason, u64)>,
 }
 
-/// What a per-host printer keeps about one host while it is in progress: ~140 bytes when it
-/// has no open port and nothing to list (the common case of a closed or silent host).
+/// What a host has beyond its open ports: its name and its non-open ports.
 #[derive(Debug, Default)]
-pub(crate) struct HostPorts {
+struct Extra {
     /// The host name the user gave for this address, from the first report that had one.
     name: Option<Arc<str>>,
-    open: Vec<PortReport>,
     /// Closed and filtered ports that may still be listed.
     kept: Vec<Brief>,
     closed: Bucket,
     filtered: Bucket,
     /// -sS ports no probe could reach (no route, a send the kernel refused).
     unreachable: Bucket,
+}
+
+/// No name, no non-open port: what a host without an [`Extra`] reads.
+static NO_EXTRA: Extra = Extra {
+    name: None,
+    kept: Vec::new(),
+    closed: Bucket::EMPTY,
+    filtered: Bucket::EMPTY,
+    unreachable: Bucket::EMPTY,
+};
+
+/// What a per-host printer keeps about one host while it is in progress: 40 bytes, and ~160
+/// more once it has a name or a non-open port. The host map's entries (address and this)
+/// then take a cache line: a scan of many hosts in random order touches one per verdict.
+#[derive(Debug, Default)]
+pub(crate) struct HostPorts {
+    open: Vec<OpenPort>,
+    /// Made with the first name or non-open port.
+    extra: Option<Box<Extra>>,
+    /// Verdicts added: what [`HostPorts::total`] would otherwise sum up on every verdict.
+    decided: u32,
     /// Tracking began after verdicts had gone untracked ([`HostTracker::untracked`]): some
     /// of this host's ports may have been decided before and not be counted here.
     pub(super) late: bool,
@@ -169,18 +311,23 @@ pub(crate) struct Row<'a> {
 
 impl HostPorts {
     fn add(&mut self, report: &PortReport, policy: ListPolicy, room: &mut usize) {
-        if self.name.is_none() {
-            self.name.clone_from(&report.name);
+        if report.name.is_some() && self.name().is_none() {
+            self.extra
+                .get_or_insert_default()
+                .name
+                .clone_from(&report.name);
         }
+        self.decided = self.decided.saturating_add(1);
         let state = report.event.state;
+        if state == PortState::Open {
+            self.open.push(OpenPort::of(report));
+            return;
+        }
+        let extra = self.extra.get_or_insert_default();
         let bucket = match state {
-            PortState::Open => {
-                self.open.push(report.clone());
-                return;
-            }
-            PortState::Closed => &mut self.closed,
-            PortState::Filtered => &mut self.filtered,
-            PortState::Unreachable => &mut self.unreachable,
+            PortState::Closed => &mut extra.closed,
+            PortState::Filtered => &mut extra.filtered,
+            _ => &mut extra.unreachable,
         };
         bucket.reasons.add(report.event.reason);
         let (keep, release) = if policy.partial {
@@ -197,29 +344,22 @@ impl HostPorts {
         if keep {
             *room -= 1;
             bucket.kept += 1;
-            self.kept.push(Brief::of(report));
+            extra.kept.push(Brief::of(report));
         }
         if release {
             *room += usize::from(bucket.kept);
             bucket.kept = 0;
-            self.kept.retain(|b| b.state != state);
-            if self.kept.is_empty() {
-                self.kept = Vec::new();
+            extra.kept.retain(|b| b.state != state);
+            if extra.kept.is_empty() {
+                extra.kept = Vec::new();
             }
         }
     }
 
     /// The lines to list, sorted by port: every open port and the kept non-open ones.
     pub(crate) fn rows(&self) -> Vec<Row<'_>> {
-        let open = self.open.iter().map(|r| Row {
-            port: r.event.port,
-            state: r.event.state,
-            reason: r.event.reason,
-            rtt: r.event.rtt,
-            ttl: r.event.ttl,
-            service: r.service.as_ref(),
-        });
-        let others = self.kept.iter().map(|b| Row {
+        let open = self.open.iter().map(OpenPort::row);
+        let others = self.extra().kept.iter().map(|b| Row {
             port: b.port,
             state: b.state,
             reason: b.reason,
@@ -234,15 +374,16 @@ impl HostPorts {
 
     /// Non-open states with ports that are not listed, and their reasons, most frequent first.
     pub(crate) fn hidden(&self) -> Vec<Hidden> {
+        let extra = self.extra();
         [
-            (PortState::Closed, &self.closed),
-            (PortState::Filtered, &self.filtered),
-            (PortState::Unreachable, &self.unreachable),
+            (PortState::Closed, &extra.closed),
+            (PortState::Filtered, &extra.filtered),
+            (PortState::Unreachable, &extra.unreachable),
         ]
         .into_iter()
         .filter_map(|(state, bucket)| {
             let mut reasons = bucket.reasons;
-            for b in self.kept.iter().filter(|b| b.state == state) {
+            for b in extra.kept.iter().filter(|b| b.state == state) {
                 reasons.0[reason_index(b.reason)].dec();
             }
             let count = bucket.count() - u64::from(bucket.kept);
@@ -255,17 +396,23 @@ impl HostPorts {
         .collect()
     }
 
+    fn extra(&self) -> &Extra {
+        self.extra.as_deref().unwrap_or(&NO_EXTRA)
+    }
+
+    /// Non-open ports kept for listing.
+    fn kept(&self) -> usize {
+        self.extra().kept.len()
+    }
+
     /// The host name the user gave for this address, if any.
     pub(crate) fn name(&self) -> Option<&str> {
-        self.name.as_deref()
+        self.extra().name.as_deref()
     }
 
     /// Ports with a verdict on this host (that this printer saw while tracking it).
     pub(crate) fn total(&self) -> u64 {
-        self.open.len() as u64
-            + self.closed.count()
-            + self.filtered.count()
-            + self.unreachable.count()
+        u64::from(self.decided)
     }
 
     pub(crate) fn has_open(&self) -> bool {
@@ -274,7 +421,8 @@ impl HostPorts {
 
     /// True if the host answered nothing: every port filtered.
     pub(crate) fn silent(&self) -> bool {
-        self.open.is_empty() && self.closed.count() == 0 && self.unreachable.count() == 0
+        let b = self.extra();
+        self.open.is_empty() && b.closed.count() == 0 && b.unreachable.count() == 0
     }
 }
 
@@ -290,7 +438,7 @@ impl HostPorts {
 /// completes: every host is reported at the end.
 #[derive(Debug)]
 pub(crate) struct HostTracker {
-    pub(super) hosts: HashMap<IpAddr, HostPorts>,
+    pub(super) hosts: AddrMap<HostPorts>,
     policy: ListPolicy,
     /// Verdicts that complete a host: the plan's port count.
     ports_per_host: Option<u64>,
@@ -307,7 +455,7 @@ pub(crate) struct HostTracker {
 impl HostTracker {
     pub(crate) fn new(policy: ListPolicy) -> HostTracker {
         HostTracker {
-            hosts: HashMap::new(),
+            hosts: AddrMap::default(),
             policy,
             ports_per_host: None,
             without_open: 0,
@@ -335,20 +483,22 @@ impl HostTracker {
         }
         let addr = report.event.addr;
         let late = self.untracked > 0;
-        let host = match self.hosts.entry(addr) {
-            Entry::Occupied(e) => e.into_mut(),
+        // One lookup per verdict: the entry found (or made) is the one removed.
+        let mut entry = match self.hosts.entry(addr) {
+            Entry::Occupied(e) => e,
             Entry::Vacant(e) => {
                 if state != PortState::Open && self.without_open >= TRACKED_LIMIT {
                     self.untracked += 1;
                     return None;
                 }
                 self.without_open += 1;
-                e.insert(HostPorts {
+                e.insert_entry(HostPorts {
                     late,
                     ..HostPorts::default()
                 })
             }
         };
+        let host = entry.get_mut();
         let had_open = host.has_open();
         host.add(report, self.policy, &mut self.room);
         if !had_open && host.has_open() {
@@ -357,13 +507,13 @@ impl HostTracker {
         if Some(host.total()) != self.ports_per_host {
             return None;
         }
-        let host = self.hosts.remove(&addr)?;
+        let host = entry.remove();
         self.forget(&host);
         Some((addr, host))
     }
 
     fn forget(&mut self, host: &HostPorts) {
-        self.room += host.kept.len();
+        self.room += host.kept();
         if !host.has_open() {
             self.without_open -= 1;
         }
@@ -406,7 +556,66 @@ impl HostTracker {
 
 #[cfg(test)]
 mod tests {
-    use super::{REASONS, reason_index};
+    use super::{OpenPort, REASONS, reason_index};
+    use crate::model::{PortReport, PortState, Reason, ScanEvent};
+    use std::time::Duration;
+
+    /// An address and a host in progress fit a cache line: the tracker touches one per
+    /// verdict, at random over every host in progress.
+    #[test]
+    fn host_entries_fit_a_cache_line() {
+        assert!(size_of::<(std::net::IpAddr, super::HostPorts)>() <= 64);
+        assert!(size_of::<super::OpenPort>() <= 16);
+    }
+
+    /// An open port kept and read back is the report's port line, whichever way it is kept
+    /// (16 bytes, or boxed: a service, an errno, an RTT past 2^64 - 1 ns).
+    #[test]
+    fn open_ports_read_back_as_they_came() {
+        let rtts = [
+            None,
+            Some(Duration::ZERO),
+            Some(Duration::from_nanos(210_123)),
+            Some(Duration::from_nanos(u64::MAX - 1)),
+            Some(Duration::from_nanos(u64::MAX)),
+            Some(Duration::MAX),
+        ];
+        let reasons = Reason::ALL
+            .into_iter()
+            .chain([Reason::SendFailed { errno: 1 }]);
+        let service = super::super::fixtures::ssh("198.18.0.2").service;
+        for reason in reasons {
+            for rtt in rtts {
+                for ttl in [None, Some(64)] {
+                    for service in [None, service.clone()] {
+                        let report = PortReport {
+                            event: ScanEvent {
+                                addr: "198.18.0.2".parse().unwrap_or_else(|e| panic!("{e}")),
+                                port: 443,
+                                state: PortState::Open,
+                                reason,
+                                rtt,
+                                ttl,
+                            },
+                            name: None,
+                            service,
+                        };
+                        let open = OpenPort::of(&report);
+                        let row = open.row();
+                        assert_eq!(
+                            (row.port, row.state, row.reason, row.rtt, row.ttl),
+                            (443, PortState::Open, reason, rtt, ttl)
+                        );
+                        assert_eq!(row.service, report.service.as_ref());
+                        let plain = matches!(open, OpenPort::Plain { .. });
+                        let fits = rtt.is_none_or(|d| d < Duration::from_nanos(u64::MAX));
+                        let want = report.service.is_none() && reason.errno().is_none() && fits;
+                        assert_eq!(plain, want, "{reason:?} {rtt:?}");
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn counters_are_indexed_in_the_order_of_every_reason() {

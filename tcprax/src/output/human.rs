@@ -7,16 +7,20 @@
 //! block each only when there are at most [`QUIET_HOST_LIMIT`] of them (or with `-v`); beyond,
 //! one line counts them, and the summary gives closed and filtered ports by reason. Memory does
 //! not grow with them: see `HostTracker`.
+mod quiet;
+mod table;
+
 use super::{
-    Hidden, HostPorts, HostTracker, ListPolicy, Printer, ReasonCounts, Row, clean, plural,
-    plural_u128, product_version, reason_str, response_lines, target_label,
+    Hidden, HostPorts, HostTracker, ListPolicy, Printer, ReasonCounts, clean, plural, plural_u128,
+    reason_str, response_lines, target_label,
 };
 use crate::config::Verbosity;
-use crate::model::{PortReport, PortState, Reason, ScanPlan, ScanSummary, ServiceInfo, errno_name};
+use crate::model::{PortReport, PortState, Reason, ScanPlan, ScanSummary, ServiceInfo};
+use quiet::QuietRow;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::IpAddr;
-use std::time::Duration;
+use table::Table;
 
 /// Targets listed one by one in the plan block; the rest are counted.
 const TARGET_LIST_LIMIT: usize = 10;
@@ -41,8 +45,11 @@ pub struct HumanPrinter<W> {
     /// Without -v: the blocks of the first hosts without an open port, held until the end,
     /// when they are printed if there were no more than [`QUIET_HOST_LIMIT`].
     held: Vec<(IpAddr, String)>,
-    /// -q: the open port lines, for one table aligned over all hosts at the end.
-    quiet_lines: Vec<(IpAddr, u16, Vec<String>)>,
+    /// -q: the open ports, for one table aligned over all hosts at the end; formatted only
+    /// then, so each costs a few dozen bytes until the end, not a line of strings.
+    quiet_rows: Vec<QuietRow>,
+    /// The cells of the table being printed, kept for their buffers.
+    table: Table,
 }
 
 impl<W: Write> HumanPrinter<W> {
@@ -56,7 +63,8 @@ impl<W: Write> HumanPrinter<W> {
             quiet_hosts: 0,
             silent_hosts: 0,
             held: Vec::new(),
-            quiet_lines: Vec::new(),
+            quiet_rows: Vec::new(),
+            table: Table::default(),
         }
     }
 
@@ -114,9 +122,14 @@ impl<W: Write> HumanPrinter<W> {
     fn host_done(&mut self, addr: IpAddr, host: &HostPorts) -> io::Result<()> {
         if self.verbosity == Verbosity::Quiet {
             for row in host.rows().iter().filter(|r| r.state == PortState::Open) {
-                let mut line = vec![addr.to_string()];
-                line.extend(row_cells(row, self.service_column, false));
-                self.quiet_lines.push((addr, row.port, line));
+                self.quiet_rows.push(QuietRow {
+                    addr,
+                    port: row.port,
+                    reason: row.reason,
+                    rtt: row.rtt,
+                    service: row.service.cloned().map(Box::new),
+                    service_column: self.service_column,
+                });
             }
             return Ok(());
         }
@@ -145,7 +158,7 @@ impl<W: Write> HumanPrinter<W> {
         }
     }
 
-    fn host_block(&self, addr: &IpAddr, host: &HostPorts) -> String {
+    fn host_block(&mut self, addr: &IpAddr, host: &HostPorts) -> String {
         let mut out = String::new();
         let label = host_label(addr, host);
         let _ = writeln!(out, "\nScan report for {label}");
@@ -177,13 +190,18 @@ impl<W: Write> HumanPrinter<W> {
         if rows.is_empty() {
             return out;
         }
-        let mut cells = vec![header(self.service_column)];
+        let t = &mut self.table;
+        t.clear();
+        table::header(t, self.service_column);
         let ttl = self.verbosity >= Verbosity::Verbose;
-        cells.extend(rows.iter().map(|r| row_cells(r, self.service_column, ttl)));
-        let lines = align(&cells);
-        let _ = writeln!(out, "{}", lines[0]);
-        for (row, line) in rows.iter().zip(&lines[1..]) {
-            let _ = writeln!(out, "{line}");
+        for row in &rows {
+            table::port_row(t, row, self.service_column, ttl);
+        }
+        let mut widths = Vec::new();
+        t.measure(&mut widths);
+        t.write_line(0, &widths, &mut out);
+        for (i, row) in rows.iter().enumerate() {
+            t.write_line(i + 1, &widths, &mut out);
             if let Some(service) = row.service {
                 detail_block(&mut out, service, self.verbosity);
             }
@@ -287,19 +305,9 @@ impl<W: Write> HumanPrinter<W> {
     }
 
     /// -q: one self-contained line per open port, all hosts in one aligned table, sorted.
-    fn quiet_table(&mut self) -> String {
-        self.quiet_lines
-            .sort_by_key(|(addr, port, _)| (*addr, *port));
-        let cells: Vec<Vec<String>> = self
-            .quiet_lines
-            .drain(..)
-            .map(|(_, _, line)| line)
-            .collect();
-        let mut w = String::new();
-        for line in align(&cells) {
-            let _ = writeln!(w, "{line}");
-        }
-        w
+    fn quiet_table(&mut self) -> io::Result<()> {
+        let rows = std::mem::take(&mut self.quiet_rows);
+        quiet::write_table(rows, &mut self.table, &mut self.wtr)
     }
 }
 
@@ -328,14 +336,13 @@ impl<W: Write> Printer for HumanPrinter<W> {
         for (addr, host) in self.tracker.drain() {
             self.host_done(addr, &host)?;
         }
-        let tail = if self.verbosity == Verbosity::Quiet {
-            self.quiet_table()
+        if self.verbosity == Verbosity::Quiet {
+            self.quiet_table()?;
         } else {
             let mut tail = self.quiet_hosts_block();
             tail.push_str(&self.summary_block(summary));
-            tail
-        };
-        self.wtr.write_all(tail.as_bytes())?;
+            self.wtr.write_all(tail.as_bytes())?;
+        }
         self.wtr.flush()
     }
 }
@@ -368,81 +375,6 @@ fn reasons_label(reasons: &[(Reason, u64)]) -> String {
             .collect::<Vec<_>>()
             .join(", "),
     }
-}
-
-fn header(service_column: bool) -> Vec<String> {
-    let mut h: Vec<String> = ["PORT", "STATE", "REASON", "RTT"].map(String::from).into();
-    if service_column {
-        h.extend(["SERVICE".to_string(), "VERSION".to_string()]);
-    }
-    h
-}
-
-/// The cells of one port line. With `ttl` (-v), the reason carries the reply's TTL as nmap's
-/// `--reason` shows it ("syn-ack ttl 64"), when the engine saw one.
-fn row_cells(row: &Row<'_>, service_column: bool, ttl: bool) -> Vec<String> {
-    let mut reason = match row.ttl.filter(|_| ttl) {
-        Some(ttl) => format!("{} ttl {ttl}", reason_str(row.reason)),
-        None => reason_str(row.reason).to_string(),
-    };
-    // send-failed says which errno: "send-failed EACCES".
-    if let Some(errno) = row.reason.errno() {
-        let _ = write!(reason, " {}", errno_name(errno));
-    }
-    let mut cells = vec![
-        format!("{}/tcp", row.port),
-        row.state.to_string(),
-        reason,
-        rtt_label(row.rtt),
-    ];
-    if service_column {
-        match row.service {
-            Some(s) => {
-                let name = clean(s.service.as_deref().unwrap_or("unknown")).into_owned();
-                // nmap's convention: a service found inside TLS is "ssl/<service>".
-                cells.push(if s.tls.is_some() {
-                    format!("ssl/{name}")
-                } else {
-                    name
-                });
-                cells.push(clean(&product_version(s)).into_owned());
-            }
-            None => cells.extend([String::new(), String::new()]),
-        }
-    }
-    cells
-}
-
-fn rtt_label(rtt: Option<Duration>) -> String {
-    match rtt {
-        Some(d) => format!("{:.2}ms", d.as_secs_f64() * 1e3),
-        None => "-".to_string(),
-    }
-}
-
-/// Pads every column but the last to its widest cell, two spaces apart, no trailing blanks.
-fn align(rows: &[Vec<String>]) -> Vec<String> {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let mut widths = vec![0; columns];
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    rows.iter()
-        .map(|row| {
-            let mut line = String::new();
-            for (i, cell) in row.iter().enumerate() {
-                if i + 1 < row.len() {
-                    let _ = write!(line, "{cell:<width$}  ", width = widths[i]);
-                } else {
-                    line.push_str(cell);
-                }
-            }
-            line.truncate(line.trim_end().len());
-            line
-        })
-        .collect()
 }
 
 /// The lines under an open port, nmap-script style ("| " ... "|_"): class, TLS, certificate,

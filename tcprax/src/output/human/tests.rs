@@ -2,6 +2,7 @@
 use super::super::fixtures::*;
 use super::*;
 use crate::model::{PortState::*, Reason::*, TargetInfo, XdpStats};
+use std::time::Duration;
 
 fn run(
     verbosity: Verbosity,
