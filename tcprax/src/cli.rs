@@ -10,7 +10,9 @@
 use clap::{ArgAction, Parser};
 use std::ffi::OsString;
 use std::path::PathBuf;
-use tcprax::config::{ScanConfig, SendPath, ServiceOptions, SynOptions, Verbosity, defaults};
+use tcprax::config::{
+    RstPath, ScanConfig, SendPath, ServiceOptions, SynOptions, Verbosity, defaults,
+};
 use tcprax::model::ScanType;
 use tcprax::ports::{PortError, PortList};
 use tcprax::targets::{TargetError, TargetSet};
@@ -41,6 +43,8 @@ pub enum CliError {
     ScanTypeConflict,
     #[error("-q and -v cannot be combined")]
     QuietAndVerbose,
+    #[error("--rst-path xdp and --no-rst cannot be combined: --no-rst sends no RST at all")]
+    RstPathAndNoRst,
     #[error("bad port '{}' in -p: {}", .source.token, .source.kind)]
     Ports { source: PortError },
     #[error("no targets given; see --help for examples")]
@@ -284,6 +288,20 @@ struct RawArgs {
                      socket for every probe"
     )]
     send_path: Option<String>,
+    #[arg(
+        long = "rst-path",
+        value_name = "PATH",
+        value_parser = ["auto", "xdp", "socket"],
+        help_heading = "SYN scan (-sS)",
+        help = "-sS: who sends our RST to an open port (default auto)",
+        long_help = "-sS: who sends our RST to an open port. auto (default): the XDP program\n\
+                     rewrites the SYN-ACK into it and sends it back (XDP_TX) where the driver\n\
+                     gives XDP_TX a ring of its own (native XDP on hardware), the scanner's\n\
+                     socket elsewhere and with --send-path raw. xdp: the XDP program wherever\n\
+                     XDP_TX reaches the wire (generic XDP, a veth whose peer runs XDP), where a\n\
+                     full shared ring can drop an RST. socket: always the scanner"
+    )]
+    rst_path: Option<String>,
 
     #[arg(
         long = "probe-timeout",
@@ -554,6 +572,12 @@ fn build(raw: RawArgs, argv: Option<Vec<String>>) -> Result<ScanConfig, CliError
         send_path: match raw.send_path.as_deref() {
             Some("raw") => SendPath::Raw,
             _ => SendPath::Auto,
+        },
+        rst_path: match raw.rst_path.as_deref() {
+            Some("xdp") if raw.no_rst => return Err(CliError::RstPathAndNoRst),
+            Some("xdp") => RstPath::Xdp,
+            Some("socket") => RstPath::Socket,
+            _ => RstPath::Auto,
         },
     };
 

@@ -146,6 +146,24 @@ pub struct SynOptions {
     pub include_broadcast: bool,
     /// --send-path: how probes leave.
     pub send_path: SendPath,
+    /// --rst-path: who sends our RST to an open port.
+    pub rst_path: RstPath,
+}
+
+/// Who sends our RST to an open port (-sS, unless `--no-rst`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RstPath {
+    /// The XDP program (XDP_TX) where the interface gives XDP_TX a transmit ring of its own:
+    /// native mode on a hardware driver; and not with `--send-path raw`. The scanner's socket
+    /// elsewhere.
+    #[default]
+    Auto,
+    /// The XDP program wherever XDP_TX reaches the wire at all (also generic mode, and a veth
+    /// whose peer runs native XDP), where it can be lost when the ring it shares is full; an
+    /// interface where it cannot (a veth whose peer runs no XDP program) is an error.
+    Xdp,
+    /// The scanner, through the socket its probes leave by.
+    Socket,
 }
 
 /// How -sS probes leave the machine.
@@ -171,6 +189,7 @@ impl Default for SynOptions {
             xdp_log: false,
             include_broadcast: false,
             send_path: SendPath::Auto,
+            rst_path: RstPath::Auto,
         }
     }
 }

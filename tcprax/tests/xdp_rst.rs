@@ -1,10 +1,11 @@
-//! Our RSTs sent from inside the XDP program: each validated SYN-ACK is rewritten in place into
-//! the RST userspace would send and goes straight back out (XDP_TX), where the interface lets
-//! such frames out. A real target kernel must accept every one of them: its half-open
-//! connections are gone when the scan ends, no checksum error is counted, and the RSTs it
-//! received number the open ports exactly, over IPv4 and IPv6. Where XDP_TX would be lost (a
-//! veth whose peer runs no XDP program, as in every other test here), tcprax must notice and
-//! send the RSTs itself.
+//! Our RSTs sent from inside the XDP program (`--rst-path xdp`): each validated SYN-ACK is
+//! rewritten in place into the RST userspace would send and goes straight back out (XDP_TX). A
+//! real target kernel must accept every one of them: its half-open connections are gone when
+//! the scan ends, no checksum error is counted, and the RSTs it received number the open ports
+//! exactly, over IPv4 and IPv6. By default (`auto`) a veth keeps the RSTs in userspace (XDP_TX
+//! there shares the peer's ring with the probes); and where XDP_TX would never leave (a veth
+//! whose peer runs no XDP program, as in every other test here) `--rst-path xdp` is refused
+//! with an error that says why.
 mod common;
 
 use std::process::Stdio;
@@ -14,13 +15,14 @@ use tcprax_lab::testbed::{TARGET_V4, TARGET_V6, Testbed};
 const OPEN: [u16; 3] = [22, 80, 8443];
 const CLOSED: [u16; 2] = [25, 81];
 
-/// Scan the target on OPEN and CLOSED over `addr`; returns the JSON summary after checking
-/// every verdict.
-fn scan(tb: &Testbed, addr: &str) -> serde_json::Value {
+/// Scan the target on OPEN and CLOSED over `addr` with `extra` arguments; returns the JSON
+/// summary after checking every verdict.
+fn scan(tb: &Testbed, addr: &str, extra: &[&str]) -> serde_json::Value {
     let ports: Vec<String> = OPEN.iter().chain(&CLOSED).map(u16::to_string).collect();
     let out = tb
         .scanner_command(common::bin())
         .args(["-sS", addr, "-p", &ports.join(","), "-oJ", "-"])
+        .args(extra)
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -70,7 +72,7 @@ fn xdp_sends_rsts_the_target_kernel_accepts() {
     tb.target_count_rst().unwrap();
     let (_, errors_before) = target_state(&tb);
     for (addr, n) in [(TARGET_V4.to_string(), 1u64), (TARGET_V6.to_string(), 2)] {
-        let summary = scan(&tb, &addr);
+        let summary = scan(&tb, &addr, &["--rst-path", "xdp"]);
         let opens = OPEN.len() as u64 * n;
         assert_eq!(
             summary["xdp"]["rsts_sent"],
@@ -93,22 +95,45 @@ fn xdp_sends_rsts_the_target_kernel_accepts() {
 }
 
 #[test]
-fn without_xdp_on_the_veth_peer_userspace_sends_the_rsts() {
+fn on_a_veth_userspace_sends_the_rsts_and_xdp_is_refused_where_its_rsts_cannot_leave() {
     let Some(tb) = common::testbed("trxurst") else {
         return;
     };
     let _listen = tb.target_listen(&OPEN).unwrap();
     tb.target_count_rst().unwrap();
-    let summary = scan(&tb, &TARGET_V4.to_string());
-    // The target's veth has no NAPI for XDP frames: XDP_TX would be dropped there.
-    assert_eq!(summary["xdp"]["rsts_sent"], 0, "{summary}");
+    let summary = scan(&tb, &TARGET_V4.to_string(), &[]);
+    assert_eq!(summary["xdp"]["rsts_sent"], 0, "auto on a veth: {summary}");
     assert_eq!(tb.target_rst_count().unwrap(), OPEN.len() as u64);
     let (half_open, _) = target_state(&tb);
     assert_eq!(half_open.trim(), "");
+    // The target's veth has no NAPI for XDP frames: every XDP_TX frame would be dropped.
+    let out = tb
+        .scanner_command(common::bin())
+        .args([
+            "-sS",
+            &TARGET_V4.to_string(),
+            "-p",
+            "22",
+            "--rst-path",
+            "xdp",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("--rst-path xdp")
+            && stderr.contains(&tb.scanner_if)
+            && stderr.contains("peer runs no XDP program"),
+        "{stderr}"
+    );
 }
 
+/// `--rst-path xdp` is honoured with `--send-path raw` too (the probes through the raw socket,
+/// the RSTs from XDP), and the target's kernel takes them.
 #[test]
-fn send_path_raw_keeps_the_rsts_in_userspace() {
+fn rsts_from_xdp_with_probes_from_the_raw_socket() {
     let Some(tb) = common::testbed("trxrrst") else {
         return;
     };
@@ -121,21 +146,16 @@ fn send_path_raw_keeps_the_rsts_in_userspace() {
         }
         Err(e) => panic!("attach the pass-through program: {e}"),
     };
-    tb.target_count_rst().unwrap();
-    let ports: Vec<String> = OPEN.iter().map(u16::to_string).collect();
-    let out = tb
-        .scanner_command(common::bin())
-        .args(["-sS", &TARGET_V4.to_string(), "-p", &ports.join(",")])
-        .args(["--send-path", "raw", "-oJ", "-"])
-        .stdin(Stdio::null())
-        .output()
+    tb.target_sh("sysctl -qw net.ipv4.tcp_synack_retries=5")
         .unwrap();
-    assert_eq!(
-        common::ports_in_state(&common::json_ports(&out), "open").len(),
-        OPEN.len()
+    tb.target_count_rst().unwrap();
+    let summary = scan(
+        &tb,
+        &TARGET_V4.to_string(),
+        &["--send-path", "raw", "--rst-path", "xdp"],
     );
-    let summary = common::json_summary(&out);
-    // --send-path raw: every packet we send stays in view of the local firewall.
-    assert_eq!(summary["xdp"]["rsts_sent"], 0, "{summary}");
+    assert_eq!(summary["xdp"]["rsts_sent"], OPEN.len() as u64, "{summary}");
     assert_eq!(tb.target_rst_count().unwrap(), OPEN.len() as u64);
+    let (half_open, _) = target_state(&tb);
+    assert_eq!(half_open.trim(), "");
 }

@@ -368,6 +368,7 @@ fn syn_options() {
             xdp_log: false,
             include_broadcast: false,
             send_path: SendPath::Raw,
+            rst_path: RstPath::Auto,
         }
     );
     assert_eq!(
@@ -385,6 +386,24 @@ fn send_path_is_auto_unless_raw_is_asked_for() {
     let auto = ok(&["-sS", "--send-path", "auto", "198.18.0.2"]);
     assert_eq!(auto.syn.send_path, SendPath::Auto);
     assert!(parse(&["-sS", "--send-path", "xdp", "198.18.0.2"]).is_err());
+}
+
+#[test]
+fn rst_path_is_auto_unless_asked_and_xdp_conflicts_with_no_rst() {
+    assert_eq!(ok(&["-sS", "198.18.0.2"]).syn.rst_path, RstPath::Auto);
+    for (word, path) in [
+        ("auto", RstPath::Auto),
+        ("xdp", RstPath::Xdp),
+        ("socket", RstPath::Socket),
+    ] {
+        assert_eq!(
+            ok(&["-sS", "--rst-path", word, "198.18.0.2"]).syn.rst_path,
+            path
+        );
+    }
+    assert!(parse(&["-sS", "--rst-path", "kernel", "198.18.0.2"]).is_err());
+    let err = parse(&["-sS", "--rst-path", "xdp", "--no-rst", "198.18.0.2"]).unwrap_err();
+    assert!(matches!(err, CliError::RstPathAndNoRst), "{err}");
 }
 
 /// Network and broadcast addresses of connected subnets are skipped unless asked for.

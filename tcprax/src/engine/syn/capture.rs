@@ -93,6 +93,14 @@ pub enum XdpError {
     },
     #[error("cannot poll the ring buffer: {source}")]
     Poll { source: std::io::Error },
+    #[error(
+        "--rst-path xdp: the XDP program cannot send RSTs out of interface '{interface}': \
+         {why}; use --rst-path auto or socket"
+    )]
+    RstPath {
+        interface: String,
+        why: &'static str,
+    },
 }
 
 fn map_err(map: &'static str) -> impl Fn(aya::maps::MapError) -> XdpError {
@@ -100,6 +108,19 @@ fn map_err(map: &'static str) -> impl Fn(aya::maps::MapError) -> XdpError {
         map,
         source: Box::new(source),
     }
+}
+
+/// Whether the XDP program sends our RSTs (see [`XdpConfig::rst`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum XdpRst {
+    /// Never: userspace sends them.
+    #[default]
+    Off,
+    /// Where XDP_TX has a transmit ring of its own ([`own_tx_ring`]), else userspace.
+    WhereOwnRing,
+    /// Wherever a frame sent back with XDP_TX leaves at all; an interface where it does not is
+    /// [`XdpError::RstPath`].
+    WhereItLeaves,
 }
 
 /// Whether the XDP program explains its verdicts, and where to.
@@ -214,6 +235,17 @@ impl XdpCapture {
     /// [`read_events`](Self::read_events)). Call it on a thread in the interface's network
     /// namespace.
     pub fn attach(interface: &str, config: XdpConfig, log: XdpLog) -> Result<XdpCapture, XdpError> {
+        Self::attach_with(interface, config, log, XdpRst::Off)
+    }
+
+    /// [`attach`](Self::attach), with the program sending our RSTs as `rst` says
+    /// (`config.rst` is set accordingly).
+    pub fn attach_with(
+        interface: &str,
+        config: XdpConfig,
+        log: XdpLog,
+        rst: XdpRst,
+    ) -> Result<XdpCapture, XdpError> {
         if OBJECT.is_empty() {
             return Err(XdpError::Placeholder);
         }
@@ -284,12 +316,24 @@ impl XdpCapture {
             .ok()
             .flatten()
             .and_then(|i| i.xdp.map(|(_, mode)| mode));
-        // Written only now, once it is known whether the program may send RSTs here; until
-        // then CONFIG is all zero, and the program passes everything (nothing is sent yet).
+        // Written only now, once it is known whether the program sends RSTs here; until then
+        // CONFIG is all zero, and the program passes everything (nothing is sent yet).
         let mut config = config;
-        if config.rst != 0 && !(link == LinkType::Ethernet && xdp_tx_reaches_wire(&iface, mode)) {
-            config.rst = 0;
-        }
+        config.rst = match rst {
+            XdpRst::Off => 0,
+            XdpRst::WhereOwnRing => {
+                u8::from(link == LinkType::Ethernet && own_tx_ring(&iface, mode))
+            }
+            XdpRst::WhereItLeaves => match xdp_tx_blocked(&iface, link, mode) {
+                None => 1,
+                Some(why) => {
+                    return Err(XdpError::RstPath {
+                        interface: interface.to_string(),
+                        why,
+                    });
+                }
+            },
+        };
         cfg_map.set(0, config, 0).map_err(map_err("CONFIG"))?;
         // Only now that the program is loaded (the kernel holds its maps) may the log ring
         // buffer leave `ebpf`: had it been closed before, loading would have failed. Records
@@ -436,30 +480,51 @@ impl XdpCapture {
     }
 }
 
-/// Whether a frame the program sends back with XDP_TX leaves through `iface` (attached in
-/// `mode`), so that the program may send our RSTs.
+/// Whether XDP_TX on `iface` (attached in `mode`) has a transmit ring of its own, so that our
+/// RSTs sent from XDP neither wait for nor crowd out anything: native mode on a hardware driver
+/// (no `IFLA_INFO_KIND`), whose XDP support includes XDP_TX on queues set aside for it.
 ///
-/// Generic mode: yes, on any device (the kernel queues the frame on the interface like any
-/// other). Native mode on hardware: yes, XDP_TX is part of every driver's XDP support. Native
-/// mode on a veth: only when its peer runs an XDP program in native mode too; without one the
-/// peer has no NAPI to take the frame, and the kernel drops it (a target behind that veth
-/// would never see our RST). Other virtual devices in native mode, offloaded programs, or a
-/// mode the kernel would not name: no, userspace sends the RSTs.
-fn xdp_tx_reaches_wire(iface: &iface::Interface, mode: Option<XdpAttachMode>) -> bool {
+/// Not generic mode (the frame goes to the interface's own queue, and is dropped while the
+/// queue is stopped, as it is whenever our probes fill it), not a veth (XDP_TX frames join the
+/// probes in the peer's one 256-frame ring and are dropped when it is full: measured on the
+/// responder bench, most of them at full speed), nor other virtual devices.
+fn own_tx_ring(iface: &iface::Interface, mode: Option<XdpAttachMode>) -> bool {
+    mode == Some(XdpAttachMode::Native) && iface.kind.is_none()
+}
+
+/// Why a frame the program sends back with XDP_TX would not leave `iface` at all; None when it
+/// does (even where it can be lost under load, see [`own_tx_ring`]).
+///
+/// Generic mode: it leaves, through the interface's queue. Native mode on hardware: it leaves.
+/// A veth in native mode: only when its peer runs an XDP program in native mode too; without
+/// one the peer has no NAPI to take the frame, and the kernel drops every one.
+fn xdp_tx_blocked(
+    iface: &iface::Interface,
+    link: LinkType,
+    mode: Option<XdpAttachMode>,
+) -> Option<&'static str> {
+    if link != LinkType::Ethernet {
+        return Some("it has no link header to send a frame back with");
+    }
     match mode {
-        Some(XdpAttachMode::Generic) => true,
+        Some(XdpAttachMode::Generic) => None,
         Some(XdpAttachMode::Native) => match iface.kind.as_deref() {
-            None => true,
-            Some("veth") => matches!(
-                iface::veth_peer(iface),
+            None => None,
+            Some("veth") => match iface::veth_peer(iface) {
                 Ok(Some(iface::Interface {
                     xdp: Some((_, XdpAttachMode::Native)),
                     ..
-                }))
-            ),
-            Some(_) => false,
+                })) => None,
+                Ok(_) => Some(
+                    "it is a veth whose peer runs no XDP program in native mode, and the \
+                     peer drops every frame sent with XDP_TX",
+                ),
+                Err(_) => Some("it is a veth, and the kernel would not describe its peer"),
+            },
+            Some(_) => Some("XDP_TX is not known to leave this kind of virtual device"),
         },
-        Some(XdpAttachMode::Offload) | None => false,
+        Some(XdpAttachMode::Offload) => Some("the program is offloaded to the NIC"),
+        None => Some("the kernel would not say in which mode the program runs"),
     }
 }
 

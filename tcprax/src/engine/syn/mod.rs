@@ -37,11 +37,11 @@ pub mod scheduler;
 pub mod sender;
 
 use super::{EngineStats, ScanControl};
-use crate::config::{SendPath, SynOptions, defaults};
+use crate::config::{RstPath, SendPath, SynOptions, defaults};
 use crate::model::{Notice, ScanEvent, XdpStats};
 use crate::ports::PortList;
 use crate::targets::TargetSet;
-use capture::{XdpCapture, XdpError};
+use capture::{XdpCapture, XdpError, XdpRst};
 use route::EgressPlan;
 use scheduler::{Reply, Scheduler, SchedulerConfig, Transmit};
 use sender::{SendError, Sender};
@@ -139,7 +139,8 @@ pub fn prepare(
     let key = (rand::random::<u64>(), rand::random::<u64>());
     let (lo, hi) = opts.syn.source_ports;
     let xdp_log = opts.syn.xdp_log;
-    let (send_rst, send_path) = (opts.syn.send_rst, opts.syn.send_path);
+    let (send_rst, send_path, rst_path) =
+        (opts.syn.send_rst, opts.syn.send_path, opts.syn.rst_path);
     let (v4, v6) = plan.families();
     // Which targets leave as whole frames (AF_PACKET), before `opts` goes to the scheduler.
     let paths =
@@ -160,16 +161,21 @@ pub fn prepare(
         port_lo: lo,
         port_hi: hi,
         enabled: 1,
-        // Our RSTs from XDP where the interface lets them out (the capture checks), unless
-        // --no-rst, or --send-path raw, which keeps every packet we send in the firewall's view.
-        rst: u8::from(send_rst && send_path == SendPath::Auto),
+        // Set by the capture, per interface, from `xdp_rst`.
+        rst: 0,
         _pad: [0; 2],
     };
+    let xdp_rst = xdp_rst(send_rst, rst_path, send_path);
     // Every capture is attached before the first probe: an interface that cannot take XDP
     // fails the scan before anything is sent.
     let mut captures = Vec::new();
     for interface in plan.interfaces() {
-        captures.push(XdpCapture::attach(interface, config, xdp_log.into())?);
+        captures.push(XdpCapture::attach_with(
+            interface,
+            config,
+            xdp_log.into(),
+            xdp_rst,
+        )?);
     }
     let sender = Sender::new(v4, v6, paths)?;
     Ok(PreparedSyn {
@@ -178,6 +184,36 @@ pub fn prepare(
         sender,
         skipped: plan.skipped,
     })
+}
+
+/// Whether the XDP program sends our RSTs (see [`XdpRst`]): never with --no-rst or
+/// `--rst-path socket`; with `--rst-path xdp` wherever its frames leave; by default only where
+/// XDP_TX has a ring of its own, and not with --send-path raw, which keeps every packet we send
+/// in view of the local firewall.
+fn xdp_rst(send_rst: bool, rst_path: RstPath, send_path: SendPath) -> XdpRst {
+    match (send_rst, rst_path, send_path) {
+        (false, _, _) | (true, RstPath::Socket, _) | (true, RstPath::Auto, SendPath::Raw) => {
+            XdpRst::Off
+        }
+        (true, RstPath::Auto, SendPath::Auto) => XdpRst::WhereOwnRing,
+        (true, RstPath::Xdp, _) => XdpRst::WhereItLeaves,
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn who_sends_the_rsts() {
+    use RstPath::{Auto, Socket, Xdp};
+    use SendPath::{Auto as Frames, Raw};
+    assert_eq!(xdp_rst(true, Auto, Frames), XdpRst::WhereOwnRing);
+    assert_eq!(
+        xdp_rst(true, Auto, Raw),
+        XdpRst::Off,
+        "raw: the firewall sees it"
+    );
+    assert_eq!(xdp_rst(true, Xdp, Raw), XdpRst::WhereItLeaves, "asked for");
+    assert_eq!(xdp_rst(true, Socket, Frames), XdpRst::Off);
+    assert_eq!(xdp_rst(false, Auto, Frames), XdpRst::Off, "--no-rst");
 }
 
 /// Set up and run a SYN scan in one go ([`prepare`], then [`PreparedSyn::run`]), sending one

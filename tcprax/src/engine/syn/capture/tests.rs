@@ -81,3 +81,42 @@ fn cookie_depends_on_every_part_of_the_tuple() {
     assert_ne!(c, cookie(1, 3, &a, 80, 61000));
     assert_eq!(c, cookie(1, 2, &a, 80, 61000));
 }
+
+/// Where the program may send our RSTs: by default only where XDP_TX has a ring of its own
+/// (native XDP on hardware); on request wherever such a frame leaves at all.
+#[test]
+fn where_xdp_may_send_rsts() {
+    use super::iface::Interface;
+    use super::{LinkType, XdpAttachMode, own_tx_ring, xdp_tx_blocked};
+    let nic = Interface {
+        index: 2,
+        arphrd: 1,
+        xdp: None,
+        mac: Some([2, 0, 0, 0, 0, 1]),
+        kind: None,
+        link: None,
+        link_netnsid: None,
+    };
+    let bridge = Interface {
+        kind: Some("bridge".into()),
+        ..nic.clone()
+    };
+    let native = Some(XdpAttachMode::Native);
+    let generic = Some(XdpAttachMode::Generic);
+    assert!(own_tx_ring(&nic, native));
+    assert!(
+        !own_tx_ring(&nic, generic),
+        "generic: the interface's own queue"
+    );
+    assert!(!own_tx_ring(&bridge, native));
+    assert!(!own_tx_ring(&nic, None));
+    assert_eq!(xdp_tx_blocked(&nic, LinkType::Ethernet, native), None);
+    assert_eq!(xdp_tx_blocked(&bridge, LinkType::Ethernet, generic), None);
+    assert!(
+        xdp_tx_blocked(&nic, LinkType::Ip, generic).is_some(),
+        "no link header"
+    );
+    assert!(xdp_tx_blocked(&bridge, LinkType::Ethernet, native).is_some());
+    assert!(xdp_tx_blocked(&nic, LinkType::Ethernet, Some(XdpAttachMode::Offload)).is_some());
+    assert!(xdp_tx_blocked(&nic, LinkType::Ethernet, None).is_some());
+}
