@@ -36,6 +36,19 @@ fn scan(tb: &Testbed, addr: &str, extra: &[&str]) -> serde_json::Value {
     common::json_summary(&out)
 }
 
+/// A pass-through XDP program on the target's veth, so that frames the scanner's program sends
+/// back with XDP_TX reach the target's kernel (as on a NIC); None (a skip) without the object.
+fn pass_through_on_target(tb: &Testbed) -> Option<PassThrough> {
+    match PassThrough::attach_target(tb) {
+        Ok(p) => Some(p),
+        Err(ResponderError::Placeholder) => {
+            eprintln!("SKIP: tcprax-lab built with AYA_BUILD_SKIP=1 (no pass-through program)");
+            None
+        }
+        Err(e) => panic!("attach the pass-through program: {e}"),
+    }
+}
+
 /// What the target's kernel says after the scan: half-open connections left, and TCP segments
 /// it dropped for a bad checksum.
 fn target_state(tb: &Testbed) -> (String, u64) {
@@ -57,14 +70,8 @@ fn xdp_sends_rsts_the_target_kernel_accepts() {
         return;
     };
     let _listen = tb.target_listen(&OPEN).unwrap();
-    // The target's veth runs an XDP program too, so frames sent back with XDP_TX reach it.
-    let _pass = match PassThrough::attach_target(&tb) {
-        Ok(p) => p,
-        Err(ResponderError::Placeholder) => {
-            eprintln!("SKIP: tcprax-lab built with AYA_BUILD_SKIP=1 (no pass-through program)");
-            return;
-        }
-        Err(e) => panic!("attach the pass-through program: {e}"),
+    let Some(_pass) = pass_through_on_target(&tb) else {
+        return;
     };
     // The target keeps retransmitting SYN-ACKs it got no RST for: a lost RST would show.
     tb.target_sh("sysctl -qw net.ipv4.tcp_synack_retries=5")
@@ -138,13 +145,8 @@ fn rsts_from_xdp_with_probes_from_the_raw_socket() {
         return;
     };
     let _listen = tb.target_listen(&OPEN).unwrap();
-    let _pass = match PassThrough::attach_target(&tb) {
-        Ok(p) => p,
-        Err(ResponderError::Placeholder) => {
-            eprintln!("SKIP: tcprax-lab built with AYA_BUILD_SKIP=1 (no pass-through program)");
-            return;
-        }
-        Err(e) => panic!("attach the pass-through program: {e}"),
+    let Some(_pass) = pass_through_on_target(&tb) else {
+        return;
     };
     tb.target_sh("sysctl -qw net.ipv4.tcp_synack_retries=5")
         .unwrap();
