@@ -566,22 +566,32 @@ unsafe fn write_rst_tcp(p: *mut u8, ports: u32, seq: u32, addr_sum: u32) {
     }
 }
 
+/// The frame made ready for our RST's headers: cut after the TCP header that follows the
+/// `ip_hlen`-byte IP header at `start` (its length field says how long the packet is), the
+/// Ethernet addresses swapped; the IP header, with IP and TCP headers checked to be there.
+#[inline(always)]
+fn rst_frame(ctx: &XdpContext, start: usize, ip_hlen: usize) -> Option<*mut u8> {
+    let p = at(ctx, start, ip_hlen + TCP_HLEN)?;
+    // SAFETY: IP and TCP headers checked. IPv4: total length at 2; IPv6: payload length at 4.
+    let ip_total = unsafe {
+        if ip_hlen == IPV4_HLEN {
+            usize::from(ld16(p, 2))
+        } else {
+            IPV6_HLEN + usize::from(ld16(p, 4))
+        }
+    };
+    cut_after(ctx, start, ip_total, start + ip_hlen + TCP_HLEN).ok()?;
+    swap_macs(ctx).ok()?;
+    at(ctx, start, ip_hlen + TCP_HLEN)
+}
+
 /// [`reflect_rst`] for IPv4 without options at `start`; true when the frame is our RST.
 #[inline(never)]
 fn reflect_rst_v4(ctx: XdpContext, start: usize, seq: u32) -> bool {
-    let end = start + IPV4_HLEN + TCP_HLEN;
-    let Some(p) = at(&ctx, start, IPV4_HLEN + TCP_HLEN) else {
+    let Some(p) = rst_frame(&ctx, start, IPV4_HLEN) else {
         return false;
     };
-    // SAFETY: IP and TCP headers checked.
-    let total = unsafe { ld16(p, 2) };
-    if cut_after(&ctx, start, usize::from(total), end).is_err() || swap_macs(&ctx).is_err() {
-        return false;
-    }
-    let Some(p) = at(&ctx, start, IPV4_HLEN + TCP_HLEN) else {
-        return false;
-    };
-    // SAFETY: checked again after the cut (which leaves the headers as they were).
+    // SAFETY: IP and TCP headers checked after the cut (which leaves them as they were).
     let (src, dst, ports) = unsafe { (ld32(p, 12), ld32(p, 16), ld32(p, IPV4_HLEN)) };
     let id = ((seq >> 16) ^ seq) & 0xffff;
     let w0 = 0x4500_0000 | (IPV4_HLEN + TCP_HLEN) as u32;
@@ -604,21 +614,10 @@ fn reflect_rst_v4(ctx: XdpContext, start: usize, seq: u32) -> bool {
 /// [`reflect_rst`] for IPv6 with TCP right after the fixed header at `start`.
 #[inline(never)]
 fn reflect_rst_v6(ctx: XdpContext, start: usize, seq: u32) -> bool {
-    let end = start + IPV6_HLEN + TCP_HLEN;
-    let Some(p) = at(&ctx, start, IPV6_HLEN + TCP_HLEN) else {
+    let Some(p) = rst_frame(&ctx, start, IPV6_HLEN) else {
         return false;
     };
-    // SAFETY: IP and TCP headers checked.
-    let payload = unsafe { ld16(p, 4) };
-    if cut_after(&ctx, start, IPV6_HLEN + usize::from(payload), end).is_err()
-        || swap_macs(&ctx).is_err()
-    {
-        return false;
-    }
-    let Some(p) = at(&ctx, start, IPV6_HLEN + TCP_HLEN) else {
-        return false;
-    };
-    // SAFETY: checked again after the cut (which leaves the headers as they were). The
+    // SAFETY: IP and TCP headers checked after the cut (which leaves them as they were). The
     // addresses are swapped a word at a time.
     unsafe {
         let ports = ld32(p, IPV6_HLEN);

@@ -49,8 +49,9 @@ const MIN_EXPIRY_WAIT_NS: u64 = 100_000;
 
 /// Floor of the wait before a probe is *retried*: the RTT estimate (srtt + 4·rttvar) decides,
 /// but never below this, so that a reply still on its way through the ring buffer and the
-/// collector on a busy machine does not look lost.
-pub const RETRY_FLOOR: Duration = Duration::from_millis(10);
+/// collector on a busy machine does not look lost (at 10 ms, a loaded test machine retried
+/// probes whose answers were only late in reaching this thread).
+pub const RETRY_FLOOR: Duration = Duration::from_millis(50);
 
 /// Floor of the wait after a probe's *last* attempt before it is called filtered (nmap's
 /// `--min-rtt-timeout` default): a late answer to any attempt still counts until then.

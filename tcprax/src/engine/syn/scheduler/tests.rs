@@ -182,18 +182,18 @@ fn timeouts_tighten_once_the_first_rtt_sample_arrives() {
     let sent = transmits(&mut m, T0);
     assert_eq!(sent.len(), 2);
     assert_eq!(m.poll_timeout(T0), Some(T0 + SEC));
-    // The first answers in 10 ms: srtt 10 ms, rttvar 5 ms -> 30 ms. The other host has no
+    // The first answers in 20 ms: srtt 20 ms, rttvar 10 ms -> 60 ms. The other host has no
     // sample of its own and follows the global estimate: its probe, already in flight, now
-    // expires at T0 + 30 ms instead of T0 + 1 s.
-    m.handle_reply(&reply(&sent[0], ReplyKind::Rst, T0 + 10 * MS));
+    // expires at T0 + 60 ms instead of T0 + 1 s.
+    m.handle_reply(&reply(&sent[0], ReplyKind::Rst, T0 + 20 * MS));
     let ev = events(&mut m);
     assert_eq!(ev.len(), 1);
-    assert_eq!(ev[0].rtt, Some(Duration::from_millis(10)));
-    assert_eq!(m.poll_timeout(T0 + 10 * MS), Some(T0 + 30 * MS));
-    m.handle_timeout(T0 + 30 * MS - 1);
-    assert!(transmits(&mut m, T0 + 30 * MS - 1).is_empty());
-    m.handle_timeout(T0 + 30 * MS);
-    let retry = transmits(&mut m, T0 + 30 * MS);
+    assert_eq!(ev[0].rtt, Some(Duration::from_millis(20)));
+    assert_eq!(m.poll_timeout(T0 + 20 * MS), Some(T0 + 60 * MS));
+    m.handle_timeout(T0 + 60 * MS - 1);
+    assert!(transmits(&mut m, T0 + 60 * MS - 1).is_empty());
+    m.handle_timeout(T0 + 60 * MS);
+    let retry = transmits(&mut m, T0 + 60 * MS);
     assert_eq!(retry.len(), 1);
     assert_eq!(key_of(&retry[0]), key_of(&sent[1]));
     assert_eq!(attempt_of(&retry[0]), 1);
@@ -201,8 +201,8 @@ fn timeouts_tighten_once_the_first_rtt_sample_arrives() {
 
 /// Retries follow the measured RTT (srtt + 4·rttvar, at least RETRY_FLOOR); only the wait
 /// after the last attempt keeps nmap's 100 ms floor, and a late answer to an early attempt
-/// still counts until then. A silent port on a fast link is decided in 30 + 30 + 100 ms, not
-/// three times 100 ms.
+/// still counts until then. A silent port is decided in 60 + 60 + 100 ms here, not three
+/// times 100 ms.
 #[test]
 fn retries_follow_the_rtt_and_the_last_wait_keeps_the_floor() {
     let mut cfg = config("198.18.0.2-4", &[], &[80]);
@@ -210,36 +210,36 @@ fn retries_follow_the_rtt_and_the_last_wait_keeps_the_floor() {
     let mut m = machine(cfg);
     let sent = transmits(&mut m, T0);
     assert_eq!(sent.len(), 3);
-    // One host answers in 10 ms: the global estimate is 30 ms from then on.
-    m.handle_reply(&reply(&sent[0], ReplyKind::Rst, T0 + 10 * MS));
+    // One host answers in 20 ms: the global estimate is 60 ms from then on.
+    m.handle_reply(&reply(&sent[0], ReplyKind::Rst, T0 + 20 * MS));
     events(&mut m);
-    m.handle_timeout(T0 + 30 * MS);
-    let first_retries = transmits(&mut m, T0 + 30 * MS);
+    m.handle_timeout(T0 + 60 * MS);
+    let first_retries = transmits(&mut m, T0 + 60 * MS);
     assert_eq!(first_retries.len(), 2);
     assert!(first_retries.iter().all(|t| attempt_of(t) == 1));
-    m.handle_timeout(T0 + 60 * MS);
-    let last = transmits(&mut m, T0 + 60 * MS);
+    m.handle_timeout(T0 + 120 * MS);
+    let last = transmits(&mut m, T0 + 120 * MS);
     assert_eq!(last.len(), 2);
     assert!(last.iter().all(|t| attempt_of(t) == 2));
-    // The last attempts wait 100 ms, not 30: nothing is decided before T0 + 160 ms.
-    assert_eq!(m.poll_timeout(T0 + 60 * MS), Some(T0 + 160 * MS));
-    m.handle_timeout(T0 + 160 * MS - 1);
+    // The last attempts wait 100 ms, not 60: nothing is decided before T0 + 220 ms.
+    assert_eq!(m.poll_timeout(T0 + 120 * MS), Some(T0 + 220 * MS));
+    m.handle_timeout(T0 + 220 * MS - 1);
     assert!(events(&mut m).is_empty());
-    // One host's first SYN-ACK comes 150 ms late: still counted (open, no RTT: ambiguous).
-    m.handle_reply(&reply(&sent[1], ReplyKind::SynAck, T0 + 150 * MS));
+    // One host's first SYN-ACK comes 200 ms late: still counted (open, no RTT: ambiguous).
+    m.handle_reply(&reply(&sent[1], ReplyKind::SynAck, T0 + 200 * MS));
     let late = events(&mut m);
     assert_eq!((late.len(), late[0].state), (1, PortState::Open));
-    m.handle_timeout(T0 + 160 * MS);
+    m.handle_timeout(T0 + 220 * MS);
     let filtered = events(&mut m);
     assert_eq!(filtered.len(), 1);
     assert_eq!(filtered[0].state, PortState::Filtered);
     assert_eq!((filtered[0].addr, filtered[0].port), key_of(&sent[2]));
-    assert!(syns(&transmits(&mut m, T0 + 160 * MS)).is_empty());
+    assert!(syns(&transmits(&mut m, T0 + 220 * MS)).is_empty());
     assert!(m.is_done());
 }
 
 /// A last attempt's longer wait never holds up a retry queued behind it: the retry of a
-/// probe sent after a last attempt is due first (30 ms against 100), and comes on time.
+/// probe sent after a last attempt is due first (60 ms against 100), and comes on time.
 #[test]
 fn a_last_attempt_does_not_hold_up_a_retry_behind_it() {
     let mut cfg = config("198.18.0.2", &[], &[1, 2, 3]);
@@ -250,13 +250,13 @@ fn a_last_attempt_does_not_hold_up_a_retry_behind_it() {
     assert_eq!(first.len(), 1);
     let second = transmits(&mut m, T0 + MS);
     assert_eq!(second.len(), 1);
-    // The first port answers in 10 ms: 30 ms timeouts for this host from then on.
-    m.handle_reply(&reply(&first[0], ReplyKind::Rst, T0 + 10 * MS));
+    // The first port answers in 20 ms: 60 ms timeouts for this host from then on.
+    m.handle_reply(&reply(&first[0], ReplyKind::Rst, T0 + 20 * MS));
     events(&mut m);
-    // The second port's first attempt expires at T0 + 31 ms: its retry (the last attempt,
-    // due at T0 + 131 ms) goes out ahead of the third port's first SYN (due at T0 + 61 ms).
-    m.handle_timeout(T0 + 31 * MS);
-    let sent = transmits(&mut m, T0 + 31 * MS);
+    // The second port's first attempt expires at T0 + 61 ms: its retry (the last attempt,
+    // due at T0 + 161 ms) goes out ahead of the third port's first SYN (due at T0 + 121 ms).
+    m.handle_timeout(T0 + 61 * MS);
+    let sent = transmits(&mut m, T0 + 61 * MS);
     assert_eq!(
         sent.iter()
             .map(|t| (key_of(t), attempt_of(t)))
@@ -264,9 +264,9 @@ fn a_last_attempt_does_not_hold_up_a_retry_behind_it() {
         [(key_of(&second[0]), 1), (key_of(&sent[1]), 0)]
     );
     let third = sent[1];
-    assert_eq!(m.poll_timeout(T0 + 31 * MS), Some(T0 + 61 * MS));
-    m.handle_timeout(T0 + 61 * MS);
-    let retry = transmits(&mut m, T0 + 61 * MS);
+    assert_eq!(m.poll_timeout(T0 + 61 * MS), Some(T0 + 121 * MS));
+    m.handle_timeout(T0 + 121 * MS);
+    let retry = transmits(&mut m, T0 + 121 * MS);
     assert_eq!(
         retry
             .iter()
