@@ -350,7 +350,7 @@ fn thread_cpu_ns() -> u64 {
 /// CPU ns per verdict of the printers the -sS benchmark runs (`-oJ FILE -q`: JSON into a buffered
 /// file, the quiet human table on stdout), over the benchmark's shape: a /16 × 5 ports, ~80 %
 /// open, in random order; plan, every verdict, finish and the printers' drop. Each printer
-/// alone, then both as the pipeline calls them.
+/// alone, then both as the pipeline calls them; and the default human report (no -q).
 #[test]
 #[ignore = "benchmark: cargo test --release -p tcprax --lib printer_ns_per_verdict -- --ignored --nocapture"]
 fn printer_ns_per_verdict() {
@@ -365,11 +365,18 @@ fn printer_ns_per_verdict() {
             Verbosity::Quiet,
         ))
     };
-    for label in ["json", "human -q", "json + human -q"] {
+    let normal = || -> Box<dyn Printer + Send> {
+        Box::new(HumanPrinter::new(
+            io::BufWriter::new(io::sink()),
+            Verbosity::Normal,
+        ))
+    };
+    for label in ["json", "human -q", "json + human -q", "human (-oN, no -q)"] {
         let make = || match label {
             "json" => vec![json()],
             "human -q" => vec![human()],
-            _ => vec![human(), json()],
+            "json + human -q" => vec![human(), json()],
+            _ => vec![normal()],
         };
         let mut best = f64::MAX;
         for _ in 0..5 {

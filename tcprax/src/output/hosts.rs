@@ -115,7 +115,7 @@ impl Brief {
 /// An open port, as much of its report as the reports show (the host's name is kept once per
 /// host): 16 bytes in the common case, the rest boxed.
 #[derive(Debug)]
-enum OpenPort {
+pub(crate) enum OpenPort {
     /// No service, a reason without an errno, an RTT that fits 64 bits of nanoseconds.
     Plain {
         /// `u64::MAX` when nothing answered.
@@ -128,7 +128,7 @@ enum OpenPort {
 }
 
 #[derive(Debug)]
-struct FullOpen {
+pub(crate) struct FullOpen {
     rtt: Option<Duration>,
     port: u16,
     reason: Reason,
@@ -138,7 +138,7 @@ struct FullOpen {
 
 /// A reason without an errno, in a byte.
 #[derive(Clone, Copy, Debug)]
-enum PlainReason {
+pub(crate) enum PlainReason {
     SynAck,
     Reset,
     IcmpUnreachable,
@@ -202,7 +202,14 @@ impl OpenPort {
         }
     }
 
-    fn row(&self) -> Row<'_> {
+    pub(crate) fn port(&self) -> u16 {
+        match self {
+            OpenPort::Plain { port, .. } => *port,
+            OpenPort::Full(o) => o.port,
+        }
+    }
+
+    pub(crate) fn row(&self) -> Row<'_> {
         match self {
             &OpenPort::Plain {
                 rtt_ns,
@@ -413,6 +420,11 @@ impl HostPorts {
     /// Ports with a verdict on this host (that this printer saw while tracking it).
     pub(crate) fn total(&self) -> u64 {
         u64::from(self.decided)
+    }
+
+    /// Its open ports, in the order they came.
+    pub(crate) fn into_open(self) -> Vec<OpenPort> {
+        self.open
     }
 
     pub(crate) fn has_open(&self) -> bool {

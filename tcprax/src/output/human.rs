@@ -15,7 +15,7 @@ use super::{
     reason_str, response_lines, target_label,
 };
 use crate::config::Verbosity;
-use crate::model::{PortReport, PortState, Reason, ScanPlan, ScanSummary, ServiceInfo};
+use crate::model::{PortReport, Reason, ScanPlan, ScanSummary, ServiceInfo};
 use quiet::QuietRow;
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -119,20 +119,20 @@ impl<W: Write> HumanPrinter<W> {
     }
 
     /// A host is complete (or the scan over): write its block, or count it.
-    fn host_done(&mut self, addr: IpAddr, host: &HostPorts) -> io::Result<()> {
+    fn host_done(&mut self, addr: IpAddr, host: HostPorts) -> io::Result<()> {
         if self.verbosity == Verbosity::Quiet {
-            for row in host.rows().iter().filter(|r| r.state == PortState::Open) {
-                self.quiet_rows.push(QuietRow {
+            // In arrival order: the table's stable sort by address and port puts them in the
+            // order of the host's rows.
+            let service_column = self.service_column;
+            self.quiet_rows
+                .extend(host.into_open().into_iter().map(|open| QuietRow {
                     addr,
-                    port: row.port,
-                    reason: row.reason,
-                    rtt: row.rtt,
-                    service: row.service.cloned().map(Box::new),
-                    service_column: self.service_column,
-                });
-            }
+                    service_column,
+                    open,
+                }));
             return Ok(());
         }
+        let host = &host;
         if host.has_open() {
             self.open_hosts += 1;
             let block = self.host_block(&addr, host);
@@ -327,14 +327,14 @@ impl<W: Write> Printer for HumanPrinter<W> {
         // Without a plan (or with one that said no -sV) a service result still gets its column.
         self.service_column |= report.service.is_some();
         match self.tracker.add(report) {
-            Some((addr, host)) => self.host_done(addr, &host),
+            Some((addr, host)) => self.host_done(addr, host),
             None => Ok(()),
         }
     }
 
     fn finish(&mut self, summary: &ScanSummary) -> io::Result<()> {
         for (addr, host) in self.tracker.drain() {
-            self.host_done(addr, &host)?;
+            self.host_done(addr, host)?;
         }
         if self.verbosity == Verbosity::Quiet {
             self.quiet_table()?;

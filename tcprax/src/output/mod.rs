@@ -27,7 +27,7 @@ mod json;
 mod xml;
 
 pub use grep::GrepPrinter;
-pub(crate) use hosts::{Hidden, HostPorts, HostTracker, ReasonCounts, Row};
+pub(crate) use hosts::{Hidden, HostPorts, HostTracker, OpenPort, ReasonCounts, Row};
 pub use human::HumanPrinter;
 pub use json::JsonPrinter;
 pub use xml::{XmlPrinter, XmlRun};

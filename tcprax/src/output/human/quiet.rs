@@ -2,39 +2,29 @@
 //! each, sorted by address and port, aligned over all hosts. The rows are held compact until
 //! the end and formatted only then, twice (the column widths first, then the lines), rather
 //! than held as text: a few dozen bytes per open port for the whole scan.
-use super::super::{Row, reason_str};
+use super::super::{OpenPort, Row, reason_str};
 use super::table::{self, Table};
-use crate::model::{PortState, Reason, ServiceInfo, errno_name};
+use crate::model::errno_name;
 use std::io::{self, Write};
 use std::net::IpAddr;
-use std::time::Duration;
 
 /// The table is written in pieces of about this many bytes (whole lines): one string of
 /// every line of a /8 would double the memory the rows take.
 const CHUNK: usize = 1 << 16;
 
-/// An open port of the quiet table (-q), as it was when its host completed.
+/// An open port of the quiet table (-q), as it was when its host completed: 40 bytes (the
+/// port as its host kept it).
 #[derive(Debug)]
 pub(super) struct QuietRow {
     pub(super) addr: IpAddr,
-    pub(super) port: u16,
-    pub(super) reason: Reason,
-    pub(super) rtt: Option<Duration>,
-    pub(super) service: Option<Box<ServiceInfo>>,
     /// Whether the SERVICE and VERSION columns were on when the host completed.
     pub(super) service_column: bool,
+    pub(super) open: OpenPort,
 }
 
 impl QuietRow {
     fn row(&self) -> Row<'_> {
-        Row {
-            port: self.port,
-            state: PortState::Open,
-            reason: self.reason,
-            rtt: self.rtt,
-            ttl: None,
-            service: self.service.as_deref(),
-        }
+        self.open.row()
     }
 
     /// Its cells as a row of `t`: the address, then the port line's.
@@ -55,13 +45,14 @@ impl QuietRow {
 
     /// The widths of a plain row's cells, as [`Table::measure`] counts them.
     fn plain_widths(&self, scratch: &mut String) -> [usize; 5] {
-        let errno = self.reason.errno().map(errno_name);
+        let row = self.row();
+        let errno = row.reason.errno().map(errno_name);
         [
             table::addr_width(self.addr, scratch),
-            table::decimal_width(self.port) + "/tcp".len(),
+            table::decimal_width(row.port) + "/tcp".len(),
             "open".len(),
-            reason_str(self.reason).len() + errno.map_or(0, |e| e.len() + 1),
-            table::rtt_width(self.rtt, scratch),
+            reason_str(row.reason).len() + errno.map_or(0, |e| e.len() + 1),
+            table::rtt_width(row.rtt, scratch),
         ]
     }
 
@@ -71,25 +62,26 @@ impl QuietRow {
             let len = out.len() - from;
             out.extend(std::iter::repeat_n(' ', width.saturating_sub(len) + 2));
         };
+        let row = self.row();
         let mut from = out.len();
         table::push_addr(out, self.addr);
         pad(out, from, widths[0]);
         from = out.len();
         let mut num = itoa::Buffer::new();
-        out.push_str(num.format(self.port));
+        out.push_str(num.format(row.port));
         out.push_str("/tcp");
         pad(out, from, widths[1]);
         from = out.len();
         out.push_str("open");
         pad(out, from, widths[2]);
         from = out.len();
-        out.push_str(reason_str(self.reason));
-        if let Some(errno) = self.reason.errno() {
+        out.push_str(reason_str(row.reason));
+        if let Some(errno) = row.reason.errno() {
             out.push(' ');
             out.push_str(&errno_name(errno));
         }
         pad(out, from, widths[3]);
-        table::push_rtt(out, self.rtt);
+        table::push_rtt(out, row.rtt);
         out.push('\n');
     }
 }
@@ -100,7 +92,8 @@ pub(super) fn write_table(
     t: &mut Table,
     wtr: &mut impl Write,
 ) -> io::Result<()> {
-    rows.sort_by_key(|r| (r.addr, r.port));
+    // Stable: a port reported twice keeps its order of arrival, as in a host's own rows.
+    rows.sort_by_key(|r| (r.addr, r.open.port()));
     let mut scratch = String::new();
     let mut widths = Vec::new();
     for row in &rows {
@@ -134,4 +127,13 @@ pub(super) fn write_table(
     }
     t.clear();
     wtr.write_all(out.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    /// A /8 with every port open holds 16M of these until the end.
+    #[test]
+    fn rows_stay_small() {
+        assert!(size_of::<super::QuietRow>() <= 40);
+    }
 }

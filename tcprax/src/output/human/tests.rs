@@ -1,7 +1,7 @@
 //! Unit tests of the human report, printed into a `Vec<u8>`.
 use super::super::fixtures::*;
 use super::*;
-use crate::model::{PortState::*, Reason::*, TargetInfo, XdpStats};
+use crate::model::{PortState, PortState::*, Reason::*, TargetInfo, XdpStats};
 use std::time::Duration;
 
 fn run(
