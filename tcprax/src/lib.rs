@@ -9,6 +9,7 @@
 pub mod calendar;
 pub mod config;
 pub mod engine;
+mod keyhash;
 pub mod merge;
 pub mod model;
 pub mod output;

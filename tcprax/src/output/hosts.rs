@@ -2,8 +2,8 @@
 //! it is in progress and hands it back once every planned port has a verdict; hosts without
 //! an open port are bounded ([`TRACKED_LIMIT`](super::TRACKED_LIMIT)), their non-open ports
 //! counted by reason ([`ReasonCounts`]) and listed only when a report could show them.
-use super::addrhash::AddrMap;
 use super::{KEPT_LIMIT, ListPolicy, TRACKED_LIMIT, reason_str};
+use crate::keyhash::AddrMap;
 use crate::model::{PortReport, PortState, Reason, ScanPlan, ServiceInfo};
 use std::collections::hash_map::Entry;
 use std::net::IpAddr;

@@ -19,7 +19,6 @@
 //! Every printer writes whole lines, each with one `write_all`, and `open_printers` routes
 //! them through a gate shared with [`exit_now`]: a forced exit (second signal) never cuts a
 //! line in half, in a file or on stdout. The formats are documented in `docs/output.md`.
-mod addrhash;
 mod grep;
 mod hosts;
 mod human;

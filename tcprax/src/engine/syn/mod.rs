@@ -27,7 +27,6 @@
 //! them over.
 pub mod capture;
 pub mod egress;
-mod keyhash;
 mod netlink;
 mod nexthop;
 pub mod pacer;

@@ -16,12 +16,12 @@
 //!
 //! Times are nanoseconds of CLOCK_MONOTONIC, the clock of the kernel timestamps on replies.
 use super::egress::{Egress, EgressTable, GroupId};
-use super::keyhash::KeyMap;
 use super::pacer::Pacer;
 use super::permutation::Permutation;
 use super::{SynError, SynScanOptions};
 use crate::engine::EngineStats;
 use crate::engine::rtt::{RttBounds, RttEstimator};
+use crate::keyhash::KeyMap;
 use crate::model::{PortState, Reason, ScanEvent};
 use crate::targets::TargetSet;
 use std::collections::VecDeque;
