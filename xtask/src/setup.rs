@@ -24,8 +24,9 @@ const POLICY_RC_SCRIPT: &[u8] =
     b"#!/bin/sh\n# cargo xtask setup: start no services while installing.\nexit 101\n";
 
 /// Debian packages the demo, `run` and `bench` need: namespaces, the demo's nftables rule,
-/// and the peers the benchmark compares against. A newcomer's `cargo xtask demo` installs
-/// only these (and LLVM), not the test suite's daemons and browser.
+/// and nmap, which `bench` compares with (`bench` installs [`BENCH_PACKAGES`] too). A
+/// newcomer's `cargo xtask demo` installs only these (and LLVM), not the test suite's daemons
+/// and browser.
 const DEMO_PACKAGES: &[&str] = &[
     "iproute2", "nftables", "tcpdump", "ethtool", "nmap", "procps",
 ];
@@ -267,7 +268,21 @@ fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
 
 /// The zoo of `cargo xtask bench-sv`: install what is missing of [`BENCH_SV_PACKAGES`].
 pub fn ensure_bench_sv_packages() -> anyhow::Result<()> {
-    let missing: Vec<&str> = BENCH_SV_PACKAGES
+    ensure_extra_packages(BENCH_SV_PACKAGES, "the -sV zoo")
+}
+
+/// The SYN scanners `cargo xtask bench` compares tcprax with, beyond nmap (in
+/// [`DEMO_PACKAGES`]).
+pub const BENCH_PACKAGES: &[&str] = &["masscan", "zmap"];
+
+/// The peers of `cargo xtask bench`: install what is missing of [`BENCH_PACKAGES`].
+pub fn ensure_bench_packages() -> anyhow::Result<()> {
+    ensure_extra_packages(BENCH_PACKAGES, "the -sS benchmark's peers")
+}
+
+/// Install what is missing of `packages`, which `who` needs (named in the messages).
+fn ensure_extra_packages(packages: &[&str], who: &str) -> anyhow::Result<()> {
+    let missing: Vec<&str> = packages
         .iter()
         .copied()
         .filter(|p| !dpkg_installed(p))
@@ -277,12 +292,12 @@ pub fn ensure_bench_sv_packages() -> anyhow::Result<()> {
     }
     if !running_as_root() {
         bail!(
-            "the -sV zoo needs these Debian packages and installing them needs root: {}",
+            "{who} needs these Debian packages and installing them needs root: {}",
             missing.join(" ")
         );
     }
     eprintln!(
-        "xtask: setup: installing the -sV zoo's packages: {}",
+        "xtask: setup: installing {who}'s packages: {}",
         missing.join(" ")
     );
     exec::run(apt_get().arg("update"))?;

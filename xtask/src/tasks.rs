@@ -175,9 +175,13 @@ pub fn execute(task: Task) -> anyhow::Result<ExitCode> {
         }
         Task::Lab { program, args } => {
             setup::ensure(Purpose::Build)?;
-            if program == LabProgram::BenchSv {
-                setup::ensure_test_packages()?;
-                setup::ensure_bench_sv_packages()?;
+            match program {
+                LabProgram::BenchSv => {
+                    setup::ensure_test_packages()?;
+                    setup::ensure_bench_sv_packages()?;
+                }
+                LabProgram::Bench => setup::ensure_bench_packages()?,
+                LabProgram::Demo => {}
             }
             exec::run(cargo().args(lab_build_args(program)))?;
             // The lab programs find tcprax through TCPRAX_BIN first: point it at the binary
