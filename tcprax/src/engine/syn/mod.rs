@@ -294,6 +294,15 @@ impl PreparedSyn {
                 }
             }
         };
+        // The sockets close while the collectors detach XDP: both wait for the kernel (an RCU
+        // grace period each), so side by side rather than one after the other.
+        let (result, closing) = match result {
+            Ok((r, sender)) => (
+                Ok(r),
+                Some(tokio::task::spawn_blocking(move || drop(sender))),
+            ),
+            Err(e) => (Err(e), None),
+        };
         drop(reply_tx);
         let _ = stop_collectors.send(true);
         let mut xdp: Option<XdpStats> = None;
@@ -301,6 +310,9 @@ impl PreparedSyn {
             if let Ok(Ok(Some(stats))) = ended {
                 xdp = Some(xdp.map_or(stats, |sum| sum + stats));
             }
+        }
+        if let Some(closing) = closing {
+            let _ = closing.await;
         }
         let stats = match result {
             Ok(r) => r?,
@@ -370,8 +382,12 @@ struct Shell {
 impl Shell {
     /// Run the scan to its end. If the sender breaks, the verdicts reached so far are still
     /// handed on before the error, so the report keeps them.
-    fn run(mut self) -> Result<EngineStats, SynError> {
-        match self.rounds() {
+    ///
+    /// The sender comes back open, for the caller to close beside other tear-down: closing
+    /// the AF_PACKET socket waits for an RCU grace period (the kernel's `packet_release`),
+    /// ~10 ms here, as detaching XDP does.
+    fn run(mut self) -> (Result<EngineStats, SynError>, Sender) {
+        let result = match self.rounds() {
             Ok(stats) => Ok(stats),
             Err(e) => {
                 self.machine.stop();
@@ -382,7 +398,8 @@ impl Shell {
                 }
                 Err(e)
             }
-        }
+        };
+        (result, self.sender)
     }
 
     /// One round per batch: replies and time in, packets and verdicts out, then sleep until
