@@ -408,10 +408,11 @@ impl Shell {
         // What this round handed the sender, by tag: a refused packet names its Transmit.
         let mut round: Vec<Transmit> = Vec::with_capacity(2 * sender::BATCH);
         loop {
+            let mut now = mono_ns();
             while let Ok(ev) = self.replies.try_recv() {
-                self.machine.handle_reply(&Reply::from(&ev));
+                self.machine.handle_reply_seen(&Reply::from(&ev), now);
             }
-            let now = mono_ns();
+            now = mono_ns();
             self.machine.handle_timeout(now);
             if self.control.is_stopped() {
                 self.machine.stop();
@@ -480,7 +481,7 @@ impl Shell {
     fn wait_reply(&mut self, wait: Duration) -> Result<(), SynError> {
         match self.replies.recv_timeout(wait) {
             Ok(ev) => {
-                self.machine.handle_reply(&Reply::from(&ev));
+                self.machine.handle_reply_seen(&Reply::from(&ev), mono_ns());
                 Ok(())
             }
             Err(std_mpsc::RecvTimeoutError::Timeout) => Ok(()),

@@ -48,10 +48,12 @@ const MIN_PACE_WAIT_NS: u64 = 1_000;
 const MIN_EXPIRY_WAIT_NS: u64 = 100_000;
 
 /// Floor of the wait before a probe is *retried*: the RTT estimate (srtt + 4·rttvar) decides,
-/// but never below this, so that a reply still on its way through the ring buffer and the
-/// collector on a busy machine does not look lost (at 10 ms, a loaded test machine retried
-/// probes whose answers were only late in reaching this thread).
-pub const RETRY_FLOOR: Duration = Duration::from_millis(50);
+/// but never below this, nor below twice the time replies are taking to reach the machine
+/// after the XDP program saw them ([`Scheduler::handle_reply_seen`]): a reply still on its
+/// way through the ring buffer and the collector on a busy machine must not look lost (with a
+/// fixed 10 ms, a loaded test machine retried probes whose answers were only late in reaching
+/// the scheduler thread).
+pub const RETRY_FLOOR: Duration = Duration::from_millis(10);
 
 /// Floor of the wait after a probe's *last* attempt before it is called filtered (nmap's
 /// `--min-rtt-timeout` default): a late answer to any attempt still counts until then.
@@ -146,6 +148,9 @@ pub struct Scheduler {
     stopped: bool,
     probes_sent: u64,
     duplicates: u64,
+    /// How long replies take from the XDP program to the machine, as a slowly decaying
+    /// maximum ([`Scheduler::handle_reply_seen`]); no wait is shorter than twice this.
+    reply_lag_ns: u64,
 }
 
 fn addr_bytes(a: IpAddr) -> [u8; 16] {
@@ -203,7 +208,18 @@ impl Scheduler {
             stopped: false,
             probes_sent: 0,
             duplicates: 0,
+            reply_lag_ns: 0,
         })
+    }
+
+    /// [`handle_reply`](Self::handle_reply) for a reply the shell took at `seen` (ns, the
+    /// clock of [`Reply::ktime_ns`]): how late it is, measured from the XDP program, keeps
+    /// every wait above what our own receive path takes.
+    pub fn handle_reply_seen(&mut self, reply: &Reply, seen: u64) {
+        let lag = seen.saturating_sub(reply.ktime_ns);
+        // Up at once, down by 1/64 per reply: one slow stretch lifts the floor for a while.
+        self.reply_lag_ns = lag.max(self.reply_lag_ns - self.reply_lag_ns / 64);
+        self.handle_reply(reply);
     }
 
     /// A validated reply from the capture. Replies after [`stop`](Self::stop) are ignored.
@@ -509,15 +525,18 @@ impl Scheduler {
     }
 
     /// How long an attempt to `addr` waits as known now: the retransmission timeout (its own
-    /// estimate once it has a sample, else the global one; at least [`RETRY_FLOOR`]), and for
-    /// a `last` attempt at least [`FINAL_FLOOR`]; never above `--timeout`.
+    /// estimate once it has a sample, else the global one; at least [`RETRY_FLOOR`] and twice
+    /// the replies' lag), and for a `last` attempt at least [`FINAL_FLOOR`]; never above
+    /// `--timeout`.
     fn wait_ns(&self, addr: &IpAddr, last: bool) -> u64 {
         let t = match self.rtt_per_target.get(addr) {
             Some(e) if e.samples() > 0 => e.timeout(),
             _ => self.rtt_global.timeout(),
         };
         let t = if last { t.max(FINAL_FLOOR) } else { t };
-        t.min(self.max_timeout).as_nanos() as u64
+        let t = t.as_nanos() as u64;
+        t.max(2 * self.reply_lag_ns)
+            .min(self.max_timeout.as_nanos() as u64)
     }
 
     /// A due retry, else the next fresh probe of this shard. Targets without a route get

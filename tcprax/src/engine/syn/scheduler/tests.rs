@@ -238,6 +238,36 @@ fn retries_follow_the_rtt_and_the_last_wait_keeps_the_floor() {
     assert!(m.is_done());
 }
 
+/// A reply that reached the machine late lifts every wait to twice that lag: on a busy
+/// machine, a reply still in our own receive path must not look lost.
+#[test]
+fn replies_seen_late_lift_the_retry_wait() {
+    let mut cfg = config("198.18.0.2-4", &[], &[80]);
+    cfg.opts.retries = 2;
+    let mut m = machine(cfg);
+    let sent = transmits(&mut m, T0);
+    assert_eq!(sent.len(), 3);
+    // Answered 1 ms after the probe, but seen 40 ms after that: srtt 1 ms (so the 10 ms
+    // floor) and a lag of 40 ms.
+    m.handle_reply_seen(&reply(&sent[0], ReplyKind::Rst, T0 + MS), T0 + 41 * MS);
+    events(&mut m);
+    // By the RTT alone the other two would have been retried at T0 + 10 ms.
+    m.handle_timeout(T0 + 79 * MS);
+    assert!(syns(&transmits(&mut m, T0 + 79 * MS)).is_empty());
+    m.handle_timeout(T0 + 80 * MS);
+    assert_eq!(syns(&transmits(&mut m, T0 + 80 * MS)).len(), 2);
+}
+
+/// Without lag, a retry waits for the RTT estimate down to the 10 ms floor.
+#[test]
+fn retries_come_at_the_floor_on_a_fast_link() {
+    let mut m = machine(config("198.18.0.2-4", &[], &[80]));
+    let sent = transmits(&mut m, T0);
+    m.handle_reply_seen(&reply(&sent[0], ReplyKind::Rst, T0 + MS), T0 + MS);
+    events(&mut m);
+    assert_eq!(m.poll_timeout(T0 + MS), Some(T0 + 10 * MS));
+}
+
 /// A last attempt's longer wait never holds up a retry queued behind it: the retry of a
 /// probe sent after a last attempt is due first (60 ms against 100), and comes on time.
 #[test]
