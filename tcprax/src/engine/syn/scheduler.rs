@@ -15,6 +15,7 @@
 //! shape of quinn-proto's `Connection`).
 //!
 //! Times are nanoseconds of CLOCK_MONOTONIC, the clock of the kernel timestamps on replies.
+use super::aimd::Signals;
 use super::egress::{Egress, EgressTable, GroupId};
 use super::keyhash::KeyMap;
 use super::pacer::Pacer;
@@ -133,6 +134,9 @@ pub struct Scheduler {
     stopped: bool,
     probes_sent: u64,
     duplicates: u64,
+    /// First attempts sent, and answered: what the rate controller ([`super::aimd`]) reads.
+    first_sent: u64,
+    first_answered: u64,
 }
 
 fn addr_bytes(a: IpAddr) -> [u8; 16] {
@@ -189,6 +193,8 @@ impl Scheduler {
             stopped: false,
             probes_sent: 0,
             duplicates: 0,
+            first_sent: 0,
+            first_answered: 0,
         })
     }
 
@@ -208,6 +214,7 @@ impl Scheduler {
         // Only first-attempt answers are unambiguous samples (Karn's algorithm).
         if f.attempt == 0 {
             self.sample(reply.addr, rtt);
+            self.first_answered += 1;
         }
         let (state, reason) = match reply.kind {
             ReplyKind::SynAck => (PortState::Open, Reason::SynAck),
@@ -270,6 +277,9 @@ impl Scheduler {
         }
         self.in_flight.remove(&key);
         self.probes_sent = self.probes_sent.saturating_sub(1);
+        if attempt == 0 {
+            self.first_sent = self.first_sent.saturating_sub(1);
+        }
         self.events.push_back(ScanEvent {
             addr: dst,
             port: dst_port,
@@ -451,6 +461,25 @@ impl Scheduler {
         }
     }
 
+    /// Pace SYNs at `rate` per second from `now` on (the rate controller's decision).
+    pub fn set_rate(&mut self, now: u64, rate: u64) {
+        self.pacer.set_rate(now, rate);
+    }
+
+    /// What the rate controller reads from the scan: SYNs and first attempts sent, answers
+    /// to first attempts, the verdict backlog and the smoothed RTT. The XDP and send-queue
+    /// counts are the shell's to fill in.
+    pub fn signals(&self) -> Signals {
+        Signals {
+            syns_sent: self.probes_sent,
+            first_sent: self.first_sent,
+            first_answered: self.first_answered,
+            backlogged: self.is_backlogged(),
+            srtt_ns: self.rtt_global.srtt().map(|d| d.as_nanos() as u64),
+            ..Signals::default()
+        }
+    }
+
     fn has_more(&self) -> bool {
         !self.retry_queue.is_empty() || self.fresh_left()
     }
@@ -543,6 +572,7 @@ impl Scheduler {
         let src_port = self.source_port(&ab, port, attempt);
         let seq = cookie(self.key.0, self.key.1, &ab, port, src_port);
         self.probes_sent += 1;
+        self.first_sent += u64::from(attempt == 0);
         self.in_flight.insert(
             key,
             InFlight {
