@@ -212,7 +212,7 @@ struct RawArgs {
         allow_negative_numbers = true,
         value_name = "PPS",
         help_heading = "Timing",
-        help = "-sS: a fixed rate, packets per second [default: found by the scan, see --max-rate]"
+        help = "-sS: a fixed rate, packets/s [default: found by the scan]"
     )]
     rate: Option<String>,
     #[arg(
@@ -221,7 +221,7 @@ struct RawArgs {
         value_name = "PPS",
         help_heading = "Timing",
         conflicts_with = "rate",
-        help = "-sS without --rate: the highest rate the scan may find [default: none]",
+        help = "-sS: the highest rate the scan may find [default: no cap]",
         long_help = "-sS without --rate: the highest rate the scan may find, packets per second. \
                      Without --rate the scan starts at 10,000 probes/s, doubles while nothing is \
                      lost and backs off when fewer answers come back than before (or the XDP ring \

@@ -4,15 +4,19 @@
 //! Loss of a SYN is silent: the sender sees no error when a veth without a queue, a switch or
 //! a rate limiter drops it. What the scan can see is its answers. The permutation visits
 //! targets × ports in a random order, so the share of first attempts answered in any stretch of
-//! the scan is an estimate of the same number, the share for the whole scan: when a window
-//! gets markedly fewer answers than the windows before it, after allowing for the answers still
-//! on the way (one RTT) and for chance (binomial spread), probes were lost. Retries do not count
-//! (most of them go to silent ports and would read as loss); a scan whose targets mostly stay
-//! silent just has fewer answers per window, and a window waits for enough of them.
+//! the scan is an estimate of the same number, the share for the whole scan: when the probes
+//! sent in one window get markedly fewer answers than the windows before (beyond chance: a
+//! binomial spread), probes were lost. Answers are counted against the window their probe was
+//! *sent* in (the scheduler knows each probe's send time), and a window is judged only once its
+//! answers had time to arrive (twice the oldest answer age seen lately: RTT plus the time the
+//! reply spent in the ring buffer and the collector), so neither the RTT nor a busy receive
+//! path reads as loss. Retries do not count (most of them go to silent ports and would read as
+//! loss); a scan whose targets mostly stay silent just has fewer answers per window, and a
+//! window grows until it has enough of them.
 //!
 //! Signals, per window of about eight RTTs (10 to 500 ms, longer while answers are few):
-//! - answers to first attempts against first attempts sent one RTT earlier: loss when
-//!   significantly lower than the clean windows' share;
+//! - answers to the window's first attempts against the clean windows' share: loss when
+//!   significantly lower, in one window or summed over a run of short ones;
 //! - ring-buffer overflows of the XDP program (answers dropped on our side): loss;
 //! - sends that waited for a full queue, and a full verdict backlog: the path or the
 //!   pipeline is at its limit without loss: no increase;
@@ -22,8 +26,13 @@
 //! The rate starts at [`INITIAL_RATE`] and doubles every clean window (slow start) until the
 //! first loss; after it, a loss cuts the rate to at most 0.7× (less when most probes were
 //! lost: to 0.9× what got through), and clean windows add a step of 1/16 of the rate at the
-//! last cut. It never drops below the floor, and never rises above a ceiling when given.
-//! After a cut, the answers to probes sent before it are not judged again.
+//! last cut, growing by a quarter each time. It never drops below the floor, and never rises
+//! above a ceiling when given. After a cut, only probes sent after it are judged.
+//!
+//! A path that loses from the very first probes at [`INITIAL_RATE`] looks like targets that
+//! answer less: the share is learned from what comes back. Doubling then makes the loss
+//! grow, which is caught; a path slower than the start rate is better scanned with
+//! `--max-rate` or `--rate`.
 use std::collections::VecDeque;
 
 /// Where the rate starts: a LAN or a veth takes it without loss; doubling every window of
@@ -38,8 +47,7 @@ pub const FLOOR: u64 = 1_000;
 const MIN_WINDOW_NS: u64 = 10_000_000;
 const MAX_WINDOW_NS: u64 = 500_000_000;
 
-/// A window is eight smoothed RTTs: answers that come a little earlier or later than the
-/// smoothed RTT then move only a small part of a window's count across its edge.
+/// A window is eight smoothed RTTs.
 const WINDOW_RTTS: u64 = 8;
 
 /// Answers (expected or seen) a window needs before it is judged; fewer, and it grows, up to
@@ -47,9 +55,8 @@ const WINDOW_RTTS: u64 = 8;
 const MIN_EVIDENCE: f64 = 30.0;
 const MAX_STRETCH: u64 = 16;
 
-/// A window reads as loss when its answers fall short of the expected by more than this
-/// share plus four binomial standard deviations: RTT jitter moves a few answers across the
-/// edges of a window, chance moves the rest.
+/// A window (or a run of them) reads as loss when its answers fall short of the expected by
+/// more than this share plus four standard deviations.
 const SLACK: f64 = 0.03;
 const Z: f64 = 4.0;
 
@@ -65,9 +72,12 @@ const STEP_GROWTH: f64 = 1.25;
 /// The baseline share needs this many first attempts of clean windows before it judges.
 const MIN_BASELINE_SENT: f64 = 200.0;
 
-/// Spacing of the send history kept for the RTT lag (at most [`HISTORY`] points).
-const HISTORY_STEP_NS: u64 = 1_000_000;
-const HISTORY: usize = 4096;
+/// Sends and answers are kept per millisecond of send time, for at most [`BUCKETS`] of them.
+const BUCKET_NS: u64 = 1_000_000;
+const BUCKETS: usize = 8192;
+
+/// How long a window waits for its answers, before any came in.
+const FIRST_SETTLE_NS: u64 = 10_000_000;
 
 /// The limits of the controller: where it starts, its floor and an optional ceiling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,15 +109,14 @@ impl AimdConfig {
     }
 }
 
-/// What the scan has done so far: running totals, read by the shell every round.
+/// What the scan has done so far: running totals, read by the shell every round (answers
+/// come one by one through [`Aimd::answered`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Signals {
     /// SYNs sent, retries included.
     pub syns_sent: u64,
     /// First attempts sent.
     pub first_sent: u64,
-    /// Replies to first attempts (SYN-ACK, RST or ICMP unreachable).
-    pub first_answered: u64,
     /// Replies the XDP program could not hand over (ring buffer full).
     pub ringbuf_full: u64,
     /// Times a send waited for a full socket or device queue.
@@ -125,17 +134,17 @@ pub enum Verdict {
     Doubled,
     /// Clean, one additive step.
     Increased,
-    /// Clean, but at a limit (queue, backlog, sender, ceiling) or just after a cut.
+    /// Clean, but at a limit (queue, backlog, sender, ceiling).
     Held,
     /// A loss signal: cut.
     Decreased,
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Point {
-    at: u64,
-    first: u64,
-    syns: u64,
+/// First attempts sent in one millisecond, and how many of them were answered so far.
+#[derive(Clone, Copy, Debug, Default)]
+struct Bucket {
+    sent: u64,
+    answered: u64,
 }
 
 /// The controller. See the module comment.
@@ -146,19 +155,22 @@ pub struct Aimd {
     slow_start: bool,
     /// Added per clean window after the first cut.
     step: f64,
-    /// Start of the current window and the totals then; None before the first update.
-    window: Option<(u64, Signals)>,
+    /// Per millisecond of send time, from `first_bucket` on: the current window's sends
+    /// and those after it.
+    buckets: VecDeque<Bucket>,
+    first_bucket: u64,
+    /// The totals at the last update (None before the first) and at the last judgement.
+    last: Option<Signals>,
+    judged: Option<(u64, Signals)>,
     backlogged: bool,
-    /// (time, first attempts sent, SYNs sent), to look up what was sent one RTT ago.
-    history: VecDeque<Point>,
-    /// Answers and first attempts (lag-corrected) of the clean windows: the scan's share.
+    /// Oldest answer seen since the last judgement, and the estimate a window waits for.
+    age_now: u64,
+    age: Option<u64>,
+    /// Answers and first attempts of the clean windows: the scan's share.
     base_answered: f64,
     base_sent: f64,
     /// Answers and first attempts of the run of windows short of the baseline so far.
     suspect: Option<(f64, f64)>,
-    /// Windows before this time are not judged: they count answers to probes sent before
-    /// the last cut.
-    hold_until: u64,
     cuts: u64,
 }
 
@@ -173,13 +185,16 @@ impl Aimd {
             rate: initial as f64,
             slow_start: true,
             step: 0.0,
-            window: None,
+            buckets: VecDeque::new(),
+            first_bucket: 0,
+            last: None,
+            judged: None,
             backlogged: false,
-            history: VecDeque::new(),
+            age_now: 0,
+            age: None,
             base_answered: 0.0,
             base_sent: 0.0,
             suspect: None,
-            hold_until: 0,
             cuts: 0,
         }
     }
@@ -194,60 +209,94 @@ impl Aimd {
         self.cuts
     }
 
+    /// A first attempt sent at `sent_ns` was answered; the shell learnt of it at `now`.
+    pub fn answered(&mut self, sent_ns: u64, now: u64) {
+        self.age_now = self.age_now.max(now.saturating_sub(sent_ns));
+        if let Some(b) = self.bucket(sent_ns) {
+            b.answered += 1;
+        }
+    }
+
+    /// The bucket of send time `t`, None when it is before the current window (already
+    /// judged, or sent before a cut) or too far ahead.
+    fn bucket(&mut self, t: u64) -> Option<&mut Bucket> {
+        let i = (t / BUCKET_NS).checked_sub(self.first_bucket)? as usize;
+        if i >= BUCKETS {
+            return None;
+        }
+        if i >= self.buckets.len() {
+            self.buckets.resize(i + 1, Bucket::default());
+        }
+        self.buckets.get_mut(i)
+    }
+
     /// Take the totals at `now` (ns, monotonic). Returns the new rate when a window ended
     /// and the rate changed.
     pub fn update(&mut self, now: u64, s: &Signals) -> Option<u64> {
-        self.update_verdict(now, s)
-            .filter(|v| *v != Verdict::Held)
-            .map(|_| self.rate())
+        let before = self.rate();
+        self.update_verdict(now, s)?;
+        (self.rate() != before).then(|| self.rate())
     }
 
     /// [`update`](Self::update), telling what a window's end decided (None: the window goes
     /// on).
     pub fn update_verdict(&mut self, now: u64, s: &Signals) -> Option<Verdict> {
-        self.record(now, s);
-        self.backlogged |= s.backlogged;
-        let Some((start, at_start)) = self.window else {
-            self.window = Some((now, *s));
+        let Some(last) = self.last.replace(*s) else {
+            // The first update opens the first window.
+            self.first_bucket = now / BUCKET_NS;
+            self.judged = Some((now, *s));
             return None;
         };
+        // What went out since the last update went out now (the shell sends, then updates).
+        let fresh = s.first_sent.saturating_sub(last.first_sent);
+        if fresh > 0 {
+            match self.bucket(now) {
+                Some(b) => b.sent += fresh,
+                None => self.restart(now),
+            }
+        }
+        self.backlogged |= s.backlogged;
+        let (judged_at, at_judged) = self.judged?;
         let lag = s.srtt_ns.unwrap_or(0);
         let base = (WINDOW_RTTS * lag).clamp(MIN_WINDOW_NS, MAX_WINDOW_NS);
-        let elapsed = now.saturating_sub(start);
-        if elapsed < base {
+        // The window's sends end where answers to them have had time to come in.
+        let settle = self.age.map_or(FIRST_SETTLE_NS, |a| 2 * a + BUCKET_NS);
+        let ringbuf = s.ringbuf_full > at_judged.ringbuf_full;
+        let start = self.first_bucket * BUCKET_NS;
+        let end = now.saturating_sub(settle) / BUCKET_NS * BUCKET_NS;
+        let span = end.saturating_sub(start);
+        if !ringbuf && span < base {
             return None;
         }
-        if now < self.hold_until {
-            // Answers to probes sent before the cut are still coming: start afresh after.
-            self.restart(now, s);
-            return Some(Verdict::Held);
-        }
-        let answered = (s.first_answered - at_start.first_answered) as f64;
-        // First attempts whose answers were due in this window: those sent one RTT earlier.
-        let (first0, syns0) = self.sent_at(start.saturating_sub(lag));
-        let (first1, syns1) = self.sent_at(now.saturating_sub(lag));
-        let sent = first1.saturating_sub(first0) as f64;
+        let n = ((span / BUCKET_NS) as usize).min(self.buckets.len());
+        let (sent, answered) = self.buckets.iter().take(n).fold((0.0, 0.0), |(s, a), b| {
+            (s + b.sent as f64, a + b.answered as f64)
+        });
         let share = self.share();
         let evidence = share.map_or(answered, |p| (p * sent).max(answered));
-        let ringbuf = s.ringbuf_full > at_start.ringbuf_full;
-        if !ringbuf && evidence < MIN_EVIDENCE && elapsed < base * MAX_STRETCH {
+        if !ringbuf && evidence < MIN_EVIDENCE && span < base * MAX_STRETCH {
             return None;
         }
-        let secs = elapsed as f64 / 1e9;
-        // The rate those probes went out at, retries included.
-        let sent_rate = syns1.saturating_sub(syns0) as f64 / secs;
-        let delivered = self.judge(share, sent, answered);
-        let verdict = if ringbuf || delivered.is_some() {
-            self.cut(now, lag, sent_rate, delivered.unwrap_or(1.0));
+        let secs = now.saturating_sub(judged_at).max(1) as f64 / 1e9;
+        let achieved = s.syns_sent.saturating_sub(at_judged.syns_sent) as f64 / secs;
+        let delivered = if ringbuf {
+            Some(1.0)
+        } else {
+            self.judge(share, sent, answered)
+        };
+        let verdict = if let Some(delivered) = delivered {
+            self.cut(achieved, delivered);
+            self.restart(now);
             Verdict::Decreased
         } else {
             if self.suspect.is_none() {
                 self.base_answered += answered;
                 self.base_sent += sent;
             }
-            let achieved = (s.syns_sent - at_start.syns_sent) as f64 / secs;
+            self.buckets.drain(..n);
+            self.first_bucket += n as u64;
             let limited = self.backlogged
-                || s.queue_waits > at_start.queue_waits
+                || s.queue_waits > at_judged.queue_waits
                 || achieved < self.rate / 2.0
                 || self.cfg.ceiling.is_some_and(|c| self.rate >= c as f64);
             if limited {
@@ -264,8 +313,20 @@ impl Aimd {
         if let Some(c) = self.cfg.ceiling {
             self.rate = self.rate.min(c as f64);
         }
-        self.restart(now, s);
+        self.judged = Some((now, *s));
+        self.backlogged = s.backlogged;
+        if self.age_now > 0 {
+            self.age = Some(self.age_now);
+        }
+        self.age_now = 0;
         Some(verdict)
+    }
+
+    /// Forget every send before `now`: after a cut, or when sends outran the buckets.
+    fn restart(&mut self, now: u64) {
+        self.buckets.clear();
+        self.first_bucket = now / BUCKET_NS + 1;
+        self.suspect = None;
     }
 
     /// The share of first attempts answered in the clean windows, once there are enough.
@@ -306,11 +367,11 @@ impl Aimd {
         }
     }
 
-    /// A loss signal in a window whose probes went out at `sent_rate`, of which `delivered`
-    /// (a share) got an answer.
-    fn cut(&mut self, now: u64, lag: u64, sent_rate: f64, delivered: f64) {
-        let from = if sent_rate > 0.0 {
-            sent_rate.min(self.rate)
+    /// A loss signal, in windows sent at about `achieved`, of which `delivered` (a share) got
+    /// an answer.
+    fn cut(&mut self, achieved: f64, delivered: f64) {
+        let from = if achieved > 0.0 {
+            achieved.min(self.rate)
         } else {
             self.rate
         };
@@ -318,50 +379,6 @@ impl Aimd {
         self.step = (self.rate / 16.0).max(self.cfg.floor as f64 / 16.0);
         self.slow_start = false;
         self.cuts += 1;
-        // Probes sent until now answer until one RTT from now; give them two, and a window.
-        let base = (WINDOW_RTTS * lag).clamp(MIN_WINDOW_NS, MAX_WINDOW_NS);
-        self.hold_until = now + 2 * lag + base / 2;
-    }
-
-    fn restart(&mut self, now: u64, s: &Signals) {
-        self.window = Some((now, *s));
-        self.backlogged = s.backlogged;
-    }
-
-    /// Keep a point every millisecond or so (the newest is always `now`).
-    fn record(&mut self, now: u64, s: &Signals) {
-        let point = Point {
-            at: now,
-            first: s.first_sent,
-            syns: s.syns_sent,
-        };
-        let len = self.history.len();
-        if len >= 2 && now.saturating_sub(self.history[len - 2].at) < HISTORY_STEP_NS {
-            self.history[len - 1] = point;
-        } else {
-            self.history.push_back(point);
-        }
-        if self.history.len() > HISTORY {
-            self.history.pop_front();
-        }
-    }
-
-    /// (first attempts, SYNs) sent by time `at`, interpolated between the points around it
-    /// (the oldest point before the history starts).
-    fn sent_at(&self, at: u64) -> (u64, u64) {
-        let i = self.history.partition_point(|p| p.at <= at);
-        let Some(after) = self.history.get(i) else {
-            return self.history.back().map_or((0, 0), |p| (p.first, p.syns));
-        };
-        let Some(before) = i.checked_sub(1).map(|j| self.history[j]) else {
-            return (after.first, after.syns);
-        };
-        let f = (at - before.at) as f64 / (after.at - before.at).max(1) as f64;
-        let lerp = |a: u64, b: u64| a + ((b - a) as f64 * f) as u64;
-        (
-            lerp(before.first, after.first),
-            lerp(before.syns, after.syns),
-        )
     }
 }
 

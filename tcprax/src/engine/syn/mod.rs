@@ -440,7 +440,13 @@ impl Shell {
 
     /// Give the rate controller the totals so far, and pace at the rate it decides.
     fn tune(&mut self, now: u64) {
-        let Some(aimd) = &mut self.aimd else { return };
+        let Some(aimd) = &mut self.aimd else {
+            self.machine.take_answered();
+            return;
+        };
+        for sent in self.machine.take_answered() {
+            aimd.answered(sent, now);
+        }
         let signals = Signals {
             ringbuf_full: self.overflows.load(Ordering::Relaxed),
             queue_waits: self.sender.waits(),

@@ -134,9 +134,10 @@ pub struct Scheduler {
     stopped: bool,
     probes_sent: u64,
     duplicates: u64,
-    /// First attempts sent, and answered: what the rate controller ([`super::aimd`]) reads.
+    /// First attempts sent, and the send times of those answered since the shell last took
+    /// them: what the rate controller ([`super::aimd`]) reads.
     first_sent: u64,
-    first_answered: u64,
+    first_answered: Vec<u64>,
 }
 
 fn addr_bytes(a: IpAddr) -> [u8; 16] {
@@ -194,7 +195,7 @@ impl Scheduler {
             probes_sent: 0,
             duplicates: 0,
             first_sent: 0,
-            first_answered: 0,
+            first_answered: Vec::new(),
         })
     }
 
@@ -214,7 +215,7 @@ impl Scheduler {
         // Only first-attempt answers are unambiguous samples (Karn's algorithm).
         if f.attempt == 0 {
             self.sample(reply.addr, rtt);
-            self.first_answered += 1;
+            self.first_answered.push(f.sent_ns);
         }
         let (state, reason) = match reply.kind {
             ReplyKind::SynAck => (PortState::Open, Reason::SynAck),
@@ -466,18 +467,22 @@ impl Scheduler {
         self.pacer.set_rate(now, rate);
     }
 
-    /// What the rate controller reads from the scan: SYNs and first attempts sent, answers
-    /// to first attempts, the verdict backlog and the smoothed RTT. The XDP and send-queue
-    /// counts are the shell's to fill in.
+    /// What the rate controller reads from the scan: SYNs and first attempts sent, the
+    /// verdict backlog and the smoothed RTT. The XDP and send-queue counts are the shell's to
+    /// fill in.
     pub fn signals(&self) -> Signals {
         Signals {
             syns_sent: self.probes_sent,
             first_sent: self.first_sent,
-            first_answered: self.first_answered,
             backlogged: self.is_backlogged(),
             srtt_ns: self.rtt_global.srtt().map(|d| d.as_nanos() as u64),
             ..Signals::default()
         }
+    }
+
+    /// The send times of the first attempts answered since the last call.
+    pub fn take_answered(&mut self) -> std::vec::Drain<'_, u64> {
+        self.first_answered.drain(..)
     }
 
     fn has_more(&self) -> bool {

@@ -14,6 +14,8 @@ struct Path {
     /// Share of the probes that reach their target and get an answer.
     share: f64,
     rtt_ms: u64,
+    /// Replies wait up to this long (varying) in the ring buffer and the collector.
+    delay_ms: u64,
     /// Extra signals injected at given milliseconds.
     ringbuf_full_at: Vec<u64>,
     queue_waits: bool,
@@ -27,6 +29,7 @@ impl Path {
             sender,
             share,
             rtt_ms,
+            delay_ms: 0,
             ringbuf_full_at: Vec::new(),
             queue_waits: false,
             backlogged: false,
@@ -89,17 +92,30 @@ fn simulate(cfg: AimdConfig, path: &mut dyn FnMut(u64) -> Path, ms: u64) -> Run 
     let mut aimd = Aimd::new(cfg);
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut s = Signals::default();
-    let mut arriving = VecDeque::<u64>::new();
+    // (sent at, answers) in send order.
+    let mut arriving = VecDeque::<(u64, u64)>::new();
     let mut carry = 0.0f64;
     let mut room = 0.0f64;
     let (mut sent, mut lost) = (0u64, 0u64);
     let mut rates = Vec::new();
     for t in 0..ms {
         let p = path(t);
-        // Answers that left one RTT ago.
-        let due = p.rtt_ms as usize;
-        while arriving.len() > due {
-            s.first_answered += arriving.pop_front().unwrap();
+        // Answers to what left one RTT ago, and a delay of up to `p.delay_ms` before the
+        // shell reads them.
+        let late = p.rtt_ms
+            + if p.delay_ms > 0 {
+                t % (p.delay_ms + 1)
+            } else {
+                0
+            };
+        while let Some(&(sent, n)) = arriving.front() {
+            if sent + late > t {
+                break;
+            }
+            arriving.pop_front();
+            for _ in 0..n {
+                aimd.answered(sent * MS, t * MS);
+            }
         }
         carry += (aimd.rate() as f64).min(p.sender) / 1000.0;
         let n = carry.floor();
@@ -116,7 +132,7 @@ fn simulate(cfg: AimdConfig, path: &mut dyn FnMut(u64) -> Path, ms: u64) -> Run 
                 answers += 1;
             }
         }
-        arriving.push_back(answers);
+        arriving.push_back((t, answers));
         s.first_sent += n as u64;
         s.syns_sent += n as u64;
         s.ringbuf_full += u64::from(p.ringbuf_full_at.contains(&t));
@@ -281,4 +297,14 @@ fn the_ceiling_is_never_exceeded() {
     assert_eq!(run.rate_at(999), 50_000);
     let low = AimdConfig::with_ceiling(100);
     assert_eq!(Aimd::new(low).rate(), 100);
+}
+
+#[test]
+fn a_slow_receive_path_is_not_loss() {
+    // The shell reads replies up to 8 ms after they came (a loaded machine), varying.
+    let mut p = Path::new(f64::INFINITY, 300_000.0, 0.98, 1);
+    p.delay_ms = 8;
+    let run = simulate(AimdConfig::default(), &mut fixed(p), 2000);
+    assert_eq!(run.cuts, 0);
+    assert!(run.rate_at(1999) >= 300_000, "{}", run.rate_at(1999));
 }
