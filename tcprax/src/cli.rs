@@ -223,7 +223,7 @@ struct RawArgs {
         conflicts_with = "rate",
         help = "-sS: the highest rate the scan may find [default: no cap]",
         long_help = "-sS without --rate: the highest rate the scan may find, packets per second. \
-                     Without --rate the scan starts at 10,000 probes/s, doubles while nothing is \
+                     Without --rate the scan starts at 2,000 probes/s, doubles while nothing is \
                      lost and backs off when fewer answers come back than before (or the XDP ring \
                      buffer overflows), so it runs as fast as the path delivers; --max-rate caps \
                      it [default: no cap]"
