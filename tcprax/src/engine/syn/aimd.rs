@@ -9,8 +9,9 @@
 //! binomial spread), probes were lost. Answers are counted against the window their probe was
 //! *sent* in (the scheduler knows each probe's send time), and a window is judged only once its
 //! answers had time to arrive (twice the oldest answer age seen lately: RTT plus the time the
-//! reply spent in the ring buffer and the collector), so neither the RTT nor a busy receive
-//! path reads as loss. Retries do not count (most of them go to silent ports and would read as
+//! reply spent in the ring buffer and the collector) and an answer to a later probe came in
+//! (a stalled collector delivers late, not never), so neither the RTT nor a busy receive path
+//! reads as loss. Retries do not count (most of them go to silent ports and would read as
 //! loss); a scan whose targets mostly stay silent just has fewer answers per window, and a
 //! window grows until it has enough of them.
 //!
@@ -167,6 +168,9 @@ pub struct Aimd {
     /// Oldest answer seen since the last judgement, and the estimate a window waits for.
     age_now: u64,
     age: Option<u64>,
+    /// Send time of the latest probe answered: the receive path has delivered up to about
+    /// there.
+    newest: u64,
     /// Answers and first attempts of the clean windows: the scan's share.
     base_answered: f64,
     base_sent: f64,
@@ -193,6 +197,7 @@ impl Aimd {
             backlogged: false,
             age_now: 0,
             age: None,
+            newest: 0,
             base_answered: 0.0,
             base_sent: 0.0,
             suspect: None,
@@ -213,6 +218,7 @@ impl Aimd {
     /// A first attempt sent at `sent_ns` was answered; the shell learnt of it at `now`.
     pub fn answered(&mut self, sent_ns: u64, now: u64) {
         self.age_now = self.age_now.max(now.saturating_sub(sent_ns));
+        self.newest = self.newest.max(sent_ns);
         if let Some(b) = self.bucket(sent_ns) {
             b.answered += 1;
         }
@@ -264,7 +270,15 @@ impl Aimd {
         let settle = self.age.map_or(FIRST_SETTLE_NS, |a| 2 * a + BUCKET_NS);
         let ringbuf = s.ringbuf_full > at_judged.ringbuf_full;
         let start = self.first_bucket * BUCKET_NS;
-        let end = now.saturating_sub(settle) / BUCKET_NS * BUCKET_NS;
+        // And, when answers are expected, where the receive path has caught up: after a
+        // stall of the collector (a busy machine), answers to the window may still sit in the
+        // ring buffer; a later probe's answer shows they have come through.
+        let share = self.share();
+        let caught_up = match share {
+            Some(p) if p > 0.0 => self.newest,
+            _ => u64::MAX,
+        };
+        let end = now.saturating_sub(settle).min(caught_up) / BUCKET_NS * BUCKET_NS;
         let span = end.saturating_sub(start);
         if !ringbuf && span < base {
             return None;
@@ -273,7 +287,6 @@ impl Aimd {
         let (sent, answered) = self.buckets.iter().take(n).fold((0.0, 0.0), |(s, a), b| {
             (s + b.sent as f64, a + b.answered as f64)
         });
-        let share = self.share();
         let evidence = share.map_or(answered, |p| (p * sent).max(answered));
         if !ringbuf && evidence < MIN_EVIDENCE && span < base * MAX_STRETCH {
             return None;

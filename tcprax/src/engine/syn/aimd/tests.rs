@@ -16,6 +16,8 @@ struct Path {
     rtt_ms: u64,
     /// Replies wait up to this long (varying) in the ring buffer and the collector.
     delay_ms: u64,
+    /// The collector is stalled: answers wait, the shell sends and updates on.
+    stalled: bool,
     /// Extra signals injected at given milliseconds.
     ringbuf_full_at: Vec<u64>,
     queue_waits: bool,
@@ -30,6 +32,7 @@ impl Path {
             share,
             rtt_ms,
             delay_ms: 0,
+            stalled: false,
             ringbuf_full_at: Vec::new(),
             queue_waits: false,
             backlogged: false,
@@ -108,7 +111,7 @@ fn simulate(cfg: AimdConfig, path: &mut dyn FnMut(u64) -> Path, ms: u64) -> Run 
             } else {
                 0
             };
-        while let Some(&(sent, n)) = arriving.front() {
+        while let Some(&(sent, n)) = arriving.front().filter(|_| !p.stalled) {
             if sent + late > t {
                 break;
             }
@@ -307,4 +310,17 @@ fn a_slow_receive_path_is_not_loss() {
     let run = simulate(AimdConfig::default(), &mut fixed(p), 2000);
     assert_eq!(run.cuts, 0);
     assert!(run.rate_at(1999) >= 300_000, "{}", run.rate_at(1999));
+}
+
+#[test]
+fn a_stalled_collector_is_not_loss() {
+    // Twice, the collector does not run for 250 ms (a busy machine) while the shell sends.
+    let mut path = |t: u64| {
+        let mut p = Path::new(f64::INFINITY, 200_000.0, 0.98, 1);
+        p.stalled = (1000..1250).contains(&t) || (2000..2250).contains(&t);
+        p
+    };
+    let run = simulate(AimdConfig::default(), &mut path, 3000);
+    assert_eq!(run.cuts, 0);
+    assert!(run.rate_at(2999) >= 200_000, "{}", run.rate_at(2999));
 }
