@@ -15,7 +15,6 @@
 //! shape of quinn-proto's `Connection`).
 //!
 //! Times are nanoseconds of CLOCK_MONOTONIC, the clock of the kernel timestamps on replies.
-use super::aimd::Signals;
 use super::egress::{Egress, EgressTable, GroupId};
 use super::keyhash::KeyMap;
 use super::pacer::Pacer;
@@ -462,29 +461,6 @@ impl Scheduler {
         }
     }
 
-    /// Pace SYNs at `rate` per second from `now` on (the rate controller's decision).
-    pub fn set_rate(&mut self, now: u64, rate: u64) {
-        self.pacer.set_rate(now, rate);
-    }
-
-    /// What the rate controller reads from the scan: SYNs and first attempts sent, the
-    /// verdict backlog and the smoothed RTT. The XDP and send-queue counts are the shell's to
-    /// fill in.
-    pub fn signals(&self) -> Signals {
-        Signals {
-            syns_sent: self.probes_sent,
-            first_sent: self.first_sent,
-            backlogged: self.is_backlogged(),
-            srtt_ns: self.rtt_global.srtt().map(|d| d.as_nanos() as u64),
-            ..Signals::default()
-        }
-    }
-
-    /// The send times of the first attempts answered since the last call.
-    pub fn take_answered(&mut self) -> std::vec::Drain<'_, u64> {
-        self.first_answered.drain(..)
-    }
-
     fn has_more(&self) -> bool {
         !self.retry_queue.is_empty() || self.fresh_left()
     }
@@ -598,6 +574,7 @@ impl Scheduler {
     }
 }
 
+mod rate;
 mod resume;
 mod values;
 pub use resume::{ResumePoint, ResumePointError};
