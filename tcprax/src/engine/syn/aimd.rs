@@ -288,7 +288,10 @@ impl Aimd {
             (s + b.sent as f64, a + b.answered as f64)
         });
         let evidence = share.map_or(answered, |p| (p * sent).max(answered));
-        if !ringbuf && evidence < MIN_EVIDENCE && span < base * MAX_STRETCH {
+        // Nothing has answered at all (a sink, a dark range): waiting for answers would only
+        // slow the ramp, and there is no loss to see.
+        let silent = answered == 0.0 && share.map_or(sent >= MIN_BASELINE_SENT, |p| p == 0.0);
+        if !ringbuf && !silent && evidence < MIN_EVIDENCE && span < base * MAX_STRETCH {
             return None;
         }
         let secs = now.saturating_sub(judged_at).max(1) as f64 / 1e9;
