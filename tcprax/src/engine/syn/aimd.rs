@@ -47,6 +47,9 @@ pub const FLOOR: u64 = 1_000;
 /// Shortest and longest window: long enough for a few batches and RTTs, short enough to
 /// react within a small part of a second.
 const MIN_WINDOW_NS: u64 = 10_000_000;
+/// In slow start, while nothing was lost yet: the ramp is a few windows, and short ones put
+/// a clean path at full speed sooner.
+const MIN_WINDOW_SLOW_START_NS: u64 = 5_000_000;
 const MAX_WINDOW_NS: u64 = 500_000_000;
 
 /// A window is eight smoothed RTTs.
@@ -73,6 +76,10 @@ const STEP_GROWTH: f64 = 1.25;
 
 /// The baseline share needs this many first attempts of clean windows before it judges.
 const MIN_BASELINE_SENT: f64 = 200.0;
+
+/// Before the share is known, a window this many probes long without a single answer (50 ms
+/// at the start rate: time for answers from afar) is a silent scan.
+const MIN_SILENT_SENT: f64 = 100.0;
 
 /// Sends and answers are kept per millisecond of send time, for at most [`BUCKETS`] of them.
 const BUCKET_NS: u64 = 1_000_000;
@@ -265,7 +272,12 @@ impl Aimd {
         self.backlogged |= s.backlogged;
         let (judged_at, at_judged) = self.judged?;
         let lag = s.srtt_ns.unwrap_or(0);
-        let base = (WINDOW_RTTS * lag).clamp(MIN_WINDOW_NS, MAX_WINDOW_NS);
+        let min = if self.slow_start {
+            MIN_WINDOW_SLOW_START_NS
+        } else {
+            MIN_WINDOW_NS
+        };
+        let base = (WINDOW_RTTS * lag).clamp(min, MAX_WINDOW_NS);
         // The window's sends end where answers to them have had time to come in.
         let settle = self.age.map_or(FIRST_SETTLE_NS, |a| 2 * a + BUCKET_NS);
         let ringbuf = s.ringbuf_full > at_judged.ringbuf_full;
@@ -290,7 +302,7 @@ impl Aimd {
         let evidence = share.map_or(answered, |p| (p * sent).max(answered));
         // Nothing has answered at all (a sink, a dark range): waiting for answers would only
         // slow the ramp, and there is no loss to see.
-        let silent = answered == 0.0 && share.map_or(sent >= MIN_BASELINE_SENT, |p| p == 0.0);
+        let silent = answered == 0.0 && share.map_or(sent >= MIN_SILENT_SENT, |p| p == 0.0);
         if !ringbuf && !silent && evidence < MIN_EVIDENCE && span < base * MAX_STRETCH {
             return None;
         }
