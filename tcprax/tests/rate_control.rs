@@ -124,8 +124,8 @@ fn without_rate_the_raw_socket_into_a_veth_without_a_queue_stays_exact() {
     );
     assert_eq!(wrong, 0, "every verdict exact without --rate");
     // Lost SYNs cost retries: the controller keeps them few (a cut follows each loss; on
-    // this veth a busy machine still loses a few per cent whenever the target's NAPI thread
-    // waits for a CPU, measured 5-8 %).
+    // this veth a busy machine still loses some whenever the target's NAPI thread waits for a
+    // CPU: measured 5-11 %, against about half at the fixed rate above).
     let lost = sent.saturating_sub(reached);
-    assert!(lost * 5 < sent, "{lost} of {sent} SYNs lost without --rate");
+    assert!(lost * 4 < sent, "{lost} of {sent} SYNs lost without --rate");
 }
