@@ -15,7 +15,8 @@
 //! loss); a scan whose targets mostly stay silent just has fewer answers per window, and a
 //! window grows until it has enough of them.
 //!
-//! Signals, per window of about eight RTTs (10 to 500 ms, longer while answers are few):
+//! Signals, per window of about eight RTTs (10 to 500 ms, 5 ms at least in slow start; longer
+//! while answers are few, unless nothing answers at all):
 //! - answers to the window's first attempts against the clean windows' share: loss when
 //!   significantly lower, in one window or summed over a run of short ones;
 //! - ring-buffer overflows of the XDP program (answers dropped on our side): loss;
