@@ -216,9 +216,23 @@ struct RawArgs {
         allow_negative_numbers = true,
         value_name = "PPS",
         help_heading = "Timing",
-        help = "-sS: packets per second [default: as fast as the sender goes]"
+        help = "-sS: a fixed rate, packets/s [default: found by the scan]"
     )]
     rate: Option<String>,
+    #[arg(
+        long = "max-rate",
+        allow_negative_numbers = true,
+        value_name = "PPS",
+        help_heading = "Timing",
+        conflicts_with = "rate",
+        help = "-sS: the highest rate the scan may find [default: no cap]",
+        long_help = "-sS without --rate: the highest rate the scan may find, packets per second. \
+                     Without --rate the scan starts at 2,000 probes/s, doubles while nothing is \
+                     lost and backs off when fewer answers come back than before (or the XDP ring \
+                     buffer overflows), so it runs as fast as the path delivers; --max-rate caps \
+                     it [default: no cap]"
+    )]
+    max_rate: Option<String>,
 
     #[arg(
         long = "source-port-range",
@@ -547,6 +561,11 @@ fn build(raw: RawArgs, argv: Option<Vec<String>>) -> Result<ScanConfig, CliError
         .as_deref()
         .map(|v| positive("--rate", v))
         .transpose()?;
+    let max_rate = raw
+        .max_rate
+        .as_deref()
+        .map(|v| positive("--max-rate", v))
+        .transpose()?;
 
     let syn = SynOptions {
         source_ports: match raw.source_port_range.as_deref() {
@@ -642,6 +661,7 @@ fn build(raw: RawArgs, argv: Option<Vec<String>>) -> Result<ScanConfig, CliError
         timeout,
         retries,
         rate,
+        max_rate,
         syn,
         service,
         outputs,

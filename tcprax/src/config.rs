@@ -88,8 +88,10 @@ pub struct ScanConfig {
     pub timeout: Option<Duration>,
     /// --retries: extra attempts for an unanswered probe.
     pub retries: u32,
-    /// --rate: packets per second for -sS (None = as fast as the sender goes).
+    /// --rate: a fixed rate for -sS, packets per second (None = the rate controller finds it).
     pub rate: Option<u64>,
+    /// --max-rate: the rate controller's ceiling (without --rate).
+    pub max_rate: Option<u64>,
     pub syn: SynOptions,
     /// -sV, if requested.
     pub service: Option<ServiceOptions>,

@@ -90,6 +90,7 @@ pub fn plan_of(config: &ScanConfig) -> ScanPlan {
 fn syn_options(config: &ScanConfig) -> SynScanOptions {
     SynScanOptions {
         rate: config.rate,
+        max_rate: config.max_rate,
         retries: config.retries,
         max_timeout: config.max_timeout(),
         syn: config.syn.clone(),

@@ -338,6 +338,25 @@ fn retries_and_rate() {
 }
 
 #[test]
+fn max_rate_caps_the_rate_controller_and_excludes_rate() {
+    let c = ok(&["-sS", "198.18.0.2"]);
+    assert_eq!((c.rate, c.max_rate), (None, None));
+    let c = ok(&["-sS", "--max-rate", "50000", "198.18.0.2"]);
+    assert_eq!((c.rate, c.max_rate), (None, Some(50_000)));
+    assert_eq!(
+        msg(&["--max-rate", "0", "198.18.0.2"]),
+        "bad value '0' for --max-rate: must be greater than 0"
+    );
+    // A fixed rate and a ceiling for the controller contradict each other.
+    match parse(&["--rate", "1000", "--max-rate", "2000", "198.18.0.2"]) {
+        Err(CliError::Clap(e)) => {
+            assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict, "{e}")
+        }
+        other => panic!("--rate with --max-rate: {other:?}"),
+    }
+}
+
+#[test]
 fn syn_options() {
     let c = ok(&[
         "-sS",

@@ -25,6 +25,7 @@
 //! that reads the XDP program's ring buffer there ([`capture`]): the program validates replies
 //! against the same cookie in the kernel, drops them (so the kernel never RSTs them) and hands
 //! them over.
+pub mod aimd;
 pub mod capture;
 pub mod egress;
 mod netlink;
@@ -40,10 +41,13 @@ use crate::config::{RstPath, SendPath, SynOptions, defaults};
 use crate::model::{Notice, ScanEvent, XdpStats};
 use crate::ports::PortList;
 use crate::targets::TargetSet;
+use aimd::{Aimd, AimdConfig, Signals};
 use capture::{XdpCapture, XdpError, XdpRst};
 use route::EgressPlan;
 use scheduler::{Reply, Scheduler, SchedulerConfig, Transmit};
 use sender::{SendError, Sender};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 use tcprax_common::{ReplyEvent, XdpConfig};
@@ -55,7 +59,10 @@ pub use scheduler::MAX_RETRIES;
 /// Knobs of the SYN scan: timing here, where probes come from in [`SynOptions`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SynScanOptions {
+    /// A fixed rate (`--rate`); None: the rate controller ([`aimd`]) finds it.
     pub rate: Option<u64>,
+    /// The controller's ceiling (`--max-rate`), when `rate` is None.
+    pub max_rate: Option<u64>,
     pub retries: u32,
     /// Ceiling of the per-probe timeout.
     pub max_timeout: Duration,
@@ -66,6 +73,7 @@ impl Default for SynScanOptions {
     fn default() -> Self {
         SynScanOptions {
             rate: None,
+            max_rate: None,
             retries: defaults::RETRIES_SYN,
             max_timeout: defaults::MAX_TIMEOUT_SYN,
             syn: SynOptions::default(),
@@ -114,6 +122,8 @@ fn mono_ns() -> u64 {
 /// Holding it needs no privileges; dropping it detaches XDP and closes the socket.
 pub struct PreparedSyn {
     machine: Scheduler,
+    /// The rate controller's limits, without `--rate`.
+    aimd: Option<AimdConfig>,
     captures: Vec<XdpCapture>,
     sender: Sender,
     skipped: Vec<std::net::IpAddr>,
@@ -144,6 +154,11 @@ pub fn prepare(
     // Which targets leave as whole frames (AF_PACKET), before `opts` goes to the scheduler.
     let paths =
         nexthop::plan(&plan, &opts.syn).map_err(|source| route::RouteError::Netlink { source })?;
+    let aimd = match (opts.rate, opts.max_rate) {
+        (Some(_), _) => None,
+        (None, Some(max)) => Some(AimdConfig::with_ceiling(max)),
+        (None, None) => Some(AimdConfig::default()),
+    };
     // Size and source-port checks happen here, before anything is attached or sent.
     let machine = Scheduler::new(SchedulerConfig {
         targets: targets.clone(),
@@ -179,6 +194,7 @@ pub fn prepare(
     let sender = Sender::new(v4, v6, paths)?;
     Ok(PreparedSyn {
         machine,
+        aimd,
         captures,
         sender,
         skipped: plan.skipped,
@@ -244,7 +260,8 @@ impl PreparedSyn {
         stop: ScanControl,
     ) -> Result<EngineStats, SynError> {
         let PreparedSyn {
-            machine,
+            mut machine,
+            aimd,
             mut captures,
             sender,
             skipped,
@@ -260,6 +277,7 @@ impl PreparedSyn {
         }
         let (reply_tx, reply_rx) = std_mpsc::channel::<ReplyEvent>();
         let (stop_collectors, collectors_stopped) = watch::channel(false);
+        let overflows = Arc::new(AtomicU64::new(0));
         let mut collectors = JoinSet::new();
         for capture in captures {
             collectors.spawn(collect(
@@ -267,10 +285,18 @@ impl PreparedSyn {
                 reply_tx.clone(),
                 collectors_stopped.clone(),
                 stop.clone(),
+                overflows.clone(),
             ));
         }
+        let aimd = aimd.map(|cfg| {
+            let aimd = Aimd::new(cfg);
+            machine.set_rate(mono_ns(), aimd.rate());
+            aimd
+        });
         let shell = Shell {
             machine,
+            aimd,
+            overflows,
             sender,
             replies: reply_rx,
             events: tx,
@@ -328,25 +354,35 @@ impl PreparedSyn {
 }
 
 /// Forward one interface's validated replies to the scheduler thread until told to stop;
-/// then read the program's counters and detach it (by dropping the capture).
+/// then read the program's counters and detach it (by dropping the capture). Every 10 ms,
+/// adds the replies the ring buffer had no room for since the last look to `overflows` (the
+/// rate controller's signal).
 async fn collect(
     mut capture: XdpCapture,
     replies: std_mpsc::Sender<ReplyEvent>,
     mut stop: watch::Receiver<bool>,
     control: ScanControl,
+    overflows: Arc<AtomicU64>,
 ) -> Result<Option<XdpStats>, XdpError> {
     let mut batch = Vec::with_capacity(1024);
-    let mut overflow_check = tokio::time::interval(Duration::from_millis(250));
+    let mut overflow_check = tokio::time::interval(OVERFLOW_CHECK);
     overflow_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut overflow_told = false;
+    let mut overflowed = 0;
     loop {
         tokio::select! {
-            _ = overflow_check.tick(), if !overflow_told => {
-                // One map read per 250 ms: the operator hears of the first overflow at once,
-                // not only in the -v summary.
-                if let Ok(dropped @ 1..) = capture.ringbuf_full() {
-                    overflow_told = true;
-                    control.notify(Notice::RingBufferFull { dropped });
+            _ = overflow_check.tick() => {
+                // One map read per tick: the controller sees an overflow within a window, and
+                // the operator hears of the first one at once, not only in the -v summary.
+                if let Ok(dropped) = capture.ringbuf_full()
+                    && dropped > overflowed
+                {
+                    overflows.fetch_add(dropped - overflowed, Ordering::Relaxed);
+                    overflowed = dropped;
+                    if !overflow_told {
+                        overflow_told = true;
+                        control.notify(Notice::RingBufferFull { dropped });
+                    }
                 }
             }
             read = capture.read_events(&mut batch) => {
@@ -362,6 +398,10 @@ async fn collect(
     Ok(capture.stats().ok())
 }
 
+/// How often the collectors read the ring buffer's overflow counter: within the rate
+/// controller's shortest window.
+const OVERFLOW_CHECK: Duration = Duration::from_millis(10);
+
 /// Longest sleep of the scheduler thread: how soon it notices a stop request (Ctrl-C) when
 /// neither a reply nor a deadline wakes it.
 const MAX_WAIT: Duration = Duration::from_millis(5);
@@ -373,6 +413,10 @@ const BACKLOG_WAIT: Duration = Duration::from_millis(1);
 /// I/O the scheduler asks for.
 struct Shell {
     machine: Scheduler,
+    /// The rate controller, without `--rate`.
+    aimd: Option<Aimd>,
+    /// Replies the XDP ring buffers had no room for, summed by the collectors.
+    overflows: Arc<AtomicU64>,
     sender: Sender,
     replies: std_mpsc::Receiver<ReplyEvent>,
     events: mpsc::Sender<ScanEvent>,
@@ -433,6 +477,7 @@ impl Shell {
                 self.machine.handle_send_error(t, refused.errno);
             }
             self.control.add_sent(syns);
+            self.tune(now);
             let full = self.deliver()?;
             if self.machine.is_done() {
                 return Ok(self.machine.stats());
@@ -447,6 +492,25 @@ impl Shell {
             if wake > now {
                 self.wait_reply(Duration::from_nanos(wake - now).min(most))?;
             }
+        }
+    }
+
+    /// Give the rate controller the totals so far, and pace at the rate it decides.
+    fn tune(&mut self, now: u64) {
+        let Some(aimd) = &mut self.aimd else {
+            self.machine.take_answered();
+            return;
+        };
+        for sent in self.machine.take_answered() {
+            aimd.answered(sent, now);
+        }
+        let signals = Signals {
+            ringbuf_full: self.overflows.load(Ordering::Relaxed),
+            queue_waits: self.sender.waits(),
+            ..self.machine.signals()
+        };
+        if let Some(rate) = aimd.update(now, &signals) {
+            self.machine.set_rate(now, rate);
         }
     }
 

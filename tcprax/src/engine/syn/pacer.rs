@@ -24,6 +24,24 @@ impl Pacer {
         }
     }
 
+    /// Change the rate from `now_ns` on (the AIMD controller, [`super::aimd`]): tokens earned
+    /// at the old rate so far are kept, up to the new burst. From unlimited, the bucket starts
+    /// fresh (one token at the next call).
+    pub fn set_rate(&mut self, now_ns: u64, rate: u64) {
+        if self.rate.is_some() {
+            self.refill(now_ns);
+        }
+        let rate = rate.max(1);
+        self.rate = Some(rate);
+        self.burst = (rate as f64 / 100.0).max(1.0);
+        self.tokens = self.tokens.min(self.burst);
+    }
+
+    /// The rate now, None for unlimited.
+    pub fn rate(&self) -> Option<u64> {
+        self.rate
+    }
+
     fn refill(&mut self, now_ns: u64) {
         let Some(rate) = self.rate else { return };
         let Some(last) = self.last_ns else {
@@ -159,6 +177,25 @@ mod tests {
         assert_eq!(p.take(5, 64), 0);
         assert_eq!(p.wait_ns_for(1), 1_000_000);
         assert_eq!(p.take(5 + 1_000_000, 64), 1);
+    }
+
+    #[test]
+    fn a_new_rate_applies_from_the_moment_it_is_set() {
+        let mut p = Pacer::new(Some(1000));
+        assert_eq!(p.take(0, 64), 1);
+        // 5 ms at 1000/s earned 5 tokens; from then on 100,000/s.
+        p.set_rate(5_000_000, 100_000);
+        assert_eq!(p.rate(), Some(100_000));
+        assert_eq!(p.take(5_000_000, 64), 5);
+        assert_eq!(p.take(6_000_000, 1000), 100);
+        // Down again: the burst shrinks with the rate (10 ms worth).
+        p.set_rate(106_000_000, 1000);
+        assert_eq!(p.take(106_000_000, 1000), 10);
+        // From unlimited: a fresh bucket.
+        let mut u = Pacer::new(None);
+        u.set_rate(7, 1000);
+        assert_eq!(u.take(7, 64), 1);
+        assert_eq!(u.take(7, 64), 0);
     }
 
     #[test]

@@ -151,6 +151,10 @@ pub struct Scheduler {
     /// How long replies take from the XDP program to the machine, as a slowly decaying
     /// maximum ([`Scheduler::handle_reply_seen`]); no wait is shorter than twice this.
     reply_lag_ns: u64,
+    /// First attempts sent, and the send times of those answered since the shell last took
+    /// them: what the rate controller ([`super::aimd`]) reads.
+    first_sent: u64,
+    first_answered: Vec<u64>,
 }
 
 fn addr_bytes(a: IpAddr) -> [u8; 16] {
@@ -209,6 +213,8 @@ impl Scheduler {
             probes_sent: 0,
             duplicates: 0,
             reply_lag_ns: 0,
+            first_sent: 0,
+            first_answered: Vec::new(),
         })
     }
 
@@ -238,6 +244,7 @@ impl Scheduler {
         // Only first-attempt answers are unambiguous samples (Karn's algorithm).
         if f.attempt == 0 {
             self.sample(reply.addr, rtt);
+            self.first_answered.push(f.sent_ns);
         }
         let (state, reason) = match reply.kind {
             ReplyKind::SynAck => (PortState::Open, Reason::SynAck),
@@ -301,6 +308,9 @@ impl Scheduler {
         }
         self.in_flight.remove(&key);
         self.probes_sent = self.probes_sent.saturating_sub(1);
+        if attempt == 0 {
+            self.first_sent = self.first_sent.saturating_sub(1);
+        }
         self.events.push_back(ScanEvent {
             addr: dst,
             port: dst_port,
@@ -602,6 +612,7 @@ impl Scheduler {
         let src_port = self.source_port(&ab, port, attempt);
         let seq = cookie(self.key.0, self.key.1, &ab, port, src_port);
         self.probes_sent += 1;
+        self.first_sent += u64::from(attempt == 0);
         self.in_flight.insert(
             key,
             InFlight {
@@ -626,6 +637,7 @@ impl Scheduler {
     }
 }
 
+mod rate;
 mod resume;
 mod values;
 pub use resume::{ResumePoint, ResumePointError};

@@ -126,6 +126,11 @@ impl Sender {
         self.raw.take_refused().chain(frames.into_iter().flatten())
     }
 
+    /// Times either waited for a full socket or device queue.
+    pub fn waits(&self) -> u64 {
+        self.raw.waits + self.frames.as_ref().map_or(0, |(f, _)| f.waits)
+    }
+
     /// Packets handed to the kernel, by both.
     pub fn sent(&self) -> u64 {
         self.raw.sent + self.frames.as_ref().map_or(0, |(f, _)| f.sent)
@@ -134,13 +139,15 @@ impl Sender {
 
 /// `sendmmsg` every message of `msgs` on `fd`: a full queue is waited out, a message the kernel
 /// refuses for its destination (`dsts[i]`) is recorded with its tag (`tags[i]`) in `refused` and
-/// skipped, anything else ends the scan. Returns how many were sent. Both senders use it.
+/// skipped, anything else ends the scan. Returns how many were sent; each wait for a full
+/// queue adds one to `waits` (a signal for the rate controller). Both senders use it.
 fn send_all(
     fd: std::os::fd::RawFd,
     msgs: &mut [libc::mmsghdr],
     dsts: &[IpAddr],
     tags: &[usize],
     refused: &mut Vec<Refused>,
+    waits: &mut u64,
 ) -> Result<u64, SendError> {
     let count = msgs.len();
     let mut done = 0usize;
@@ -155,7 +162,10 @@ fn send_all(
             let err = io::Error::last_os_error();
             let errno = err.raw_os_error().unwrap_or(0);
             match fault(errno, dsts[done]) {
-                Fault::Busy => std::thread::sleep(std::time::Duration::from_micros(50)),
+                Fault::Busy => {
+                    *waits += 1;
+                    std::thread::sleep(std::time::Duration::from_micros(50))
+                }
                 Fault::Destination => {
                     refused.push(Refused {
                         tag: tags[done],
@@ -186,6 +196,8 @@ pub struct RawSender {
     refused: Vec<Refused>,
     /// Packets handed to the kernel.
     pub sent: u64,
+    /// Times a send waited for a full queue.
+    pub waits: u64,
 }
 
 /// 4 MiB of send buffer, so a batch rarely waits on a full socket; failure is harmless (the
@@ -264,6 +276,7 @@ impl RawSender {
             n: 0,
             refused: Vec::new(),
             sent: 0,
+            waits: 0,
         })
     }
 
@@ -357,6 +370,7 @@ impl RawSender {
             &self.dsts[start..end],
             &self.tags[start..end],
             &mut self.refused,
+            &mut self.waits,
         )?;
         Ok(count)
     }

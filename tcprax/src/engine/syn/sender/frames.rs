@@ -27,6 +27,7 @@ pub struct FrameSender {
     n: usize,
     refused: Vec<Refused>,
     pub sent: u64,
+    pub waits: u64,
 }
 
 impl FrameSender {
@@ -52,6 +53,7 @@ impl FrameSender {
             n: 0,
             refused: Vec::new(),
             sent: 0,
+            waits: 0,
         })
     }
 
@@ -113,6 +115,7 @@ impl FrameSender {
             &self.dsts[..count],
             &self.tags[..count],
             &mut self.refused,
+            &mut self.waits,
         )?;
         self.n = 0;
         Ok(())
