@@ -10,7 +10,7 @@ mod common;
 
 use std::process::Stdio;
 use tcprax_lab::responder::{PassThrough, ResponderError};
-use tcprax_lab::testbed::{TARGET_V4, TARGET_V6, Testbed};
+use tcprax_lab::testbed::{Listeners, TARGET_V4, TARGET_V6, Testbed};
 
 const OPEN: [u16; 3] = [22, 80, 8443];
 const CLOSED: [u16; 2] = [25, 81];
@@ -36,17 +36,25 @@ fn scan(tb: &Testbed, addr: &str, extra: &[&str]) -> serde_json::Value {
     common::json_summary(&out)
 }
 
-/// A pass-through XDP program on the target's veth, so that frames the scanner's program sends
-/// back with XDP_TX reach the target's kernel (as on a NIC); None (a skip) without the object.
-fn pass_through_on_target(tb: &Testbed) -> Option<PassThrough> {
-    match PassThrough::attach_target(tb) {
-        Ok(p) => Some(p),
+/// A testbed whose target listens on OPEN, counts the RSTs it receives, keeps retransmitting
+/// SYN-ACKs it got no RST for (a lost RST would show), and runs a pass-through XDP program on
+/// its veth, so that frames the scanner's program sends back with XDP_TX reach its kernel (as
+/// on a NIC). None (a skip) without root or without the program's object.
+fn target_taking_xdp_frames(prefix: &str) -> Option<(Testbed, Listeners, PassThrough)> {
+    let tb = common::testbed(prefix)?;
+    let listen = tb.target_listen(&OPEN).unwrap();
+    let pass = match PassThrough::attach_target(&tb) {
+        Ok(p) => p,
         Err(ResponderError::Placeholder) => {
             eprintln!("SKIP: tcprax-lab built with AYA_BUILD_SKIP=1 (no pass-through program)");
-            None
+            return None;
         }
         Err(e) => panic!("attach the pass-through program: {e}"),
-    }
+    };
+    tb.target_sh("sysctl -qw net.ipv4.tcp_synack_retries=5")
+        .unwrap();
+    tb.target_count_rst().unwrap();
+    Some((tb, listen, pass))
 }
 
 /// What the target's kernel says after the scan: half-open connections left, and TCP segments
@@ -66,17 +74,9 @@ fn target_state(tb: &Testbed) -> (String, u64) {
 
 #[test]
 fn xdp_sends_rsts_the_target_kernel_accepts() {
-    let Some(tb) = common::testbed("trxxrst") else {
+    let Some((tb, _listen, _pass)) = target_taking_xdp_frames("trxxrst") else {
         return;
     };
-    let _listen = tb.target_listen(&OPEN).unwrap();
-    let Some(_pass) = pass_through_on_target(&tb) else {
-        return;
-    };
-    // The target keeps retransmitting SYN-ACKs it got no RST for: a lost RST would show.
-    tb.target_sh("sysctl -qw net.ipv4.tcp_synack_retries=5")
-        .unwrap();
-    tb.target_count_rst().unwrap();
     let (_, errors_before) = target_state(&tb);
     for (addr, n) in [(TARGET_V4.to_string(), 1u64), (TARGET_V6.to_string(), 2)] {
         let summary = scan(&tb, &addr, &["--rst-path", "xdp"]);
@@ -141,16 +141,9 @@ fn on_a_veth_userspace_sends_the_rsts_and_xdp_is_refused_where_its_rsts_cannot_l
 /// the RSTs from XDP), and the target's kernel takes them.
 #[test]
 fn rsts_from_xdp_with_probes_from_the_raw_socket() {
-    let Some(tb) = common::testbed("trxrrst") else {
+    let Some((tb, _listen, _pass)) = target_taking_xdp_frames("trxrrst") else {
         return;
     };
-    let _listen = tb.target_listen(&OPEN).unwrap();
-    let Some(_pass) = pass_through_on_target(&tb) else {
-        return;
-    };
-    tb.target_sh("sysctl -qw net.ipv4.tcp_synack_retries=5")
-        .unwrap();
-    tb.target_count_rst().unwrap();
     let summary = scan(
         &tb,
         &TARGET_V4.to_string(),

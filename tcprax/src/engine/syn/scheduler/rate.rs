@@ -30,7 +30,7 @@ impl Scheduler {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Reply, ReplyKind, SchedulerConfig, Transmit};
+    use super::super::{ReplyKind, SchedulerConfig, Transmit};
     use super::*;
     use crate::engine::syn::SynScanOptions;
     use crate::engine::syn::egress::EgressTable;
@@ -41,24 +41,7 @@ mod tests {
     const T0: u64 = 1_000 * SEC;
 
     fn answer(m: &mut Scheduler, syn: &Transmit, at: u64) {
-        let Transmit::Syn {
-            dst,
-            src_port,
-            dst_port,
-            ..
-        } = *syn
-        else {
-            panic!("not a SYN: {syn:?}");
-        };
-        m.handle_reply(&Reply {
-            addr: dst,
-            target_port: dst_port,
-            scan_port: src_port,
-            kind: ReplyKind::SynAck,
-            ttl: 64,
-            ktime_ns: at,
-            rst_sent: false,
-        });
+        m.handle_reply(&super::super::tests::reply(syn, ReplyKind::SynAck, at));
     }
 
     /// The controller learns of first attempts only: their count, and the send time of each

@@ -46,7 +46,7 @@ fn events(m: &mut Scheduler) -> Vec<ScanEvent> {
 }
 
 /// The reply a target would send to `syn` at `at`.
-fn reply(syn: &Transmit, kind: ReplyKind, at: u64) -> Reply {
+pub(super) fn reply(syn: &Transmit, kind: ReplyKind, at: u64) -> Reply {
     let Transmit::Syn {
         dst,
         src_port,
