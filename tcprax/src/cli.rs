@@ -306,8 +306,9 @@ struct RawArgs {
         long = "rst-path",
         value_name = "PATH",
         value_parser = ["auto", "xdp", "socket"],
+        hide_possible_values = true,
         help_heading = "SYN scan (-sS)",
-        help = "-sS: who sends our RST to an open port (default auto)",
+        help = "-sS: who sends our RSTs: auto (default), xdp or socket",
         long_help = "-sS: who sends our RST to an open port. auto (default): the XDP program\n\
                      rewrites the SYN-ACK into it and sends it back (XDP_TX) where the driver\n\
                      gives XDP_TX a ring of its own (native XDP on hardware), the scanner's\n\
