@@ -16,7 +16,7 @@ use crate::wire::TcpSegment;
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::IpAddr;
-use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
+use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd, RawFd};
 
 mod frames;
 use frames::FrameSender;
@@ -128,12 +128,12 @@ impl Sender {
 
     /// Times either waited for a full socket or device queue.
     pub fn waits(&self) -> u64 {
-        self.raw.waits + self.frames.as_ref().map_or(0, |(f, _)| f.waits)
+        self.raw.batch.waits + self.frames.as_ref().map_or(0, |(f, _)| f.batch.waits)
     }
 
     /// Packets handed to the kernel, by both.
     pub fn sent(&self) -> u64 {
-        self.raw.sent + self.frames.as_ref().map_or(0, |(f, _)| f.sent)
+        self.raw.batch.sent + self.frames.as_ref().map_or(0, |(f, _)| f.batch.sent)
     }
 }
 
@@ -142,7 +142,7 @@ impl Sender {
 /// skipped, anything else ends the scan. Returns how many were sent; each wait for a full
 /// queue adds one to `waits` (a signal for the rate controller). Both senders use it.
 fn send_all(
-    fd: std::os::fd::RawFd,
+    fd: RawFd,
     msgs: &mut [libc::mmsghdr],
     dsts: &[IpAddr],
     tags: &[usize],
@@ -183,21 +183,86 @@ fn send_all(
     Ok(sent)
 }
 
-/// A batch of packets being filled, then sent in one go.
-pub struct RawSender {
-    v4: Option<OwnedFd>,
-    v6: Option<OwnedFd>,
-    bufs: Box<[[u8; SLOT]; BATCH]>,
-    lens: [usize; BATCH],
-    dsts: [IpAddr; BATCH],
+/// Up to [`BATCH`] packets of at most `N` bytes being filled, then sent in one `sendmmsg`
+/// ([`send`](Self::send)), with what came of the sends: both senders keep one.
+pub(super) struct Batch<const N: usize> {
+    pub(super) bufs: Box<[[u8; N]; BATCH]>,
+    pub(super) lens: [usize; BATCH],
+    pub(super) dsts: [IpAddr; BATCH],
     tags: [usize; BATCH],
-    n: usize,
+    pub(super) n: usize,
     /// Packets the kernel refused since the last [`take_refused`](Self::take_refused).
     refused: Vec<Refused>,
     /// Packets handed to the kernel.
-    pub sent: u64,
+    pub(super) sent: u64,
     /// Times a send waited for a full queue.
-    pub waits: u64,
+    pub(super) waits: u64,
+}
+
+impl<const N: usize> Batch<N> {
+    pub(super) fn new() -> Self {
+        Batch {
+            bufs: Box::new([[0u8; N]; BATCH]),
+            lens: [0; BATCH],
+            dsts: [IpAddr::from([0u8; 4]); BATCH],
+            tags: [0; BATCH],
+            n: 0,
+            refused: Vec::new(),
+            sent: 0,
+            waits: 0,
+        }
+    }
+
+    pub(super) fn is_full(&self) -> bool {
+        self.n == BATCH
+    }
+
+    /// Add one packet to `dst` that `build` writes into the next buffer (returning its
+    /// length), with the caller's tag. The caller flushes a full batch first.
+    pub(super) fn push(
+        &mut self,
+        dst: IpAddr,
+        tag: usize,
+        build: impl FnOnce(&mut [u8; N]) -> Result<usize, SendError>,
+    ) -> Result<(), SendError> {
+        debug_assert!(!self.is_full());
+        self.lens[self.n] = build(&mut self.bufs[self.n])?;
+        self.dsts[self.n] = dst;
+        self.tags[self.n] = tag;
+        self.n += 1;
+        Ok(())
+    }
+
+    /// [`send_all`] the messages `msgs`, built for the packets `start..` of the batch.
+    pub(super) fn send(
+        &mut self,
+        fd: RawFd,
+        msgs: &mut [libc::mmsghdr],
+        start: usize,
+    ) -> Result<(), SendError> {
+        let end = start + msgs.len();
+        self.sent += send_all(
+            fd,
+            msgs,
+            &self.dsts[start..end],
+            &self.tags[start..end],
+            &mut self.refused,
+            &mut self.waits,
+        )?;
+        Ok(())
+    }
+
+    /// The packets refused since the last call, in the order they were pushed.
+    pub(super) fn take_refused(&mut self) -> std::vec::Drain<'_, Refused> {
+        self.refused.drain(..)
+    }
+}
+
+/// The raw IP sockets (one per family used), and a batch of packets for them.
+pub struct RawSender {
+    v4: Option<OwnedFd>,
+    v6: Option<OwnedFd>,
+    batch: Batch<SLOT>,
 }
 
 /// 4 MiB of send buffer, so a batch rarely waits on a full socket; failure is harmless (the
@@ -269,67 +334,54 @@ impl RawSender {
             } else {
                 None
             },
-            bufs: Box::new([[0u8; SLOT]; BATCH]),
-            lens: [0; BATCH],
-            dsts: [IpAddr::from([0u8; 4]); BATCH],
-            tags: [0; BATCH],
-            n: 0,
-            refused: Vec::new(),
-            sent: 0,
-            waits: 0,
+            batch: Batch::new(),
         })
-    }
-
-    pub fn is_full(&self) -> bool {
-        self.n == BATCH
     }
 
     /// Add one packet to the batch, with a tag of the caller's choosing that comes back in a
     /// [`Refused`] if the kernel will not send it; flushes first if the batch is full.
     pub fn push(&mut self, seg: &TcpSegment, tag: usize) -> Result<(), SendError> {
-        if self.is_full() {
+        if self.batch.is_full() {
             self.flush()?;
         }
-        let len = seg
-            .emit(&mut self.bufs[self.n])
-            .map_err(|source| SendError::Wire { source })?;
-        self.lens[self.n] = len;
-        self.dsts[self.n] = seg.dst;
-        self.tags[self.n] = tag;
-        self.n += 1;
-        Ok(())
+        self.batch.push(seg.dst, tag, |buf| {
+            seg.emit(buf).map_err(|source| SendError::Wire { source })
+        })
     }
 
     /// The packets refused since the last call, in the order they were pushed.
     pub fn take_refused(&mut self) -> std::vec::Drain<'_, Refused> {
-        self.refused.drain(..)
+        self.batch.take_refused()
     }
 
     /// Send everything batched, retrying on a full socket buffer; a packet the kernel refuses
     /// is recorded (see [`take_refused`](Self::take_refused)) and the rest still go.
     pub fn flush(&mut self) -> Result<(), SendError> {
         let mut start = 0;
-        while start < self.n {
+        while start < self.batch.n {
             // Runs of the same family go in one sendmmsg.
-            let v6 = self.dsts[start].is_ipv6();
-            let mut end = start;
-            while end < self.n && self.dsts[end].is_ipv6() == v6 {
-                end += 1;
-            }
-            let sent = self.send_run(start, end, v6)?;
-            start += sent;
+            let dsts = &self.batch.dsts[..self.batch.n];
+            let v6 = dsts[start].is_ipv6();
+            let end = start
+                + dsts[start..]
+                    .iter()
+                    .take_while(|d| d.is_ipv6() == v6)
+                    .count();
+            self.send_run(start, end, v6)?;
+            start = end;
         }
-        self.n = 0;
+        self.batch.n = 0;
         Ok(())
     }
 
-    fn send_run(&mut self, start: usize, end: usize, v6: bool) -> Result<usize, SendError> {
+    fn send_run(&mut self, start: usize, end: usize, v6: bool) -> Result<(), SendError> {
+        let b = &mut self.batch;
         let fd = match if v6 { &self.v6 } else { &self.v4 } {
             Some(fd) => fd.as_raw_fd(),
             None => {
                 return Err(SendError::NoSocket {
                     family: if v6 { "IPv6" } else { "IPv4" },
-                    dst: self.dsts[start],
+                    dst: b.dsts[start],
                 });
             }
         };
@@ -340,7 +392,7 @@ impl RawSender {
         let mut msgs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
         for i in 0..count {
             let k = start + i;
-            let addr_len = match self.dsts[k] {
+            let addr_len = match b.dsts[k] {
                 IpAddr::V4(a) => {
                     let sin =
                         (&mut addrs[i] as *mut libc::sockaddr_in6).cast::<libc::sockaddr_in>();
@@ -357,22 +409,14 @@ impl RawSender {
                     size_of::<libc::sockaddr_in6>()
                 }
             };
-            iovs[i].iov_base = self.bufs[k].as_mut_ptr().cast();
-            iovs[i].iov_len = self.lens[k];
+            iovs[i].iov_base = b.bufs[k].as_mut_ptr().cast();
+            iovs[i].iov_len = b.lens[k];
             msgs[i].msg_hdr.msg_name = (&mut addrs[i] as *mut libc::sockaddr_in6).cast();
             msgs[i].msg_hdr.msg_namelen = addr_len as libc::socklen_t;
             msgs[i].msg_hdr.msg_iov = &mut iovs[i];
             msgs[i].msg_hdr.msg_iovlen = 1;
         }
-        self.sent += send_all(
-            fd,
-            &mut msgs[..count],
-            &self.dsts[start..end],
-            &self.tags[start..end],
-            &mut self.refused,
-            &mut self.waits,
-        )?;
-        Ok(count)
+        b.send(fd, &mut msgs[..count], start)
     }
 }
 
@@ -415,7 +459,7 @@ mod tests {
                 }
             ]
         );
-        assert_eq!(sender.sent, 3);
+        assert_eq!(sender.batch.sent, 3);
         assert_eq!(sender.take_refused().count(), 0, "taken once");
     }
 

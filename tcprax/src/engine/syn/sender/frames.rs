@@ -6,12 +6,11 @@
 //!
 //! Errors are handled as the raw socket's are ([`super::send_all`]): a refused frame is
 //! recorded with its tag, a full queue waited out, anything else ends the scan.
-use super::{BATCH, Refused, SLOT, SendError, enlarge_send_buffer, send_all};
+use super::{BATCH, Batch, Refused, SLOT, SendError, enlarge_send_buffer};
 use crate::engine::syn::nexthop::LinkHeader;
 use crate::wire::TcpSegment;
 use std::io;
 use std::mem::{size_of, zeroed};
-use std::net::IpAddr;
 use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
 
 const ETH_HLEN: usize = 14;
@@ -19,15 +18,9 @@ const FRAME: usize = ETH_HLEN + SLOT;
 
 pub struct FrameSender {
     fd: OwnedFd,
-    bufs: Box<[[u8; FRAME]; BATCH]>,
-    lens: [usize; BATCH],
+    pub(super) batch: Batch<FRAME>,
+    /// The interface of each frame of the batch.
     ifindex: [u32; BATCH],
-    dsts: [IpAddr; BATCH],
-    tags: [usize; BATCH],
-    n: usize,
-    refused: Vec<Refused>,
-    pub sent: u64,
-    pub waits: u64,
 }
 
 impl FrameSender {
@@ -45,15 +38,8 @@ impl FrameSender {
         enlarge_send_buffer(&fd);
         Ok(FrameSender {
             fd,
-            bufs: Box::new([[0u8; FRAME]; BATCH]),
-            lens: [0; BATCH],
+            batch: Batch::new(),
             ifindex: [0; BATCH],
-            dsts: [IpAddr::from([0u8; 4]); BATCH],
-            tags: [0; BATCH],
-            n: 0,
-            refused: Vec::new(),
-            sent: 0,
-            waits: 0,
         })
     }
 
@@ -64,30 +50,28 @@ impl FrameSender {
         link: &LinkHeader,
         tag: usize,
     ) -> Result<(), SendError> {
-        if self.n == BATCH {
+        if self.batch.is_full() {
             self.flush()?;
         }
-        let buf = &mut self.bufs[self.n];
-        buf[..ETH_HLEN].copy_from_slice(&link.eth);
-        let len = seg
-            .emit(&mut buf[ETH_HLEN..])
-            .map_err(|source| SendError::Wire { source })?;
-        self.lens[self.n] = ETH_HLEN + len;
-        self.ifindex[self.n] = link.ifindex;
-        self.dsts[self.n] = seg.dst;
-        self.tags[self.n] = tag;
-        self.n += 1;
-        Ok(())
+        self.ifindex[self.batch.n] = link.ifindex;
+        self.batch.push(seg.dst, tag, |buf| {
+            buf[..ETH_HLEN].copy_from_slice(&link.eth);
+            let len = seg
+                .emit(&mut buf[ETH_HLEN..])
+                .map_err(|source| SendError::Wire { source })?;
+            Ok(ETH_HLEN + len)
+        })
     }
 
     /// The frames refused since the last call.
     pub fn take_refused(&mut self) -> std::vec::Drain<'_, Refused> {
-        self.refused.drain(..)
+        self.batch.take_refused()
     }
 
     /// Send everything batched (see the module comment for errors).
     pub fn flush(&mut self) -> Result<(), SendError> {
-        let count = self.n;
+        let b = &mut self.batch;
+        let count = b.n;
         if count == 0 {
             return Ok(());
         }
@@ -101,23 +85,16 @@ impl FrameSender {
             // The frame carries its own link header; these only say which device and type.
             addrs[i].sll_protocol = 0x0800u16.to_be();
             addrs[i].sll_halen = 6;
-            addrs[i].sll_addr[..6].copy_from_slice(&self.bufs[i][..6]);
-            iovs[i].iov_base = self.bufs[i].as_mut_ptr().cast();
-            iovs[i].iov_len = self.lens[i];
+            addrs[i].sll_addr[..6].copy_from_slice(&b.bufs[i][..6]);
+            iovs[i].iov_base = b.bufs[i].as_mut_ptr().cast();
+            iovs[i].iov_len = b.lens[i];
             msgs[i].msg_hdr.msg_name = (&mut addrs[i] as *mut libc::sockaddr_ll).cast();
             msgs[i].msg_hdr.msg_namelen = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
             msgs[i].msg_hdr.msg_iov = &mut iovs[i];
             msgs[i].msg_hdr.msg_iovlen = 1;
         }
-        self.sent += send_all(
-            self.fd.as_raw_fd(),
-            &mut msgs[..count],
-            &self.dsts[..count],
-            &self.tags[..count],
-            &mut self.refused,
-            &mut self.waits,
-        )?;
-        self.n = 0;
+        b.send(self.fd.as_raw_fd(), &mut msgs[..count], 0)?;
+        b.n = 0;
         Ok(())
     }
 }
