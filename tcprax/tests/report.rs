@@ -274,27 +274,20 @@ fn has_colour(pixels: &[[u8; 3]], colour: [u8; 3], at_least: usize) -> bool {
 
 #[test]
 fn report_of_a_real_scan_renders_in_headless_chromium() {
-    let Some(tb) = common::testbed("trxrep") else {
+    let Some(sv) = common::sv_target(
+        "trxrep",
+        2,
+        "report-e2e",
+        &["report.tcprax.test", "www.report.tcprax.test"],
+    ) else {
         return;
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let dir = TempDir::new("report-e2e");
-    let place = Place::netns(&tb.target_ns, IpAddr::V4(TARGET_V4));
-    let cert = TestCert::generate_for(
-        &dir,
-        "report.tcprax.test",
-        &["report.tcprax.test", "www.report.tcprax.test"],
-        &[IpAddr::V4(TARGET_V4)],
-    );
-    let dozen = servers::start_dozen(&dir, &cert, &place, rt.handle());
+    let (tb, rt, place, dir, cert) = (&sv.tb, &sv.rt, &sv.place, &sv.dir, &sv.cert);
+    let dozen = servers::start_dozen(dir, cert, place, rt.handle());
     const HOSTILE: &str = "SSH-2.0-<img/src=x/onerror=alert(1)>\r\n";
     let _hostile = rt.block_on(servers::start_fake_at(
         Behaviour::Banner(HOSTILE),
-        &place,
+        place,
         2222,
     ));
     // A /28 of further addresses answering on 8080 (and refusing the rest): the heat map.

@@ -23,9 +23,8 @@ mod common;
 
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use tcprax_lab::servers::fastpath::{self, PYTHON_HTTP_POWERED_BY, PYTHON_HTTP_REALM};
-use tcprax_lab::servers::{self, Behaviour, Place, TempDir, TestCert, start_fake_at};
+use tcprax_lab::servers::{self, Behaviour, start_fake_at};
 use tcprax_lab::testbed::TARGET_V4;
 
 const SMTPS: u16 = 465;
@@ -60,45 +59,27 @@ fn s<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 
 #[test]
 fn sv_fast_path_against_real_daemons() {
-    let Some(tb) = common::testbed("trxsvfp") else {
+    let Some(sv) = common::sv_target("trxsvfp", 1, "svfast", &["target.tcprax.test"]) else {
         return;
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let place = Place::netns(&tb.target_ns, IpAddr::V4(TARGET_V4));
-    let dir = TempDir::new("svfast");
-    let cert = TestCert::generate_for(
-        &dir,
-        "target.tcprax.test",
-        &["target.tcprax.test"],
-        &[IpAddr::V4(TARGET_V4)],
-    );
+    let (tb, rt, place, dir, cert) = (&sv.tb, &sv.rt, &sv.place, &sv.dir, &sv.cert);
     // Exim gives up root with `-C` and binds 465 as Debian-exim: let anyone bind low ports in
     // the throw-away target namespace.
     tb.target_sh("sysctl -qw net.ipv4.ip_unprivileged_port_start=0")
         .expect("sysctl in the target namespace");
-    let _exim = fastpath::start_exim_smtps_at(&dir, &cert, &place, SMTPS);
+    let _exim = fastpath::start_exim_smtps_at(dir, cert, place, SMTPS);
     let _daemons = [
-        fastpath::start_redis_at(&dir, &place, REDIS),
-        fastpath::start_node_exporter_at(&dir, &place, NODE_EXPORTER),
-        fastpath::start_python_http_at(&dir, &place, PYTHON_HTTP),
-        fastpath::start_nginx_favicon_at(
-            &dir,
-            &cert,
-            &place,
-            (NGINX_HTTP, NGINX_HTTPS),
-            &favicon(),
-        ),
-        fastpath::start_influxdb_at(&dir, &place, INFLUXDB),
-        fastpath::start_nats_at(&dir, &place, NATS, NATS_MONITOR),
-        servers::start_tls10_at(&dir, &cert, &place, TLS10),
+        fastpath::start_redis_at(dir, place, REDIS),
+        fastpath::start_node_exporter_at(dir, place, NODE_EXPORTER),
+        fastpath::start_python_http_at(dir, place, PYTHON_HTTP),
+        fastpath::start_nginx_favicon_at(dir, cert, place, (NGINX_HTTP, NGINX_HTTPS), &favicon()),
+        fastpath::start_influxdb_at(dir, place, INFLUXDB),
+        fastpath::start_nats_at(dir, place, NATS, NATS_MONITOR),
+        servers::start_tls10_at(dir, cert, place, TLS10),
     ];
     let _vnc = rt.block_on(start_fake_at(
         Behaviour::Banner("RFB 003.008\n"),
-        &place,
+        place,
         VNC,
     ));
 

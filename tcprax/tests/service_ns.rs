@@ -14,9 +14,8 @@ mod common;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
 use std::process::Output;
-use tcprax_lab::servers::{self, Place, TempDir, TestCert};
+use tcprax_lab::servers::{self, TestCert};
 use tcprax_lab::testbed::TARGET_V4;
 
 /// What one service port must report.
@@ -168,26 +167,19 @@ fn closed_neighbours(open: &BTreeSet<u16>) -> BTreeSet<u16> {
 
 #[test]
 fn sv_of_a_dozen_real_and_fake_services_in_a_namespace() {
-    let Some(tb) = common::testbed("trxsvns") else {
+    let Some(sv) = common::sv_target(
+        "trxsvns",
+        2,
+        "svns",
+        &["target.tcprax.test", "www.target.tcprax.test"],
+    ) else {
         return;
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let place = Place::netns(&tb.target_ns, IpAddr::V4(TARGET_V4));
-    let dir = TempDir::new("svns");
-    let cert = TestCert::generate_for(
-        &dir,
-        "target.tcprax.test",
-        &["target.tcprax.test", "www.target.tcprax.test"],
-        &[IpAddr::V4(TARGET_V4)],
-    );
+    let (tb, rt, place, dir, cert) = (&sv.tb, &sv.rt, &sv.place, &sv.dir, &sv.cert);
 
     // Real daemons inside the target namespace (each guard kills its daemon by pid) and fakes
     // bound there, served by `rt`.
-    let dozen = servers::start_dozen(&dir, &cert, &place, rt.handle());
+    let dozen = servers::start_dozen(dir, cert, place, rt.handle());
     if !dozen.python_smtpd {
         eprintln!("python3 has no smtpd module (3.12+): port 25 gets a fake with its banner");
     }
@@ -297,7 +289,7 @@ fn sv_of_a_dozen_real_and_fake_services_in_a_namespace() {
             .iter()
             .find_map(|&(port, server)| (port == e.port).then_some(server))
             .unwrap_or("?");
-        check_port(e, server, by_port[&e.port], &report, &cert);
+        check_port(e, server, by_port[&e.port], &report, cert);
     }
     for port in &closed {
         let v = by_port[port];

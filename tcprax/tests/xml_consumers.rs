@@ -11,11 +11,9 @@ mod common;
 
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use tcprax_lab::servers::{self, Place, TempDir, TestCert};
-use tcprax_lab::testbed::TARGET_V4;
+use tcprax_lab::servers::{self, TempDir};
 
 const TARGET: &str = "198.18.0.2";
 
@@ -239,24 +237,12 @@ fn rows_from_libnmap(parsed: &Value) -> BTreeSet<(String, PortRow)> {
 
 #[test]
 fn python_libnmap_and_nmap_xsl_read_an_output_all_run() {
-    let Some(tb) = common::testbed("trxlibn") else {
+    let Some(sv) = common::sv_target("trxlibn", 2, "libnmap", &["target.tcprax.test"]) else {
         return;
     };
     let python = common::pyenv_bin("python3");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let place = Place::netns(&tb.target_ns, IpAddr::V4(TARGET_V4));
-    let dir = TempDir::new("libnmap");
-    let cert = TestCert::generate_for(
-        &dir,
-        "target.tcprax.test",
-        &["target.tcprax.test"],
-        &[IpAddr::V4(TARGET_V4)],
-    );
-    let dozen = servers::start_dozen(&dir, &cert, &place, rt.handle());
+    let (tb, rt, place, dir, cert) = (&sv.tb, &sv.rt, &sv.place, &sv.dir, &sv.cert);
+    let dozen = servers::start_dozen(dir, cert, place, rt.handle());
     tb.target_filter_ports(&[24]).unwrap();
     let mut ports: Vec<String> = dozen.ports().iter().map(u16::to_string).collect();
     ports.extend(["23", "24"].map(String::from));

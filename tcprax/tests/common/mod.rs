@@ -1,6 +1,7 @@
 //! Shared helpers for the namespace tests: a testbed or a clear skip.
 #![allow(dead_code, reason = "each test binary uses a different subset")]
-use tcprax_lab::testbed::{Testbed, have_privileges};
+use tcprax_lab::servers::{Place, TempDir, TestCert};
+use tcprax_lab::testbed::{TARGET_V4, Testbed, have_privileges};
 
 /// A fresh testbed, or None (with a message on stderr) when this process is not root.
 /// On a machine where we are root, failing to build one is a test failure, not a skip.
@@ -68,4 +69,38 @@ pub fn pyenv_bin(name: &str) -> std::path::PathBuf {
         path.display()
     );
     path
+}
+
+/// What the -sV end-to-end tests start their servers in: a testbed, a tokio runtime for the
+/// fake servers, the target namespace as a place to run them, a scratch directory and a TLS
+/// certificate for the target. Fields drop in this order: the certificate and directory
+/// before the runtime, the namespaces last.
+pub struct SvTarget {
+    pub cert: TestCert,
+    pub place: Place,
+    pub dir: TempDir,
+    pub rt: tokio::runtime::Runtime,
+    pub tb: Testbed,
+}
+
+/// An [`SvTarget`] (`workers` runtime threads, scratch directory `dir_name`, a certificate for
+/// `names`, the first one its subject, and the target's address), or None (a skip) without
+/// root, as [`testbed`].
+pub fn sv_target(prefix: &str, workers: usize, dir_name: &str, names: &[&str]) -> Option<SvTarget> {
+    let tb = testbed(prefix)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let place = Place::netns(&tb.target_ns, std::net::IpAddr::V4(TARGET_V4));
+    let dir = TempDir::new(dir_name);
+    let cert = TestCert::generate_for(&dir, names[0], names, &[std::net::IpAddr::V4(TARGET_V4)]);
+    Some(SvTarget {
+        cert,
+        place,
+        dir,
+        rt,
+        tb,
+    })
 }
