@@ -16,7 +16,7 @@ use tcprax::config::{
 use tcprax::model::ScanType;
 use tcprax::ports::{PortError, PortList};
 use tcprax::targets::{TargetError, TargetSet};
-use values::{duration, int_in, interface, outputs, positive, shard, source_addr, source_ports};
+use values::{OutputArgs, duration, int_in, interface, positive, shard, source_addr, source_ports};
 
 mod help;
 pub mod merge;
@@ -344,38 +344,8 @@ struct RawArgs {
     )]
     version_intensity: Option<String>,
 
-    #[arg(
-        long = "output-normal",
-        value_name = "FILE",
-        action = ArgAction::Append,
-        help_heading = "Output",
-        help = "-oN: human-readable report to FILE ('-' = stdout)"
-    )]
-    output_normal: Vec<String>,
-    #[arg(
-        long = "output-json",
-        value_name = "FILE",
-        action = ArgAction::Append,
-        help_heading = "Output",
-        help = "-oJ: JSON lines to FILE ('-' = stdout)"
-    )]
-    output_json: Vec<String>,
-    #[arg(
-        long = "output-grep",
-        value_name = "FILE",
-        action = ArgAction::Append,
-        help_heading = "Output",
-        help = "-oG: grepable output to FILE ('-' = stdout)"
-    )]
-    output_grep: Vec<String>,
-    #[arg(
-        long = "output-xml",
-        value_name = "FILE",
-        action = ArgAction::Append,
-        help_heading = "Output",
-        help = "-oX: nmap-compatible XML to FILE ('-' = stdout)"
-    )]
-    output_xml: Vec<String>,
+    #[command(flatten)]
+    outputs: OutputArgs,
     #[arg(
         long = "resume",
         value_name = "FILE",
@@ -394,14 +364,6 @@ struct RawArgs {
         help = "Where a signal-stopped scan saves its state [default: tcprax.resume]"
     )]
     resume_file: Option<PathBuf>,
-    #[arg(
-        long = "output-all",
-        value_name = "BASE",
-        action = ArgAction::Append,
-        help_heading = "Output",
-        help = "-oA: all four formats: BASE.nmap, .gnmap, .xml and .jsonl"
-    )]
-    output_all: Vec<String>,
     #[arg(
         short = 'v',
         long = "verbose",
@@ -624,13 +586,7 @@ fn build(raw: RawArgs, argv: Option<Vec<String>>) -> Result<ScanConfig, CliError
         }
     });
 
-    let outputs = outputs(
-        &raw.output_normal,
-        &raw.output_json,
-        &raw.output_grep,
-        &raw.output_xml,
-        &raw.output_all,
-    )?;
+    let outputs = raw.outputs.specs()?;
 
     let ports = match raw.ports.as_deref() {
         Some(spec) => PortList::parse(spec).map_err(|source| CliError::Ports { source })?,

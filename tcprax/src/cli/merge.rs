@@ -1,7 +1,7 @@
 //! `tcprax merge SHARD.jsonl... [-oN F] [-oJ F] [-oG F] [-oX F] [-oA BASE] [-v | -q]`: the
 //! grammar of the subcommand and its small `main`. The work (reading, checking, replaying)
 //! is the library's [`tcprax::merge`]; the printers are the scan's own.
-use super::{CliError, rewrite_nmap_forms, values::outputs};
+use super::{CliError, rewrite_nmap_forms, values::OutputArgs};
 use clap::{ArgAction, Parser};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -45,21 +45,8 @@ struct MergeArgs {
         help = "The -oJ files of the shards, in any order"
     )]
     files: Vec<PathBuf>,
-    #[arg(long = "output-normal", value_name = "FILE", action = ArgAction::Append,
-          help = "-oN: human-readable report to FILE ('-' = stdout)")]
-    output_normal: Vec<String>,
-    #[arg(long = "output-json", value_name = "FILE", action = ArgAction::Append,
-          help = "-oJ: JSON lines to FILE ('-' = stdout)")]
-    output_json: Vec<String>,
-    #[arg(long = "output-grep", value_name = "FILE", action = ArgAction::Append,
-          help = "-oG: grepable output to FILE ('-' = stdout)")]
-    output_grep: Vec<String>,
-    #[arg(long = "output-xml", value_name = "FILE", action = ArgAction::Append,
-          help = "-oX: nmap-compatible XML to FILE ('-' = stdout)")]
-    output_xml: Vec<String>,
-    #[arg(long = "output-all", value_name = "BASE", action = ArgAction::Append,
-          help = "-oA: BASE.nmap, BASE.gnmap, BASE.xml and BASE.jsonl")]
-    output_all: Vec<String>,
+    #[command(flatten)]
+    outputs: OutputArgs,
     #[arg(short = 'v', long = "verbose", action = ArgAction::Count,
           help = "List more closed and filtered ports, whole service responses")]
     verbose: u8,
@@ -95,13 +82,7 @@ pub fn parse_merge(args: Vec<OsString>) -> Result<MergeConfig, CliError> {
         (false, 1) => Verbosity::Verbose,
         (false, _) => Verbosity::Debug,
     };
-    let outputs = outputs(
-        &raw.output_normal,
-        &raw.output_json,
-        &raw.output_grep,
-        &raw.output_xml,
-        &raw.output_all,
-    )?;
+    let outputs = raw.outputs.specs()?;
     Ok(MergeConfig {
         files: raw.files,
         outputs,

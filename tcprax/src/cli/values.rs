@@ -153,6 +153,64 @@ fn all_paths(base: &str) -> Result<[(OutputFormat, String); 4], CliError> {
     Ok(ALL_SUFFIXES.map(|(format, suffix)| (format, format!("{base}.{suffix}"))))
 }
 
+/// The output options, as the scan and `tcprax merge` take them.
+#[derive(clap::Args, Debug)]
+pub(super) struct OutputArgs {
+    #[arg(
+        long = "output-normal",
+        value_name = "FILE",
+        action = clap::ArgAction::Append,
+        help_heading = "Output",
+        help = "-oN: human-readable report to FILE ('-' = stdout)"
+    )]
+    output_normal: Vec<String>,
+    #[arg(
+        long = "output-json",
+        value_name = "FILE",
+        action = clap::ArgAction::Append,
+        help_heading = "Output",
+        help = "-oJ: JSON lines to FILE ('-' = stdout)"
+    )]
+    output_json: Vec<String>,
+    #[arg(
+        long = "output-grep",
+        value_name = "FILE",
+        action = clap::ArgAction::Append,
+        help_heading = "Output",
+        help = "-oG: grepable output to FILE ('-' = stdout)"
+    )]
+    output_grep: Vec<String>,
+    #[arg(
+        long = "output-xml",
+        value_name = "FILE",
+        action = clap::ArgAction::Append,
+        help_heading = "Output",
+        help = "-oX: nmap-compatible XML to FILE ('-' = stdout)"
+    )]
+    output_xml: Vec<String>,
+    #[arg(
+        long = "output-all",
+        value_name = "BASE",
+        action = clap::ArgAction::Append,
+        help_heading = "Output",
+        help = "-oA: all four formats: BASE.nmap, .gnmap, .xml and .jsonl"
+    )]
+    output_all: Vec<String>,
+}
+
+impl OutputArgs {
+    /// The outputs asked for (see [`outputs`]).
+    pub(super) fn specs(&self) -> Result<Vec<OutputSpec>, CliError> {
+        outputs(
+            &self.output_normal,
+            &self.output_json,
+            &self.output_grep,
+            &self.output_xml,
+            &self.output_all,
+        )
+    }
+}
+
 /// The -o options in a fixed order (normal, JSON, grepable, XML; then each `-oA` base's four
 /// files). Without any, the normal report goes to stdout; if none of the given ones writes to
 /// stdout, normal goes there as well. A file named twice (`-oA scan -oX scan.xml` included)
