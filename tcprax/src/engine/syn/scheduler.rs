@@ -545,7 +545,7 @@ impl Scheduler {
         };
         let t = if last { t.max(FINAL_FLOOR) } else { t };
         let t = t.as_nanos() as u64;
-        t.max(2 * self.reply_lag_ns)
+        t.max(self.reply_lag_ns.saturating_mul(2))
             .min(self.max_timeout.as_nanos() as u64)
     }
 
