@@ -462,35 +462,42 @@ impl Testbed {
             target_addr,
         };
         // From here on, Drop cleans up whatever part was created.
-        run("ip", &["netns", "add", &up.ns])?;
-        run(
-            "ip",
-            &[
-                "link",
-                "add",
-                &up.scanner_if,
-                "netns",
-                &self.scanner_ns,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                &up.target_if,
-                "netns",
-                &up.ns,
-            ],
+        veth_to_new_ns(
+            (&up.ns, &up.target_if, target),
+            (&self.scanner_ns, &up.scanner_if, scanner),
         )?;
-        self.ip(&up.ns, &["link", "set", "lo", "up"])?;
-        self.ip(&up.ns, &["addr", "add", target, "dev", &up.target_if])?;
-        self.ip(&up.ns, &["link", "set", &up.target_if, "up"])?;
-        self.ip(
-            &self.scanner_ns,
-            &["addr", "add", scanner, "dev", &up.scanner_if],
-        )?;
-        self.ip(&self.scanner_ns, &["link", "set", &up.scanner_if, "up"])?;
         wait_link(&self.scanner_ns, target_addr, "the uplink")?;
         Ok(up)
     }
+}
+
+/// A new namespace tied to an existing one by a veth pair, each end given its address (with
+/// prefix) and brought up, as `(namespace, interface, cidr)`: the new one first (created here,
+/// with its loopback up), then the existing one. The caller deletes the new namespace, from
+/// the moment this is called, whatever part of it was made.
+fn veth_to_new_ns(
+    (new_ns, new_if, new_cidr): (&str, &str, &str),
+    (old_ns, old_if, old_cidr): (&str, &str, &str),
+) -> Result<(), TestbedError> {
+    run("ip", &["netns", "add", new_ns])?;
+    run(
+        "ip",
+        &[
+            "link", "add", new_if, "netns", new_ns, "type", "veth", "peer", "name", old_if,
+            "netns", old_ns,
+        ],
+    )?;
+    let ip = |ns: &str, args: &[&str]| {
+        let mut full = vec!["-n", ns];
+        full.extend_from_slice(args);
+        run("ip", &full)
+    };
+    ip(new_ns, &["link", "set", "lo", "up"])?;
+    for (ns, dev, cidr) in [(new_ns, new_if, new_cidr), (old_ns, old_if, old_cidr)] {
+        ip(ns, &["addr", "add", cidr, "dev", dev])?;
+        ip(ns, &["link", "set", dev, "up"])?;
+    }
+    Ok(())
 }
 
 /// The address of `cidr` (`198.18.11.1/24`), or an error naming `command`.

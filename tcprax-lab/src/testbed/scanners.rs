@@ -2,7 +2,7 @@
 //! the *target* namespace by its own veth pair, with routes to the target's addresses through
 //! it, so that several scanners (the shards of one scan) probe the same target side by side,
 //! each with its own interface, XDP program and source address.
-use super::{COUNTER, Testbed, TestbedError, cidr_addr, run, trunc15, wait_link};
+use super::{COUNTER, Testbed, TestbedError, cidr_addr, trunc15, veth_to_new_ns, wait_link};
 use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
@@ -44,43 +44,13 @@ impl Testbed {
             target_addr,
         };
         // From here on, Drop cleans up whatever part was created.
-        run("ip", &["netns", "add", &extra.ns])?;
-        run(
-            "ip",
-            &[
-                "link",
-                "add",
-                &extra.scanner_if,
-                "netns",
-                &extra.ns,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                &extra.target_if,
-                "netns",
-                &self.target_ns,
-            ],
+        veth_to_new_ns(
+            (&extra.ns, &extra.scanner_if, scanner),
+            (&self.target_ns, &extra.target_if, target),
         )?;
-        let ip = |ns: &str, args: &[&str]| {
-            let mut full = vec!["-n", ns];
-            full.extend_from_slice(args);
-            run("ip", &full)
-        };
-        ip(&extra.ns, &["link", "set", "lo", "up"])?;
-        ip(
-            &extra.ns,
-            &["addr", "add", scanner, "dev", &extra.scanner_if],
-        )?;
-        ip(&extra.ns, &["link", "set", &extra.scanner_if, "up"])?;
-        ip(
-            &self.target_ns,
-            &["addr", "add", target, "dev", &extra.target_if],
-        )?;
-        ip(&self.target_ns, &["link", "set", &extra.target_if, "up"])?;
         let via = target_addr.to_string();
         for route in routes {
-            ip(&extra.ns, &["route", "add", route, "via", &via])?;
+            self.ip(&extra.ns, &["route", "add", route, "via", &via])?;
         }
         wait_link(&extra.ns, target_addr, "the scanner link")?;
         Ok(extra)
