@@ -255,13 +255,6 @@ fn run(args: &Args) -> anyhow::Result<String> {
                 extra: &extra,
             };
             let run = run_tcprax(&tb, &tcprax, &what, &dir, i + 1)?;
-            eprintln!(
-                "{} #{}: wall {:.2} s, -sV {:.2} s",
-                run.label,
-                run.number,
-                run.wall.as_secs_f64(),
-                run.service_detection_s
-            );
             runs.push(run);
         }
     }

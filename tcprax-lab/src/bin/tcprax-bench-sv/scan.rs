@@ -84,7 +84,7 @@ pub struct Scan<'a> {
     pub extra: &'a [&'a str],
 }
 
-/// Run `what` in the scanner namespace; `number` names its files.
+/// Run `what` in the scanner namespace; `number` names its files. Says on stderr how it went.
 pub fn run_tcprax(
     tb: &Testbed,
     tcprax: &Path,
@@ -168,6 +168,13 @@ pub fn run_tcprax(
         }
     }
     ensure!(summary, "no summary line in {}", json.display());
+    eprintln!(
+        "{} #{}: wall {:.2} s, -sV {:.2} s",
+        run.label,
+        run.number,
+        run.wall.as_secs_f64(),
+        run.service_detection_s
+    );
     Ok(run)
 }
 
