@@ -104,7 +104,7 @@ fn test_run(prog: std::os::fd::BorrowedFd<'_>, frame: &[u8], repeat: u32) -> (u3
 
 /// The program run by the kernel on frames built here (no interface): each kind gets the right
 /// verdict, a valid reply makes one event and its repeats none, and the kernel's timing of
-/// each kind is printed (the cost per frame of parsing, the cookie and the LRU lookup).
+/// each kind is printed (the cost per frame of parsing, the cookie and the `REPORTED` lookup).
 #[test]
 fn test_run_verdicts_and_cost_per_frame() {
     if !have_privileges() {

@@ -420,7 +420,8 @@ impl XdpCapture {
         self.sends_rsts
     }
 
-    /// Wait until at least one event is available, then append every available one to `out`.
+    /// Wait until the program wakes the reader (a burst of events: see
+    /// [`drain_events`](Self::drain_events)), then append every available event to `out`.
     pub async fn read_events(&mut self, out: &mut Vec<ReplyEvent>) -> Result<(), XdpError> {
         let events = self.polled()?;
         loop {
@@ -428,22 +429,21 @@ impl XdpCapture {
                 .readable_mut()
                 .await
                 .map_err(|source| XdpError::Poll { source })?;
-            let ring = guard.get_inner_mut();
             let before = out.len();
-            while let Some(item) = ring.next() {
-                if item.len() >= size_of::<ReplyEvent>() {
-                    // SAFETY: the kernel side writes exactly one ReplyEvent per record; the
-                    // length was checked and read_unaligned makes no alignment assumption.
-                    out.push(unsafe {
-                        std::ptr::read_unaligned(item.as_ptr().cast::<ReplyEvent>())
-                    });
-                }
-            }
+            drain(guard.get_inner_mut(), out);
             guard.clear_ready();
             if out.len() > before {
                 return Ok(());
             }
         }
+    }
+
+    /// Append every event available now to `out`, without waiting. The program wakes
+    /// [`read_events`](Self::read_events) only for bursts ([`tcprax_common::EVENTS_WAKE_BYTES`]):
+    /// a reader calls this every [`tcprax_common::EVENTS_DRAIN_MS`] for the rest.
+    pub fn drain_events(&mut self, out: &mut Vec<ReplyEvent>) -> Result<(), XdpError> {
+        drain(self.polled()?.get_mut(), out);
+        Ok(())
     }
 
     /// The program's counters, summed over CPUs.
@@ -477,6 +477,17 @@ impl XdpCapture {
             .map_err(map_err("COUNTERS"))?
             .iter()
             .sum())
+    }
+}
+
+/// Append every event in `ring` to `out`.
+fn drain(ring: &mut RingBuf<MapData>, out: &mut Vec<ReplyEvent>) {
+    while let Some(item) = ring.next() {
+        if item.len() >= size_of::<ReplyEvent>() {
+            // SAFETY: the kernel side writes exactly one ReplyEvent per record; the length was
+            // checked and read_unaligned makes no alignment assumption.
+            out.push(unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<ReplyEvent>()) });
+        }
     }
 }
 

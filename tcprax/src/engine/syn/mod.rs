@@ -353,7 +353,8 @@ impl PreparedSyn {
     }
 }
 
-/// Forward one interface's validated replies to the scheduler thread until told to stop;
+/// Forward one interface's validated replies to the scheduler thread until told to stop
+/// (when woken for a burst, and every [`tcprax_common::EVENTS_DRAIN_MS`] in any case);
 /// then read the program's counters and detach it (by dropping the capture). Every 10 ms,
 /// adds the replies the ring buffer had no room for since the last look to `overflows` (the
 /// rate controller's signal).
@@ -369,8 +370,18 @@ async fn collect(
     overflow_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut overflow_told = false;
     let mut overflowed = 0;
+    // The program wakes this task only for a burst of replies (EVENTS_WAKE_BYTES); the
+    // rest wait at most one tick.
+    let mut drain = tokio::time::interval(Duration::from_millis(tcprax_common::EVENTS_DRAIN_MS));
+    drain.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
+            _ = drain.tick() => {
+                capture.drain_events(&mut batch)?;
+                for ev in batch.drain(..) {
+                    let _ = replies.send(ev);
+                }
+            }
             _ = overflow_check.tick() => {
                 // One map read per tick: the controller sees an overflow within a window, and
                 // the operator hears of the first one at once, not only in the -v summary.
