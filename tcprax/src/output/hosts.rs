@@ -179,7 +179,7 @@ impl PlainReason {
 }
 
 impl OpenPort {
-    fn of(report: &PortReport) -> OpenPort {
+    pub(crate) fn of(report: &PortReport) -> OpenPort {
         let event = &report.event;
         let rtt_ns = match event.rtt {
             None => Some(u64::MAX),
@@ -420,11 +420,6 @@ impl HostPorts {
     /// Ports with a verdict on this host (that this printer saw while tracking it).
     pub(crate) fn total(&self) -> u64 {
         u64::from(self.decided)
-    }
-
-    /// Its open ports, in the order they came.
-    pub(crate) fn into_open(self) -> Vec<OpenPort> {
-        self.open
     }
 
     pub(crate) fn has_open(&self) -> bool {

@@ -11,11 +11,11 @@ mod quiet;
 mod table;
 
 use super::{
-    Hidden, HostPorts, HostTracker, ListPolicy, Printer, ReasonCounts, clean, plural, plural_u128,
-    reason_str, response_lines, target_label,
+    Hidden, HostPorts, HostTracker, ListPolicy, OpenPort, Printer, ReasonCounts, clean, plural,
+    plural_u128, reason_str, response_lines, target_label,
 };
 use crate::config::Verbosity;
-use crate::model::{PortReport, Reason, ScanPlan, ScanSummary, ServiceInfo};
+use crate::model::{PortReport, PortState, Reason, ScanPlan, ScanSummary, ServiceInfo};
 use quiet::QuietRow;
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -120,18 +120,6 @@ impl<W: Write> HumanPrinter<W> {
 
     /// A host is complete (or the scan over): write its block, or count it.
     fn host_done(&mut self, addr: IpAddr, host: HostPorts) -> io::Result<()> {
-        if self.verbosity == Verbosity::Quiet {
-            // In arrival order: the table's stable sort by address and port puts them in the
-            // order of the host's rows.
-            let service_column = self.service_column;
-            self.quiet_rows
-                .extend(host.into_open().into_iter().map(|open| QuietRow {
-                    addr,
-                    service_column,
-                    open,
-                }));
-            return Ok(());
-        }
         let host = &host;
         if host.has_open() {
             self.open_hosts += 1;
@@ -326,6 +314,18 @@ impl<W: Write> Printer for HumanPrinter<W> {
     fn port(&mut self, report: &PortReport) -> io::Result<()> {
         // Without a plan (or with one that said no -sV) a service result still gets its column.
         self.service_column |= report.service.is_some();
+        if self.verbosity == Verbosity::Quiet {
+            // -q lists the open ports alone, sorted at the end: no host is assembled, which
+            // spares a hash-map lookup (a cache miss or two) per verdict.
+            if report.event.state == PortState::Open {
+                self.quiet_rows.push(QuietRow {
+                    addr: report.event.addr,
+                    service_column: self.service_column,
+                    open: OpenPort::of(report),
+                });
+            }
+            return Ok(());
+        }
         match self.tracker.add(report) {
             Some((addr, host)) => self.host_done(addr, host),
             None => Ok(()),

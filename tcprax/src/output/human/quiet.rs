@@ -17,7 +17,7 @@ const CHUNK: usize = 1 << 16;
 #[derive(Debug)]
 pub(super) struct QuietRow {
     pub(super) addr: IpAddr,
-    /// Whether the SERVICE and VERSION columns were on when the host completed.
+    /// Whether the SERVICE and VERSION columns were on when the port was reported.
     pub(super) service_column: bool,
     pub(super) open: OpenPort,
 }
