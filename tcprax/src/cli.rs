@@ -292,14 +292,16 @@ struct RawArgs {
     #[arg(
         long = "send-path",
         value_name = "PATH",
-        value_parser = ["auto", "raw"],
+        value_parser = ["auto", "raw", "direct"],
         help_heading = "SYN scan (-sS)",
         help = "-sS: how probes leave (default auto)",
         long_help = "-sS: how probes leave. auto (default): whole Ethernet frames on an\n\
                      AF_PACKET socket for targets routed through a gateway on an Ethernet-like\n\
                      interface (no local netfilter on the path), the raw IP socket for the rest\n\
                      (targets on the link itself, tun/WireGuard, IPv6, -e/-S). raw: the raw IP\n\
-                     socket for every probe"
+                     socket for every probe. direct: as auto, the frames handed straight to the\n\
+                     driver (no qdisc, no tc egress; tcpdump on this host does not see them):\n\
+                     the fastest"
     )]
     send_path: Option<String>,
     #[arg(
@@ -553,6 +555,7 @@ fn build(raw: RawArgs, argv: Option<Vec<String>>) -> Result<ScanConfig, CliError
         // clap accepts only the two names.
         send_path: match raw.send_path.as_deref() {
             Some("raw") => SendPath::Raw,
+            Some("direct") => SendPath::Direct,
             _ => SendPath::Auto,
         },
         rst_path: match raw.rst_path.as_deref() {

@@ -177,6 +177,11 @@ pub enum SendPath {
     Auto,
     /// The raw IP socket (`IPPROTO_RAW`) for every probe: the kernel routes and resolves.
     Raw,
+    /// As [`Auto`](Self::Auto), with the AF_PACKET frames handed straight to the driver
+    /// (`PACKET_QDISC_BYPASS`): no qdisc (no tc egress rule or shaping applies, and a full
+    /// device queue makes the sender wait instead of queueing), and packet taps such as
+    /// tcpdump on this host do not see the probes. The fastest path (docs/benchmark.md).
+    Direct,
 }
 
 impl Default for SynOptions {

@@ -3,7 +3,8 @@
 //! (address, port), and the responder's counters match the probes one for one. Run with both
 //! send paths: the default sends these targets (routed through a gateway on a veth) as
 //! AF_PACKET frames, which the scanner's netfilter OUTPUT hook never sees; `--send-path raw`
-//! sends them through the raw IP socket, which it does.
+//! sends them through the raw IP socket, which it does; `--send-path direct` sends the frames
+//! past the qdisc too, straight to the driver.
 mod common;
 
 use std::collections::BTreeMap;
@@ -21,15 +22,25 @@ const CLOSED: u16 = 25;
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Path {
     Frames,
+    /// Frames handed straight to the driver (`--send-path direct`).
+    Direct,
     /// Frames, after the gateway's entry was deleted from the scanner's neighbour table: tcprax
     /// must have it resolved before the first frame.
     FramesUnresolved,
     Raw,
 }
 
+/// What the scanner's side counted of the probes that left.
+struct Seen {
+    /// SYNs the netfilter OUTPUT hook saw.
+    output_syns: u64,
+    /// Packets the scanner veth's qdisc (a pfifo, for its counters) passed on.
+    qdisc_packets: u64,
+}
+
 /// One scan of RANGE through the responder with `extra` arguments; checks every verdict and
-/// the responder's counters, and returns the SYNs the scanner's OUTPUT hook counted.
-fn scan_through_responder(prefix: &str, extra: &[&str], path: Path) -> Option<u64> {
+/// the responder's counters, and returns what the scanner's side saw of the probes.
+fn scan_through_responder(prefix: &str, extra: &[&str], path: Path) -> Option<Seen> {
     let tb = common::testbed(prefix)?;
     tb.target_anyip("198.19.0.0/16").unwrap();
     let plan = Plan {
@@ -54,11 +65,13 @@ fn scan_through_responder(prefix: &str, extra: &[&str], path: Path) -> Option<u6
             "the gateway's MAC is gone"
         );
     }
-    tb.scanner_sh(
+    tb.scanner_sh(&format!(
         "nft add table inet trxout && \
-         nft add chain inet trxout output '{ type filter hook output priority 0; }' && \
-         nft add rule inet trxout output 'tcp flags & (syn | ack) == syn' counter",
-    )
+         nft add chain inet trxout output '{{ type filter hook output priority 0; }}' && \
+         nft add rule inet trxout output 'tcp flags & (syn | ack) == syn' counter && \
+         tc qdisc replace dev {} root pfifo limit 10000",
+        tb.scanner_if
+    ))
     .unwrap();
     let out = tb
         .scanner_command(common::bin())
@@ -127,7 +140,7 @@ fn scan_through_responder(prefix: &str, extra: &[&str], path: Path) -> Option<u6
     assert_eq!(c.rst, 48, "one RST+ACK per closed pair: {c:?}");
     // Filtered probes are sent twice (--retries 1); the scanner's RSTs to open ports dropped.
     match path {
-        Path::Frames | Path::FramesUnresolved => {
+        Path::Frames | Path::FramesUnresolved | Path::Direct => {
             assert_eq!(c.silent, 16 * 5 * 2, "silent SYNs, retry included: {c:?}")
         }
         // Measured: in a release build a few raw-socket packets (13-17 of these 160 SYNs, up
@@ -137,7 +150,7 @@ fn scan_through_responder(prefix: &str, extra: &[&str], path: Path) -> Option<u6
         Path::Raw => assert!(c.silent <= 16 * 5 * 2, "silent SYNs: {c:?}"),
     }
     match path {
-        Path::Frames | Path::FramesUnresolved => {
+        Path::Frames | Path::FramesUnresolved | Path::Direct => {
             assert_eq!(c.dropped, 48 * 4, "our own RST per open port: {c:?}")
         }
         Path::Raw => assert!(c.dropped <= 48 * 4, "our own RST per open port: {c:?}"),
@@ -149,23 +162,62 @@ fn scan_through_responder(prefix: &str, extra: &[&str], path: Path) -> Option<u6
         .iter()
         .position(|w| *w == "packets")
         .expect("a counter");
-    Some(words[at + 1].parse().unwrap())
+    let output_syns = words[at + 1].parse().unwrap();
+    // "Sent 12345 bytes 321 pkt (dropped 0, ...)"
+    let stats = tb
+        .scanner_sh(&format!("tc -s qdisc show dev {}", tb.scanner_if))
+        .unwrap();
+    let text = String::from_utf8_lossy(&stats.stdout);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let at = words
+        .iter()
+        .position(|w| *w == "pkt")
+        .unwrap_or_else(|| panic!("qdisc counters: {text}"));
+    let qdisc_packets = words[at - 1].parse().unwrap();
+    Some(Seen {
+        output_syns,
+        qdisc_packets,
+    })
 }
+
+/// Every probe and RST the scanner sent on the veth: a few hundred (SYNS + 48 * 4).
+const SENT: u64 = SYNS + 48 * 4;
 
 /// 48 × 5 answered + 16 × 5 × 2 silent.
 const SYNS: u64 = 48 * 5 + 16 * 5 * 2;
 
 #[test]
 fn responder_answers_exactly_and_frames_skip_netfilter() {
-    let Some(output_syns) = scan_through_responder("trxresp", &[], Path::Frames) else {
+    let Some(seen) = scan_through_responder("trxresp", &[], Path::Frames) else {
         return;
     };
-    assert_eq!(output_syns, 0, "AF_PACKET frames pass no OUTPUT hook");
+    assert_eq!(seen.output_syns, 0, "AF_PACKET frames pass no OUTPUT hook");
+    assert!(
+        seen.qdisc_packets >= SENT,
+        "every frame passes the qdisc: {} of {SENT}",
+        seen.qdisc_packets
+    );
+}
+
+/// `--send-path direct`: the same exact verdicts, and the frames skip the qdisc as well (the
+/// kernel's own few packets, such as neighbour resolution, still pass it).
+#[test]
+fn responder_answers_exactly_with_frames_straight_to_the_driver() {
+    let Some(seen) = scan_through_responder("trxrespd", &["--send-path", "direct"], Path::Direct)
+    else {
+        return;
+    };
+    assert_eq!(seen.output_syns, 0, "AF_PACKET frames pass no OUTPUT hook");
+    assert!(
+        seen.qdisc_packets < 20,
+        "none of the {SENT} frames passes the qdisc: {} did",
+        seen.qdisc_packets
+    );
 }
 
 #[test]
 fn responder_answers_exactly_through_the_raw_socket() {
-    let Some(output_syns) =
+    let Some(Seen { output_syns, .. }) =
         scan_through_responder("trxrespraw", &["--send-path", "raw"], Path::Raw)
     else {
         return;
@@ -183,19 +235,17 @@ fn responder_answers_exactly_through_the_raw_socket() {
 /// fill the veth's ring).
 #[test]
 fn responder_answers_exactly_with_rsts_from_xdp() {
-    let Some(output_syns) =
-        scan_through_responder("trxrespx", &["--rst-path", "xdp"], Path::Frames)
+    let Some(seen) = scan_through_responder("trxrespx", &["--rst-path", "xdp"], Path::Frames)
     else {
         return;
     };
-    assert_eq!(output_syns, 0, "AF_PACKET frames pass no OUTPUT hook");
+    assert_eq!(seen.output_syns, 0, "AF_PACKET frames pass no OUTPUT hook");
 }
 
 #[test]
 fn a_gateway_missing_from_the_neighbour_table_is_resolved_first() {
-    let Some(output_syns) = scan_through_responder("trxresparp", &[], Path::FramesUnresolved)
-    else {
+    let Some(seen) = scan_through_responder("trxresparp", &[], Path::FramesUnresolved) else {
         return;
     };
-    assert_eq!(output_syns, 0, "every probe left as a frame");
+    assert_eq!(seen.output_syns, 0, "every probe left as a frame");
 }

@@ -404,6 +404,8 @@ fn send_path_is_auto_unless_raw_is_asked_for() {
     assert_eq!(ok(&["-sS", "198.18.0.2"]).syn.send_path, SendPath::Auto);
     let auto = ok(&["-sS", "--send-path", "auto", "198.18.0.2"]);
     assert_eq!(auto.syn.send_path, SendPath::Auto);
+    let direct = ok(&["-sS", "--send-path", "direct", "198.18.0.2"]);
+    assert_eq!(direct.syn.send_path, SendPath::Direct);
     assert!(parse(&["-sS", "--send-path", "xdp", "198.18.0.2"]).is_err());
 }
 

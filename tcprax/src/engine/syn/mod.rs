@@ -191,7 +191,7 @@ pub fn prepare(
             xdp_rst,
         )?);
     }
-    let sender = Sender::new(v4, v6, paths)?;
+    let sender = Sender::new(v4, v6, paths, send_path == SendPath::Direct)?;
     Ok(PreparedSyn {
         machine,
         aimd,
@@ -210,7 +210,7 @@ fn xdp_rst(send_rst: bool, rst_path: RstPath, send_path: SendPath) -> XdpRst {
         (false, _, _) | (true, RstPath::Socket, _) | (true, RstPath::Auto, SendPath::Raw) => {
             XdpRst::Off
         }
-        (true, RstPath::Auto, SendPath::Auto) => XdpRst::WhereOwnRing,
+        (true, RstPath::Auto, SendPath::Auto | SendPath::Direct) => XdpRst::WhereOwnRing,
         (true, RstPath::Xdp, _) => XdpRst::WhereItLeaves,
     }
 }
@@ -221,6 +221,7 @@ fn who_sends_the_rsts() {
     use RstPath::{Auto, Socket, Xdp};
     use SendPath::{Auto as Frames, Raw};
     assert_eq!(xdp_rst(true, Auto, Frames), XdpRst::WhereOwnRing);
+    assert_eq!(xdp_rst(true, Auto, SendPath::Direct), XdpRst::WhereOwnRing);
     assert_eq!(
         xdp_rst(true, Auto, Raw),
         XdpRst::Off,

@@ -32,6 +32,8 @@ pub enum SendError {
     Socket { source: io::Error },
     #[error("cannot open an AF_PACKET socket (needs root or CAP_NET_RAW): {source}")]
     PacketSocket { source: io::Error },
+    #[error("--send-path direct: the kernel refused PACKET_QDISC_BYPASS: {source}")]
+    QdiscBypass { source: io::Error },
     #[error("sendmmsg failed: {source}")]
     Send { source: io::Error },
     #[error("no raw socket for {family} was opened, yet a packet to {dst} was queued")]
@@ -90,12 +92,13 @@ pub struct Sender {
 
 impl Sender {
     /// The raw sockets for the families used, and the AF_PACKET socket if `paths` sends any
-    /// target as frames. Needs CAP_NET_RAW.
-    pub fn new(v4: bool, v6: bool, paths: FramePaths) -> Result<Sender, SendError> {
+    /// target as frames, bypassing the qdisc if `direct` (`--send-path direct`). Needs
+    /// CAP_NET_RAW.
+    pub fn new(v4: bool, v6: bool, paths: FramePaths, direct: bool) -> Result<Sender, SendError> {
         let frames = if paths.is_empty() {
             None
         } else {
-            Some((FrameSender::new()?, paths))
+            Some((FrameSender::new(direct)?, paths))
         };
         Ok(Sender {
             raw: RawSender::new(v4, v6)?,

@@ -1,7 +1,9 @@
 //! The AF_PACKET sender: whole Ethernet frames (link header from [`super::super::nexthop`],
 //! then the IP packet `wire` builds) handed to the interface's queue in batches with
 //! `sendmmsg`. No routing, no neighbour lookup, no netfilter hook on the way: the frame is
-//! complete when it is pushed. One socket serves every interface (each message names its
+//! complete when it is pushed. With `--send-path direct` not even the qdisc: the socket is set
+//! to `PACKET_QDISC_BYPASS`, and each frame goes straight to the driver, unseen by packet taps
+//! (tcpdump) on this host. One socket serves every interface (each message names its
 //! interface index); it is opened with protocol 0, so it never receives anything.
 //!
 //! Errors are handled as the raw socket's are ([`super::send_all`]): a refused frame is
@@ -24,8 +26,10 @@ pub struct FrameSender {
 }
 
 impl FrameSender {
-    /// Open the AF_PACKET socket (needs CAP_NET_RAW, like the raw IP socket).
-    pub fn new() -> Result<FrameSender, SendError> {
+    /// Open the AF_PACKET socket (needs CAP_NET_RAW, like the raw IP socket); with `direct`,
+    /// its frames skip the qdisc and the packet taps and go straight to the driver
+    /// (`PACKET_QDISC_BYPASS`; a full device queue is then an ENOBUFS, waited out as usual).
+    pub fn new(direct: bool) -> Result<FrameSender, SendError> {
         // SAFETY: plain socket(2) call; the fd is owned below.
         let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
         if fd < 0 {
@@ -36,6 +40,24 @@ impl FrameSender {
         // SAFETY: fd is a fresh, valid descriptor that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         enlarge_send_buffer(&fd);
+        if direct {
+            let one: libc::c_int = 1;
+            // SAFETY: setsockopt with a valid int option value on a live descriptor.
+            let rc = unsafe {
+                libc::setsockopt(
+                    fd.as_raw_fd(),
+                    libc::SOL_PACKET,
+                    libc::PACKET_QDISC_BYPASS,
+                    (&one as *const libc::c_int).cast(),
+                    size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            if rc != 0 {
+                return Err(SendError::QdiscBypass {
+                    source: io::Error::last_os_error(),
+                });
+            }
+        }
         Ok(FrameSender {
             fd,
             batch: Batch::new(),
