@@ -293,8 +293,9 @@ struct RawArgs {
         long = "send-path",
         value_name = "PATH",
         value_parser = ["auto", "raw", "direct"],
+        hide_possible_values = true,
         help_heading = "SYN scan (-sS)",
-        help = "-sS: how probes leave (default auto)",
+        help = "-sS: how probes leave: auto (default), raw or direct",
         long_help = "-sS: how probes leave. auto (default): whole Ethernet frames on an\n\
                      AF_PACKET socket for targets routed through a gateway on an Ethernet-like\n\
                      interface (no local netfilter on the path), the raw IP socket for the rest\n\
