@@ -92,8 +92,16 @@ pub(super) fn write_table(
     t: &mut Table,
     wtr: &mut impl Write,
 ) -> io::Result<()> {
-    // Stable: a port reported twice keeps its order of arrival, as in a host's own rows.
-    rows.sort_by_key(|r| (r.addr, r.open.port()));
+    // Stable: a port reported twice keeps its order of arrival, as in a host's own rows. By
+    // integers (IPv4 before IPv6, as `IpAddr` orders them): comparing the enums directly took
+    // a third longer.
+    rows.sort_by_key(|r| {
+        let (v6, a) = match r.addr {
+            IpAddr::V4(a) => (false, u128::from(u32::from(a))),
+            IpAddr::V6(a) => (true, u128::from(a)),
+        };
+        (v6, a, r.open.port())
+    });
     let mut scratch = String::new();
     let mut widths = Vec::new();
     for row in &rows {
