@@ -20,7 +20,7 @@ use super::pacer::Pacer;
 use super::permutation::Permutation;
 use super::{SynError, SynScanOptions};
 use crate::engine::EngineStats;
-use crate::engine::rtt::{RttBounds, RttEstimator};
+use crate::engine::rtt::{RttBounds, RttEstimator, TargetRtt};
 use crate::keyhash::KeyMap;
 use crate::model::{PortState, Reason, ScanEvent};
 use crate::targets::TargetSet;
@@ -139,7 +139,8 @@ pub struct Scheduler {
     /// ahead of the rest of the permutation.
     resumed: VecDeque<Key>,
     rtt_global: RttEstimator,
-    rtt_per_target: KeyMap<IpAddr, RttEstimator>,
+    /// Keyed by the address as [`addr_bytes`] spells it, in one `u128`: 32-byte entries.
+    rtt_per_target: KeyMap<u128, TargetRtt>,
     /// RSTs owed to open ports, sent ahead of any SYN and outside the rate (they answer
     /// packets that already arrived).
     rsts: VecDeque<Transmit>,
@@ -155,6 +156,11 @@ pub struct Scheduler {
     /// them: what the rate controller ([`super::aimd`]) reads.
     first_sent: u64,
     first_answered: Vec<u64>,
+}
+
+/// `addr` as one integer, IPv4 IPv4-mapped: the key of the per-target RTT map.
+fn addr_key(a: IpAddr) -> u128 {
+    u128::from_be_bytes(addr_bytes(a))
 }
 
 fn addr_bytes(a: IpAddr) -> [u8; 16] {
@@ -323,14 +329,13 @@ impl Scheduler {
 
     fn sample(&mut self, addr: IpAddr, rtt: Duration) {
         self.rtt_global.sample(rtt);
-        let max = self.max_timeout;
+        let rtt_ns = u64::try_from(rtt.as_nanos()).unwrap_or(u64::MAX);
         let len = self.rtt_per_target.len();
-        match self.rtt_per_target.get_mut(&addr) {
-            Some(e) => e.sample(rtt),
+        match self.rtt_per_target.get_mut(&addr_key(addr)) {
+            Some(e) => e.sample(rtt_ns),
             None if len < MAX_RTT_TARGETS => {
-                let mut e = RttEstimator::new(RttBounds::with_floor(RETRY_FLOOR, max));
-                e.sample(rtt);
-                self.rtt_per_target.insert(addr, e);
+                self.rtt_per_target
+                    .insert(addr_key(addr), TargetRtt::first(rtt_ns));
             }
             None => {}
         }
@@ -539,14 +544,17 @@ impl Scheduler {
     /// the replies' lag), and for a `last` attempt at least [`FINAL_FLOOR`]; never above
     /// `--timeout`.
     fn wait_ns(&self, addr: &IpAddr, last: bool) -> u64 {
-        let t = match self.rtt_per_target.get(addr) {
-            Some(e) if e.samples() > 0 => e.timeout(),
-            _ => self.rtt_global.timeout(),
+        let max = self.max_timeout.as_nanos() as u64;
+        let t = match self.rtt_per_target.get(&addr_key(*addr)) {
+            Some(e) => e.timeout_ns((RETRY_FLOOR.as_nanos() as u64).min(max), max),
+            None => self.rtt_global.timeout().as_nanos() as u64,
         };
-        let t = if last { t.max(FINAL_FLOOR) } else { t };
-        let t = t.as_nanos() as u64;
-        t.max(self.reply_lag_ns.saturating_mul(2))
-            .min(self.max_timeout.as_nanos() as u64)
+        let t = if last {
+            t.max(FINAL_FLOOR.as_nanos() as u64)
+        } else {
+            t
+        };
+        t.max(self.reply_lag_ns.saturating_mul(2)).min(max)
     }
 
     /// A due retry, else the next fresh probe of this shard. Targets without a route get
