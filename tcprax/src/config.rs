@@ -41,6 +41,12 @@ pub mod defaults {
     /// --shard: the whole probe space, on one machine.
     pub const SHARD: Shard = Shard { index: 1, count: 1 };
 
+    /// --send-threads for -sS: none, the scheduler thread sends. Measured on the 2-vCPU
+    /// testbed (docs/benchmark.md), sender threads gain ~10 % into a sink but nothing against
+    /// the responder, where they take turns with the NAPI thread for the second CPU; a larger
+    /// machine may gain, and `--send-threads` is there to measure it.
+    pub const SEND_THREADS: usize = 0;
+
     /// -sV --probe-timeout: upper bound of one wait (banner, handshake, response).
     pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -150,6 +156,9 @@ pub struct SynOptions {
     pub send_path: SendPath,
     /// --rst-path: who sends our RST to an open port.
     pub rst_path: RstPath,
+    /// --send-threads: threads that send the probes beside the scheduler's (0: it sends them
+    /// itself).
+    pub send_threads: usize,
 }
 
 /// Who sends our RST to an open port (-sS, unless `--no-rst`).
@@ -197,6 +206,7 @@ impl Default for SynOptions {
             include_broadcast: false,
             send_path: SendPath::Auto,
             rst_path: RstPath::Auto,
+            send_threads: defaults::SEND_THREADS,
         }
     }
 }

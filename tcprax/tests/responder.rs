@@ -199,6 +199,18 @@ fn responder_answers_exactly_and_frames_skip_netfilter() {
     );
 }
 
+/// `--send-threads 2`: two threads send what the scheduler decides; every verdict as exact,
+/// every probe and RST sent once (the counts above), refusals aside (none here).
+#[test]
+fn responder_answers_exactly_with_sender_threads() {
+    let Some(seen) = scan_through_responder("trxrespt", &["--send-threads", "2"], Path::Frames)
+    else {
+        return;
+    };
+    assert_eq!(seen.output_syns, 0, "AF_PACKET frames pass no OUTPUT hook");
+    assert!(seen.qdisc_packets >= SENT, "{}", seen.qdisc_packets);
+}
+
 /// `--send-path direct`: the same exact verdicts, and the frames skip the qdisc as well (the
 /// kernel's own few packets, such as neighbour resolution, still pass it).
 #[test]

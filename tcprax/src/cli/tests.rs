@@ -373,6 +373,8 @@ fn syn_options() {
         "--no-rst",
         "--send-path",
         "raw",
+        "--send-threads",
+        "2",
         "198.18.0.2",
     ]);
     assert_eq!(
@@ -388,8 +390,20 @@ fn syn_options() {
             include_broadcast: false,
             send_path: SendPath::Raw,
             rst_path: RstPath::Auto,
+            send_threads: 2,
         }
     );
+    assert_eq!(ok(&["-sS", "198.18.0.2"]).syn.send_threads, 0);
+    assert_eq!(
+        ok(&["-sS", "--send-threads", "3", "198.18.0.2"])
+            .syn
+            .send_threads,
+        3
+    );
+    for bad in ["-1", "65", "two", ""] {
+        let err = parse(&["-sS", "--send-threads", bad, "198.18.0.2"]).unwrap_err();
+        assert!(err.to_string().contains("--send-threads"), "{bad}: {err}");
+    }
     assert_eq!(
         ok(&["-S", "2001:db8::1", "198.18.0.2"]).syn.source_addr,
         Some("2001:db8::1".parse().unwrap())

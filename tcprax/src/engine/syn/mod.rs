@@ -19,8 +19,9 @@
 //! A process can drop its capabilities in between, before any reply is parsed.
 //!
 //! This file is the shell around it: a blocking thread that reads the clock, feeds the
-//! machine replies and time, batches what it asks to send into the raw socket ([`sender`]),
-//! tells it which packets the kernel refused, passes verdicts on, and sleeps until the
+//! machine replies and time, batches what it asks to send into the sockets ([`sender`]; or
+//! hands the batches to sender threads, `--send-threads`), tells it which packets the kernel
+//! refused, passes verdicts on, and sleeps until the
 //! machine's next deadline or the next reply; and one async *collector* per egress interface
 //! that reads the XDP program's ring buffer there ([`capture`]): the program validates replies
 //! against the same cookie in the kernel, drops them (so the kernel never RSTs them) and hands
@@ -44,8 +45,8 @@ use crate::targets::TargetSet;
 use aimd::{Aimd, AimdConfig, Signals};
 use capture::{XdpCapture, XdpError, XdpRst};
 use route::EgressPlan;
-use scheduler::{Reply, Scheduler, SchedulerConfig, Transmit};
-use sender::{SendError, Sender};
+use scheduler::{Reply, Scheduler, SchedulerConfig};
+use sender::{Outbox, SendError, Sender};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
@@ -125,7 +126,10 @@ pub struct PreparedSyn {
     /// The rate controller's limits, without `--rate`.
     aimd: Option<AimdConfig>,
     captures: Vec<XdpCapture>,
-    sender: Sender,
+    /// One for the scheduler thread, or one per sender thread.
+    senders: Vec<Sender>,
+    /// Sender threads to start (0: the scheduler thread sends).
+    send_threads: usize,
     skipped: Vec<std::net::IpAddr>,
 }
 
@@ -150,6 +154,7 @@ pub fn prepare(
     let xdp_log = opts.syn.xdp_log;
     let (send_rst, send_path, rst_path) =
         (opts.syn.send_rst, opts.syn.send_path, opts.syn.rst_path);
+    let send_threads = opts.syn.send_threads;
     let (v4, v6) = plan.families();
     // Which targets leave as whole frames (AF_PACKET), before `opts` goes to the scheduler.
     let paths =
@@ -191,12 +196,16 @@ pub fn prepare(
             xdp_rst,
         )?);
     }
-    let sender = Sender::new(v4, v6, paths, send_path == SendPath::Direct)?;
+    // Opened here, with the privileges; the threads start in `run`, after they are dropped.
+    let senders = (0..send_threads.max(1))
+        .map(|_| Sender::new(v4, v6, paths.clone(), send_path == SendPath::Direct))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(PreparedSyn {
         machine,
         aimd,
         captures,
-        sender,
+        senders,
+        send_threads,
         skipped: plan.skipped,
     })
 }
@@ -264,9 +273,15 @@ impl PreparedSyn {
             mut machine,
             aimd,
             mut captures,
-            sender,
+            senders,
+            send_threads,
             skipped,
         } = self;
+        let out = if send_threads == 0 {
+            Outbox::inline(senders.into_iter().next().expect("one sender"))
+        } else {
+            Outbox::threads(senders).map_err(|source| SendError::Send { source })?
+        };
         if !skipped.is_empty() {
             stop.notify(Notice::Skipped {
                 addresses: skipped.clone(),
@@ -298,7 +313,7 @@ impl PreparedSyn {
             machine,
             aimd,
             overflows,
-            sender,
+            out,
             replies: reply_rx,
             events: tx,
             control: stop.clone(),
@@ -324,10 +339,7 @@ impl PreparedSyn {
         // The sockets close while the collectors detach XDP: both wait for the kernel (an RCU
         // grace period each), so side by side rather than one after the other.
         let (result, closing) = match result {
-            Ok((r, sender)) => (
-                Ok(r),
-                Some(tokio::task::spawn_blocking(move || drop(sender))),
-            ),
+            Ok((r, out)) => (Ok(r), Some(tokio::task::spawn_blocking(move || drop(out)))),
             Err(e) => (Err(e), None),
         };
         drop(reply_tx);
@@ -429,7 +441,7 @@ struct Shell {
     aimd: Option<Aimd>,
     /// Replies the XDP ring buffers had no room for, summed by the collectors.
     overflows: Arc<AtomicU64>,
-    sender: Sender,
+    out: Outbox,
     replies: std_mpsc::Receiver<ReplyEvent>,
     events: mpsc::Sender<ScanEvent>,
     control: ScanControl,
@@ -442,7 +454,7 @@ impl Shell {
     /// The sender comes back open, for the caller to close beside other tear-down: closing
     /// the AF_PACKET socket waits for an RCU grace period (the kernel's `packet_release`),
     /// ~10 ms here, as detaching XDP does.
-    fn run(mut self) -> (Result<EngineStats, SynError>, Sender) {
+    fn run(mut self) -> (Result<EngineStats, SynError>, Outbox) {
         let result = match self.rounds() {
             Ok(stats) => Ok(stats),
             Err(e) => {
@@ -455,14 +467,12 @@ impl Shell {
                 Err(e)
             }
         };
-        (result, self.sender)
+        (result, self.out)
     }
 
     /// One round per batch: replies and time in, packets and verdicts out, then sleep until
     /// the machine's next deadline unless a reply comes first.
     fn rounds(&mut self) -> Result<EngineStats, SynError> {
-        // What this round handed the sender, by tag: a refused packet names its Transmit.
-        let mut round: Vec<Transmit> = Vec::with_capacity(2 * sender::BATCH);
         loop {
             let mut now = mono_ns();
             while let Ok(ev) = self.replies.try_recv() {
@@ -473,25 +483,20 @@ impl Shell {
             if self.control.is_stopped() {
                 self.machine.stop();
             }
-            round.clear();
             while let Some(t) = self.machine.poll_transmit(now) {
-                self.sender.push(&t.segment(), round.len())?;
-                round.push(t);
+                self.out.push(t)?;
             }
-            self.sender.flush()?;
-            let mut syns = round
-                .iter()
-                .filter(|t| matches!(t, Transmit::Syn { .. }))
-                .count() as u64;
-            for refused in self.sender.take_refused() {
-                let t = &round[refused.tag];
-                syns -= u64::from(matches!(t, Transmit::Syn { .. }));
-                self.machine.handle_send_error(t, refused.errno);
+            self.out.flush()?;
+            for refused in self.out.take_refused() {
+                self.machine
+                    .handle_send_error(&refused.transmit, refused.errno);
             }
-            self.control.add_sent(syns);
+            self.control.add_sent(self.out.take_syns_sent());
             self.tune(now);
             let full = self.deliver()?;
             if self.machine.is_done() {
+                // The RSTs owed to the last open ports may still be with a sender thread.
+                self.out.finish()?;
                 return Ok(self.machine.stats());
             }
             // None cannot happen while not done; waiting the longest is the safe answer.
@@ -518,7 +523,7 @@ impl Shell {
         }
         let signals = Signals {
             ringbuf_full: self.overflows.load(Ordering::Relaxed),
-            queue_waits: self.sender.waits(),
+            queue_waits: self.out.waits(),
             ..self.machine.signals()
         };
         if let Some(rate) = aimd.update(now, &signals) {

@@ -19,7 +19,9 @@ use std::net::IpAddr;
 use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd, RawFd};
 
 mod frames;
+mod outbox;
 use frames::FrameSender;
+pub use outbox::{Outbox, Refusal};
 
 /// Packets per `sendmmsg` call.
 pub const BATCH: usize = 64;
