@@ -21,11 +21,10 @@
 //! This file is the shell around it: a blocking thread that reads the clock, feeds the
 //! machine replies and time, batches what it asks to send into the sockets ([`sender`]; or
 //! hands the batches to sender threads, `--send-threads`), tells it which packets the kernel
-//! refused, passes verdicts on, and sleeps until the
-//! machine's next deadline or the next reply; and one async *collector* per egress interface
-//! that reads the XDP program's ring buffer there ([`capture`]): the program validates replies
-//! against the same cookie in the kernel, drops them (so the kernel never RSTs them) and hands
-//! them over.
+//! refused, passes verdicts on, and sleeps until the machine's next deadline or the next
+//! reply; and one async *collector* per egress interface that reads the XDP program's ring
+//! buffer there ([`capture`]): the program validates replies against the same cookie in the
+//! kernel, drops them (so the kernel never RSTs them) and hands them over.
 pub mod aimd;
 pub mod capture;
 pub mod egress;
