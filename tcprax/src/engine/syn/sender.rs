@@ -273,16 +273,30 @@ pub struct RawSender {
 /// 4 MiB of send buffer, so a batch rarely waits on a full socket; failure is harmless (the
 /// default size, and `send_all` waits a full buffer out).
 pub(super) fn enlarge_send_buffer(fd: &OwnedFd) {
-    let size: libc::c_int = 4 << 20;
+    let _ = set_int_option(fd, libc::SOL_SOCKET, libc::SO_SNDBUF, 4 << 20);
+}
+
+/// `setsockopt` of an `int` option.
+pub(super) fn set_int_option(
+    fd: &OwnedFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
     // SAFETY: setsockopt with a valid int option value on a live descriptor.
-    unsafe {
+    let rc = unsafe {
         libc::setsockopt(
             fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_SNDBUF,
-            (&size as *const libc::c_int).cast(),
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
             size_of::<libc::c_int>() as libc::socklen_t,
-        );
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 
@@ -304,23 +318,9 @@ fn raw_socket(family: libc::c_int) -> Result<OwnedFd, SendError> {
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     enlarge_send_buffer(&fd);
     if family == libc::AF_INET6 {
-        let one: libc::c_int = 1;
         // IPV6_HDRINCL (36): we write the IPv6 header ourselves, as for IPv4.
-        // SAFETY: as above.
-        let rc = unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::IPPROTO_IPV6,
-                36,
-                (&one as *const libc::c_int).cast(),
-                size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if rc != 0 {
-            return Err(SendError::Socket {
-                source: io::Error::last_os_error(),
-            });
-        }
+        set_int_option(&fd, libc::IPPROTO_IPV6, 36, 1)
+            .map_err(|source| SendError::Socket { source })?;
     }
     Ok(fd)
 }

@@ -8,7 +8,7 @@
 //!
 //! Errors are handled as the raw socket's are ([`super::send_all`]): a refused frame is
 //! recorded with its tag, a full queue waited out, anything else ends the scan.
-use super::{BATCH, Batch, Refused, SLOT, SendError, enlarge_send_buffer};
+use super::{BATCH, Batch, Refused, SLOT, SendError, enlarge_send_buffer, set_int_option};
 use crate::engine::syn::nexthop::LinkHeader;
 use crate::wire::TcpSegment;
 use std::io;
@@ -41,22 +41,8 @@ impl FrameSender {
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         enlarge_send_buffer(&fd);
         if direct {
-            let one: libc::c_int = 1;
-            // SAFETY: setsockopt with a valid int option value on a live descriptor.
-            let rc = unsafe {
-                libc::setsockopt(
-                    fd.as_raw_fd(),
-                    libc::SOL_PACKET,
-                    libc::PACKET_QDISC_BYPASS,
-                    (&one as *const libc::c_int).cast(),
-                    size_of::<libc::c_int>() as libc::socklen_t,
-                )
-            };
-            if rc != 0 {
-                return Err(SendError::QdiscBypass {
-                    source: io::Error::last_os_error(),
-                });
-            }
+            set_int_option(&fd, libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, 1)
+                .map_err(|source| SendError::QdiscBypass { source })?;
         }
         Ok(FrameSender {
             fd,
