@@ -328,12 +328,11 @@ struct RawArgs {
         allow_negative_numbers = true,
         value_name = "N",
         help_heading = "SYN scan (-sS)",
-        help = "-sS: threads that send the probes (default 0: the scan's own)",
+        help = "-sS: threads that send the probes [default: one per CPU, up to 4]",
         long_help = "-sS: threads that send the probes, beside the one that decides what to send:\n\
                      the kernel's part of sending then runs in parallel with the scan's\n\
-                     bookkeeping. 0 (default): the deciding thread sends too. On two CPUs\n\
-                     threads gained ~10 % into a sink and nothing against a busy target\n\
-                     (docs/benchmark.md); a machine with more CPUs may gain more"
+                     bookkeeping. 0: the deciding thread sends too. Default: one per CPU, at\n\
+                     most 4; 0 on a single CPU"
     )]
     send_threads: Option<String>,
 
@@ -583,7 +582,7 @@ fn build(raw: RawArgs, argv: Option<Vec<String>>) -> Result<ScanConfig, CliError
         },
         send_threads: match raw.send_threads.as_deref() {
             Some(v) => int_in("--send-threads", v, 0, MAX_SEND_THREADS as u64)? as usize,
-            None => defaults::SEND_THREADS,
+            None => defaults::send_threads(),
         },
     };
 

@@ -199,16 +199,25 @@ fn responder_answers_exactly_and_frames_skip_netfilter() {
     );
 }
 
-/// `--send-threads 2`: two threads send what the scheduler decides; every verdict as exact,
-/// every probe and RST sent once (the counts above), refusals aside (none here).
+/// `--send-threads 2` (the default on two CPUs) and `0` (the scheduler thread sends, the
+/// default on one): every verdict as exact, every probe and RST sent once (the counts above),
+/// whichever thread sends.
 #[test]
-fn responder_answers_exactly_with_sender_threads() {
-    let Some(seen) = scan_through_responder("trxrespt", &["--send-threads", "2"], Path::Frames)
-    else {
-        return;
-    };
-    assert_eq!(seen.output_syns, 0, "AF_PACKET frames pass no OUTPUT hook");
-    assert!(seen.qdisc_packets >= SENT, "{}", seen.qdisc_packets);
+fn responder_answers_exactly_with_sender_threads_or_without() {
+    for threads in ["2", "0"] {
+        let prefix = format!("trxrespt{threads}");
+        let Some(seen) =
+            scan_through_responder(&prefix, &["--send-threads", threads], Path::Frames)
+        else {
+            return;
+        };
+        assert_eq!(seen.output_syns, 0, "AF_PACKET frames pass no OUTPUT hook");
+        assert!(
+            seen.qdisc_packets >= SENT,
+            "{threads}: {}",
+            seen.qdisc_packets
+        );
+    }
 }
 
 /// `--send-path direct`: the same exact verdicts, and the frames skip the qdisc as well (the

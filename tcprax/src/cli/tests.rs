@@ -393,7 +393,11 @@ fn syn_options() {
             send_threads: 2,
         }
     );
-    assert_eq!(ok(&["-sS", "198.18.0.2"]).syn.send_threads, 0);
+    assert_eq!(
+        ok(&["-sS", "198.18.0.2"]).syn.send_threads,
+        defaults::send_threads()
+    );
+    assert!(defaults::send_threads() <= defaults::SEND_THREADS_MAX);
     assert_eq!(
         ok(&["-sS", "--send-threads", "3", "198.18.0.2"])
             .syn
