@@ -450,9 +450,10 @@ impl Shell {
     /// Run the scan to its end. If the sender breaks, the verdicts reached so far are still
     /// handed on before the error, so the report keeps them.
     ///
-    /// The sender comes back open, for the caller to close beside other tear-down: closing
-    /// the AF_PACKET socket waits for an RCU grace period (the kernel's `packet_release`),
-    /// ~10 ms here, as detaching XDP does.
+    /// The outbox comes back open (its sender threads, if any, still waiting for batches),
+    /// for the caller to close beside other tear-down: closing an AF_PACKET socket waits for
+    /// an RCU grace period (the kernel's `packet_release`), ~10 ms here, as detaching XDP
+    /// does; each sender thread closes its own, side by side.
     fn run(mut self) -> (Result<EngineStats, SynError>, Outbox) {
         let result = match self.rounds() {
             Ok(stats) => Ok(stats),
