@@ -7,6 +7,7 @@
 //! leaves for `--resume`), `report` (`tcprax report`: an HTML page from scan files). Engines emit
 //! [`model::ScanEvent`]s; only `output` writes reports.
 pub mod calendar;
+mod clock;
 pub mod config;
 pub mod engine;
 mod keyhash;

@@ -3,6 +3,7 @@
 //! unseen), and the benchmark of the CPU the printers cost per verdict.
 use super::fixtures::{https, ssh};
 use super::*;
+use crate::clock::thread_cpu_ns;
 use crate::config::Shard;
 use crate::model::{PortState, Reason, ScanEvent, ScanType};
 use sha2::{Digest as _, Sha256};
@@ -335,17 +336,6 @@ wide xml Normal: 0d310adee467faf29e432c1a3c7c69056ddb48c84f38597bdc0ef766d66069a
 wide human Verbose: ef633ed11c437e38f2c6764529c6938537432553f96b3d07dcd845939bf0c27d\n\
 wide grep Verbose: f90dfbd5032c8aa12be462efeaf1e3614f6eb040c4969b5bcbaa3a0200d53c10\n\
 wide xml Verbose: 7d4dca92afe61cae25d80fc60eb3b058ad96c209c5718a506db9e978bf04db6a\n";
-
-/// CPU time of this thread, ns: a benchmark on a machine shared with other work.
-fn thread_cpu_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into a valid timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
 
 /// CPU ns per verdict of the printers the -sS benchmark runs (`-oJ FILE -q`: JSON into a buffered
 /// file, the quiet human table on stdout), over the benchmark's shape: a /16 × 5 ports, ~80 %

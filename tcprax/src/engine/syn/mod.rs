@@ -37,6 +37,7 @@ pub mod scheduler;
 pub mod sender;
 
 use super::{EngineStats, ScanControl};
+use crate::clock::mono_ns;
 use crate::config::{RstPath, SendPath, SynOptions, defaults};
 use crate::model::{Notice, ScanEvent, XdpStats};
 use crate::ports::PortList;
@@ -103,18 +104,6 @@ pub enum SynError {
     Scheduler { why: &'static str },
     #[error(transparent)]
     Resume(#[from] scheduler::ResumePointError),
-}
-
-/// Monotonic clock in ns: the same clock as the kernel's `bpf_ktime_get_ns`, so reply
-/// timestamps from XDP and send times here can be subtracted.
-fn mono_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into a valid timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// Everything a SYN scan needs that takes privileges, set up and ready: the XDP program

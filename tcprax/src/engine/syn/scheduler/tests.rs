@@ -1,5 +1,6 @@
 //! Unit tests of the sans-IO scheduler: no sockets, no root, synthetic time and replies.
 use super::*;
+use crate::clock::thread_cpu_ns;
 use crate::config::Shard;
 use crate::engine::syn::egress::key;
 use crate::targets::Family;
@@ -939,16 +940,6 @@ fn a_whole_scan_decides_every_port_once() {
     assert_eq!(run.rsts, open);
     assert_eq!(run.stats.duplicates, 0);
     assert!(!run.stats.interrupted);
-}
-
-fn thread_cpu_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into a valid timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// ns per probe of the machine alone and with the packets built, through 1.3M probes
