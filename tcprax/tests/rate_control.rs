@@ -6,8 +6,6 @@
 //! scan without `--rate` on the same path decides every port exactly.
 mod common;
 
-use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
 use std::process::Stdio;
 use tcprax_lab::responder::{Plan, Responder};
 
@@ -49,17 +47,7 @@ fn scan(
     let sent = common::json_summary(&out)["probes_sent"]
         .as_u64()
         .unwrap_or(0);
-    let mut verdicts = BTreeMap::new();
-    for p in &ports {
-        let addr: Ipv4Addr = p["addr"].as_str().unwrap().parse().unwrap();
-        let port = u16::try_from(p["port"].as_u64().unwrap()).unwrap();
-        assert!(
-            verdicts
-                .insert((addr, port), p["state"].as_str().unwrap().to_string())
-                .is_none(),
-            "two verdicts for {addr}:{port}"
-        );
-    }
+    let verdicts = common::ipv4_verdicts(&ports);
     assert_eq!(verdicts.len(), ADDRESSES * 5, "one verdict per probe");
     let wrong = verdicts
         .iter()

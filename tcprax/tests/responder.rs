@@ -7,8 +7,6 @@
 //! past the qdisc too, straight to the driver.
 mod common;
 
-use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
 use std::process::Stdio;
 use tcprax_lab::responder::{Plan, Responder};
 
@@ -113,16 +111,7 @@ fn scan_through_responder(prefix: &str, extra: &[&str], path: Path) -> Option<Se
             && timing.ends_with(" ms"),
         "{timing}"
     );
-    let mut verdicts = BTreeMap::new();
-    for p in &ports {
-        let addr: Ipv4Addr = p["addr"].as_str().unwrap().parse().unwrap();
-        let port = u16::try_from(p["port"].as_u64().unwrap()).unwrap();
-        let state = p["state"].as_str().unwrap().to_string();
-        assert!(
-            verdicts.insert((addr, port), state).is_none(),
-            "two verdicts for {addr}:{port}"
-        );
-    }
+    let verdicts = common::ipv4_verdicts(&ports);
     assert_eq!(verdicts.len(), 64 * 5, "one verdict per probe");
     for ((addr, port), state) in &verdicts {
         // SILENT: the /28 at .48.

@@ -47,6 +47,24 @@ pub fn json_ports(out: &std::process::Output) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The state of every (IPv4 address, port) of `ports` (JSON objects), checking that none has
+/// two verdicts.
+pub fn ipv4_verdicts(
+    ports: &[serde_json::Value],
+) -> std::collections::BTreeMap<(std::net::Ipv4Addr, u16), String> {
+    let mut verdicts = std::collections::BTreeMap::new();
+    for p in ports {
+        let addr: std::net::Ipv4Addr = p["addr"].as_str().unwrap().parse().unwrap();
+        let port = u16::try_from(p["port"].as_u64().unwrap()).unwrap();
+        let state = p["state"].as_str().unwrap().to_string();
+        assert!(
+            verdicts.insert((addr, port), state).is_none(),
+            "two verdicts for {addr}:{port}"
+        );
+    }
+    verdicts
+}
+
 /// The ports of `ports` (JSON objects) in `state`.
 pub fn ports_in_state(ports: &[serde_json::Value], state: &str) -> Vec<u64> {
     ports
