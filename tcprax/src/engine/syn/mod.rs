@@ -268,7 +268,7 @@ impl PreparedSyn {
         let out = if send_threads == 0 {
             Outbox::inline(senders.into_iter().next().expect("one sender"))
         } else {
-            Outbox::threads(senders).map_err(|source| SendError::Send { source })?
+            Outbox::threads(senders).map_err(|source| SendError::Thread { source })?
         };
         if !skipped.is_empty() {
             stop.notify(Notice::Skipped {

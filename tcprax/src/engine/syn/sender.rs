@@ -38,6 +38,10 @@ pub enum SendError {
     QdiscBypass { source: io::Error },
     #[error("sendmmsg failed: {source}")]
     Send { source: io::Error },
+    #[error("cannot start a sender thread (--send-threads): {source}")]
+    Thread { source: io::Error },
+    #[error("a sender thread stopped before the scan ended")]
+    ThreadGone,
     #[error("no raw socket for {family} was opened, yet a packet to {dst} was queued")]
     NoSocket { family: &'static str, dst: IpAddr },
     #[error("cannot build packet: {source}")]

@@ -215,11 +215,11 @@ impl Outbox {
                 std::mem::swap(&mut next, &mut pool.filling);
                 pool.out[thread] += 1;
                 if pool.jobs[thread].send(next).is_err() {
-                    return Err(gone());
+                    return Err(SendError::ThreadGone);
                 }
                 return Ok(());
             }
-            let done = pool.done.recv().map_err(|_| gone())?;
+            let done = pool.done.recv().map_err(|_| SendError::ThreadGone)?;
             self.take_back(done)?;
         }
     }
@@ -254,14 +254,10 @@ fn is_syn(t: &Transmit) -> bool {
     matches!(t, Transmit::Syn { .. })
 }
 
-fn gone() -> SendError {
-    SendError::Send {
-        source: std::io::Error::other("a sender thread stopped"),
-    }
-}
-
 /// A sender thread: each batch built and sent, then handed back with its outcome. Ends when
-/// its queue closes, or after handing back the batch that broke its sender.
+/// its queue closes, or after handing back the batch that broke its sender. A panic is handed
+/// back as [`SendError::ThreadGone`] too, so the scheduler ends the scan instead of waiting
+/// for batches that would never come back.
 fn send_batches(
     thread: usize,
     mut sender: Sender,
@@ -270,37 +266,48 @@ fn send_batches(
 ) {
     while let Ok(batch) = jobs.recv() {
         let waits = sender.waits();
-        let error = batch
-            .iter()
-            .enumerate()
-            .try_for_each(|(i, t)| sender.push(&t.segment(), i))
-            .and_then(|()| sender.flush())
-            .err();
-        let mut syns = batch.iter().filter(|t| is_syn(t)).count() as u64;
-        let refused: Vec<Refusal> = sender
-            .take_refused()
-            .map(|r| {
-                let transmit = batch[r.tag];
-                syns -= u64::from(is_syn(&transmit));
-                Refusal {
-                    transmit,
-                    errno: r.errno,
-                }
-            })
-            .collect();
+        let sent = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            send_batch(&mut sender, &batch)
+        }));
+        let (syns, refused, error) =
+            sent.unwrap_or_else(|_| (0, Vec::new(), Some(SendError::ThreadGone)));
         let broken = error.is_some();
         let back = Done {
             thread,
             batch,
             syns,
             refused,
-            waits: sender.waits() - waits,
+            waits: sender.waits().saturating_sub(waits),
             error,
         };
         if done.send(back).is_err() || broken {
             return;
         }
     }
+}
+
+/// Build and send `batch`: the SYNs handed to the kernel, the refusals, and the error that
+/// broke the sender, if one did.
+fn send_batch(sender: &mut Sender, batch: &[Transmit]) -> (u64, Vec<Refusal>, Option<SendError>) {
+    let error = batch
+        .iter()
+        .enumerate()
+        .try_for_each(|(i, t)| sender.push(&t.segment(), i))
+        .and_then(|()| sender.flush())
+        .err();
+    let mut syns = batch.iter().filter(|t| is_syn(t)).count() as u64;
+    let refused = sender
+        .take_refused()
+        .map(|r| {
+            let transmit = batch[r.tag];
+            syns -= u64::from(is_syn(&transmit));
+            Refusal {
+                transmit,
+                errno: r.errno,
+            }
+        })
+        .collect();
+    (syns, refused, error)
 }
 
 #[cfg(test)]
