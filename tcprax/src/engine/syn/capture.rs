@@ -394,7 +394,10 @@ impl XdpCapture {
 
     /// The ring buffer, registered with the runtime.
     fn polled(&mut self) -> Result<&mut AsyncFd<RingBuf<MapData>>, XdpError> {
-        self.start()?;
+        // Called at every drain (each millisecond): start only the first time.
+        if !matches!(self.events, Events::Polled(_)) {
+            self.start()?;
+        }
         match &mut self.events {
             Events::Polled(events) => Ok(events),
             Events::Idle(_) | Events::Gone => Err(XdpError::Poll {
